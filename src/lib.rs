@@ -1,0 +1,24 @@
+//! kinko-milter: a Postfix milter that authenticates mail and stops mail
+//! that impersonates protected banks or leads to credential pages.
+//!
+//! Data flows one way: milter callbacks → per-connection [`session`] →
+//! parsed message → [`analysis`] (auth, sender impersonation, links) →
+//! [`findings`] → [`verdict`] (policy) → [`actions`] + [`metrics`] + log line.
+
+pub mod actions;
+pub mod analysis;
+pub mod auth;
+pub mod brand;
+pub mod cli;
+pub mod config;
+pub mod dns;
+pub mod domain;
+pub mod findings;
+pub mod links;
+pub mod metrics;
+pub mod milter;
+pub mod policy;
+pub mod sanitize;
+pub mod server;
+pub mod session;
+pub mod verdict;

@@ -1,0 +1,3 @@
+fn main() {
+    std::process::exit(kinko_milter::cli::main());
+}
