@@ -9,6 +9,7 @@ pub mod actions;
 pub mod analysis;
 pub mod auth;
 pub mod brand;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod dns;
