@@ -64,19 +64,7 @@ pub fn line_of(src: &str, offset: usize) -> usize {
 pub fn parse_toml<T: serde::de::DeserializeOwned>(file: &str, src: &str) -> Result<T, SourceError> {
     toml::from_str(src).map_err(|e| {
         let (line, field) = match e.span() {
-            Some(span) => {
-                let text = src.get(span.clone()).unwrap_or("");
-                // The span covers the offending key or value; show a key
-                // verbatim, and the first line of anything longer.
-                let field = text.lines().next().unwrap_or("").trim();
-                let field = field
-                    .split('=')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .trim_matches(['[', ']', '"']);
-                (line_of(src, span.start), field.to_string())
-            }
+            Some(span) => (line_of(src, span.start), field_at(src, span.start)),
             None => (1, String::new()),
         };
         SourceError {
@@ -90,6 +78,25 @@ pub fn parse_toml<T: serde::de::DeserializeOwned>(file: &str, src: &str) -> Resu
             message: e.message().trim().to_string(),
         }
     })
+}
+
+/// The key an error at `offset` is about: the key itself when the offset is
+/// on it, or the key of the `key = value` line when it is on the value.
+fn field_at(src: &str, offset: usize) -> String {
+    let offset = offset.min(src.len());
+    let line_start = src[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = src[offset..].find('\n').map_or(src.len(), |i| offset + i);
+    let line = &src[line_start..line_end];
+    let key = match line.split_once('=') {
+        Some((k, _)) if line_start + k.len() < offset => k,
+        _ => &src[offset..line_end],
+    };
+    key.split('=')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .trim_matches(['[', ']', '"'])
+        .to_string()
 }
 
 // ---------------------------------------------------------------------------
