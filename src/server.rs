@@ -184,6 +184,11 @@ pub async fn run(config_path: Option<PathBuf>, cli_dry_run: bool) -> i32 {
         cli_dry_run,
         runtime.clone(),
     ));
+    tokio::spawn(watch_feeds(
+        config_path.clone(),
+        cli_dry_run,
+        runtime.clone(),
+    ));
 
     let shutdown = {
         let mut rx = shutdown_rx.clone();
@@ -306,6 +311,36 @@ async fn reload_loop(config_path: Option<PathBuf>, cli_dry_run: bool, runtime: A
     };
     while hup.recv().await.is_some() {
         reload(config_path.as_deref(), cli_dry_run, &runtime);
+    }
+}
+
+/// Phishing feeds change often and are written by other tools (a cron job
+/// fetching JPCERT's list): reload when a feed file changes, without
+/// waiting for someone to send SIGHUP.
+async fn watch_feeds(config_path: Option<PathBuf>, cli_dry_run: bool, runtime: Arc<Runtime>) {
+    const EVERY: Duration = Duration::from_secs(30);
+    let stamps = |rt: &Runtime| -> Vec<(PathBuf, Option<std::time::SystemTime>)> {
+        rt.snapshot()
+            .policy
+            .links
+            .feed_paths()
+            .iter()
+            .map(|p| {
+                let p = p.to_path_buf();
+                let m = std::fs::metadata(&p).and_then(|m| m.modified()).ok();
+                (p, m)
+            })
+            .collect()
+    };
+    let mut last = stamps(&runtime);
+    loop {
+        tokio::time::sleep(EVERY).await;
+        let now = stamps(&runtime);
+        if now != last {
+            info!("a phishing feed file changed; reloading");
+            reload(config_path.as_deref(), cli_dry_run, &runtime);
+            last = stamps(&runtime);
+        }
     }
 }
 
