@@ -10,7 +10,9 @@ use tokio::net::TcpListener;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:7045".into());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:7045".into());
     let listener = TcpListener::bind(&addr).await?;
     eprintln!("noop milter on inet:{addr}");
     let callbacks: Callbacks<()> = Callbacks::new()
@@ -27,22 +29,6 @@ async fn main() -> std::io::Result<()> {
         let _ = tokio::signal::ctrl_c().await;
     };
     // Nagle off, as kinko-milter does, so the floor is comparable.
-    let listener = NoDelay(listener);
+    let listener = kinko_milter::server::NoDelayListener(listener);
     indymilter::run(listener, callbacks, Default::default(), shutdown).await
-}
-
-struct NoDelay(TcpListener);
-
-impl indymilter::Listener for NoDelay {
-    type Io = tokio::net::TcpStream;
-
-    fn poll_accept(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<Self::Io>> {
-        self.0.poll_accept(cx).map_ok(|(s, _)| {
-            let _ = s.set_nodelay(true);
-            s
-        })
-    }
 }

@@ -70,7 +70,7 @@ fn load_config(path: Option<&Path>) -> Result<Config, String> {
 /// A TCP listener whose connections have Nagle's algorithm off: the milter
 /// protocol is request/response with small packets, and Nagle with delayed
 /// ACKs would stall each reply by tens of milliseconds.
-struct NoDelayListener(TcpListener);
+pub struct NoDelayListener(pub TcpListener);
 
 impl Listener for NoDelayListener {
     type Io = TcpStream;
