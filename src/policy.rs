@@ -351,6 +351,14 @@ impl Policy {
         b.finish()
     }
 
+    /// A policy from one TOML text; list files resolve against the
+    /// built-in lists. For tests, fuzzing and tools that hold the text.
+    pub fn from_toml(name: &str, text: &str) -> Result<Policy, SourceError> {
+        let mut b = Builder::default();
+        b.add(name, text, None)?;
+        b.finish()
+    }
+
     pub fn score(&self, kind: FindingKind) -> i32 {
         self.scores
             .get(&kind)
@@ -680,9 +688,7 @@ mod tests {
     use super::*;
 
     fn load_str(src: &str) -> Result<Policy, SourceError> {
-        let mut b = Builder::default();
-        b.add("test.toml", src, None)?;
-        b.finish()
+        Policy::from_toml("test.toml", src)
     }
 
     #[test]
