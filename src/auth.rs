@@ -252,6 +252,7 @@ impl Authenticator {
         env: &Envelope,
         authserv_id: &str,
         honor_pct: bool,
+        body_truncated: bool,
     ) -> AuthSummary {
         let Some(msg) = AuthenticatedMessage::parse(raw) else {
             return AuthSummary::skipped("message headers could not be parsed");
@@ -339,7 +340,22 @@ impl Authenticator {
                 })
             })
             .collect();
-        let dmarc_res: Res = (&dmarc.result()).into();
+        let mut dmarc_res: Res = (&dmarc.result()).into();
+        let mut skipped = None;
+        // A body cut at max_message_bytes cannot match its DKIM body hash.
+        // Rejecting large legitimate mail for that would lose it, so DMARC
+        // is not judged when that is the only way it failed.
+        let cut_signature = body_truncated && dkim.iter().any(|o| {
+            matches!(
+                o.result(),
+                DkimResult::Neutral(e) | DkimResult::Fail(e)
+                    if *e == mail_auth::Error::Dkim(mail_auth::dkim::DkimError::FailedBodyHashMatch)
+            )
+        });
+        if dmarc_res == Res::Fail && cut_signature {
+            dmarc_res = Res::None;
+            skipped = Some("DMARC not judged: body beyond max_message_bytes".to_string());
+        }
         let dmarc_policy = match dmarc.policy() {
             DmarcPolicy::Reject => OwnerPolicy::Reject,
             DmarcPolicy::Quarantine => OwnerPolicy::Quarantine,
@@ -363,7 +379,7 @@ impl Authenticator {
             } else {
                 arc.result().into()
             },
-            skipped: None,
+            skipped,
             header: Some(fold_for_milter(&ar.to_string())),
         }
     }

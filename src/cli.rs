@@ -259,8 +259,13 @@ fn check(args: CheckArgs) -> i32 {
         };
         let budget = cfg.time_budget();
         rt.block_on(async {
-            let work =
-                authenticator.authenticate(&raw, &env, &cfg.authserv_id, policy.auth.honor_pct);
+            let work = authenticator.authenticate(
+                &raw,
+                &env,
+                &cfg.authserv_id,
+                policy.auth.honor_pct,
+                raw.len() > cfg.limits.max_message_bytes,
+            );
             tokio::time::timeout(budget, work)
                 .await
                 .unwrap_or_else(|_| crate::auth::AuthSummary::skipped("time budget exceeded"))

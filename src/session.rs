@@ -76,6 +76,7 @@ pub struct Session {
     header_bytes: usize,
     headers_dropped: bool,
     body: Vec<u8>,
+    body_dropped: bool,
     /// Bytes received, including those not kept.
     received: usize,
 }
@@ -99,6 +100,7 @@ impl Session {
             header_bytes: 0,
             headers_dropped: false,
             body: Vec::new(),
+            body_dropped: false,
             received: 0,
         }
     }
@@ -185,6 +187,7 @@ impl Session {
             .max_message_bytes
             .saturating_sub(self.header_bytes + self.body.len());
         let take = chunk.len().min(room);
+        self.body_dropped |= take < chunk.len();
         self.body.extend_from_slice(&chunk[..take]);
     }
 
@@ -200,6 +203,7 @@ impl Session {
         self.header_bytes = 0;
         self.headers_dropped = false;
         self.body = Vec::new();
+        self.body_dropped = false;
         self.received = 0;
     }
 
@@ -230,9 +234,9 @@ impl Session {
         let cfg = &state.config;
         self.metrics.message_bytes.observe(self.received as f64);
         let raw = self.raw_message();
-        let truncated = self.headers_dropped || self.received > raw.len().saturating_sub(2);
+        let truncated = self.headers_dropped || self.body_dropped;
 
-        let auth = self.authenticate(&raw, &state).await;
+        let auth = self.authenticate(&raw, &state, truncated).await;
         self.metrics.auth(&auth);
 
         // The analysis is synchronous and CPU-bound: run it off the async
@@ -302,7 +306,7 @@ impl Session {
         Outcome { plan, verdict }
     }
 
-    async fn authenticate(&self, raw: &[u8], state: &State) -> AuthSummary {
+    async fn authenticate(&self, raw: &[u8], state: &State, truncated: bool) -> AuthSummary {
         let cfg = &state.config;
         if let Some(id) = &cfg.trust_authserv_id {
             return crate::check::recorded_auth(raw, Some(id));
@@ -313,6 +317,7 @@ impl Session {
             &self.env,
             &cfg.authserv_id,
             state.policy.auth.honor_pct,
+            truncated,
         );
         match tokio::time::timeout(cfg.time_budget(), work).await {
             Ok(a) => {

@@ -152,3 +152,39 @@ async fn dns_failure_follows_on_dns_error() {
         }
     }
 }
+
+#[tokio::test]
+async fn oversized_message_is_cut_at_the_bound_and_reported() {
+    let m = start(|c| c.limits.max_message_bytes = 4096).await;
+    let big = "x".repeat(70) + "\r\n";
+    let body: String = big.repeat(3000); // about 216 KB
+    let raw = sign(&m, &format!(
+        "From: Bank <info@bank.test>\r\nTo: user@kinko.test\r\nSubject: big\r\nMessage-ID: <big@bank.test>\r\n\r\n{body}"
+    ));
+    // The envelope sender is not aligned, so DMARC rests on DKIM alone.
+    let (_, status) = transact(&m, "192.0.2.1".parse().unwrap(), "b@evil.test", &raw).await;
+    // The DKIM body hash cannot match a cut body; that alone must not make
+    // DMARC reject legitimate large mail of a p=reject domain.
+    assert_eq!(status, Status::Accept);
+    let text = m.metrics.render();
+    assert!(
+        text.contains("kinko_findings_total{kind=\"truncated\"} 1"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn header_flood_is_bounded() {
+    let m = start(|c| c.limits.max_headers = 20).await;
+    let extra: String = (0..500).map(|i| format!("X-Filler-{i}: {i}\r\n")).collect();
+    let raw = message("Someone <a@bank.test>", "flood", &extra);
+    let (_, status) = transact(&m, "192.0.2.1".parse().unwrap(), "a@bank.test", &raw).await;
+    assert!(
+        matches!(status, Status::Accept | Status::Reject { .. }),
+        "{status:?}"
+    );
+    assert!(m
+        .metrics
+        .render()
+        .contains("kinko_findings_total{kind=\"truncated\"} 1"));
+}
