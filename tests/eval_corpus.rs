@@ -34,10 +34,18 @@ fn corpus_figures_do_not_regress() {
         label("jp-phish", "tagged_or_worse") >= JP_PHISH_TAG_MIN,
         "jp-phish recall dropped"
     );
+    assert!(
+        label("jp-phish", "quarantined_or_worse") >= JP_PHISH_QUARANTINE_MIN,
+        "jp-phish quarantine recall dropped"
+    );
     assert!(f("recall_tag") >= RECALL_TAG_MIN, "recall dropped");
 }
 
-// Measured values are in the commit that set these.
-const FP_MAX: f64 = 0.01;
-const JP_PHISH_TAG_MIN: f64 = 0.0;
-const RECALL_TAG_MIN: f64 = 0.0;
+// Measured with sender and display-name checks only (links not yet built):
+// false positives 0.0% (ham 0/1029, jp-ham 0/65); jp-phish 26.5% at tag or
+// above, 17.2% at quarantine or above; overall recall 6.8% (the English
+// phish imitate brands this policy does not protect).
+const FP_MAX: f64 = 0.005;
+const JP_PHISH_TAG_MIN: f64 = 0.24;
+const JP_PHISH_QUARANTINE_MIN: f64 = 0.15;
+const RECALL_TAG_MIN: f64 = 0.06;
