@@ -333,13 +333,21 @@ pub fn render_outcome(o: &crate::check::Outcome) -> String {
 }
 
 fn eval(args: EvalArgs) -> i32 {
-    let _ = (
-        &args.policies,
-        &args.diff,
-        &args.trust_authserv_id,
-        args.json,
-        &args.input,
-    );
-    eprintln!("eval: not available in this build yet");
-    2
+    let opts = crate::eval::EvalOptions {
+        policies: args.policies,
+        json: args.json,
+        trust_authserv_id: args.trust_authserv_id,
+        diff: args.diff,
+        input: args.input,
+    };
+    match crate::eval::run(&opts) {
+        Ok(report) => {
+            print!("{report}");
+            0
+        }
+        Err(e) => {
+            eprintln!("eval: {e}");
+            2
+        }
+    }
 }

@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod dns;
 pub mod domain;
+pub mod eval;
 pub mod findings;
 pub mod httpd;
 pub mod links;
