@@ -8,7 +8,7 @@ use crate::findings::{Finding, FindingKind};
 use mail_auth::dmarc::Policy as DmarcPolicy;
 use mail_auth::{
     AuthenticatedMessage, AuthenticationResults, DkimResult, DmarcResult, MessageAuthenticator,
-    SpfResult,
+    SpfOutput, SpfResult,
 };
 use serde::Serialize;
 use std::net::IpAddr;
@@ -252,10 +252,8 @@ impl Authenticator {
         env: &Envelope,
         authserv_id: &str,
         honor_pct: bool,
+        body_truncated: bool,
     ) -> AuthSummary {
-        let Some(ip) = env.client_ip else {
-            return AuthSummary::skipped("no client address (local submission)");
-        };
         let Some(msg) = AuthenticatedMessage::parse(raw) else {
             return AuthSummary::skipped("message headers could not be parsed");
         };
@@ -266,36 +264,48 @@ impl Authenticator {
         };
         let c = &self.caches;
         let params = |p| c.params(p);
-
-        let spf_helo = self
-            .resolver
-            .verify_spf(params(mail_auth::spf::verify::SpfParameters::verify_ehlo(
-                ip,
-                helo,
-                authserv_id,
-            )))
-            .await;
-        let spf = if env.mail_from.is_empty() {
-            spf_helo.clone()
-        } else {
-            self.resolver
-                .verify_spf(params(
-                    mail_auth::spf::verify::SpfParameters::verify_mail_from(
-                        ip,
-                        helo,
-                        authserv_id,
-                        &env.mail_from,
-                    ),
-                ))
-                .await
-        };
-        let dkim = self.resolver.verify_dkim(c.params(&msg)).await;
-        let arc = self.resolver.verify_arc(c.params(&msg)).await;
         let mail_from_domain = env
             .mail_from
             .rsplit_once('@')
             .map(|(_, d)| d)
             .unwrap_or(helo);
+
+        // Without a client address (local submission, or `check` without
+        // --client-ip) SPF cannot be evaluated; DKIM and DMARC still can.
+        let (spf_helo, spf) = match env.client_ip {
+            Some(ip) => {
+                let spf_helo = self
+                    .resolver
+                    .verify_spf(params(mail_auth::spf::verify::SpfParameters::verify_ehlo(
+                        ip,
+                        helo,
+                        authserv_id,
+                    )))
+                    .await;
+                let spf = if env.mail_from.is_empty() {
+                    spf_helo.clone()
+                } else {
+                    self.resolver
+                        .verify_spf(params(
+                            mail_auth::spf::verify::SpfParameters::verify_mail_from(
+                                ip,
+                                helo,
+                                authserv_id,
+                                &env.mail_from,
+                            ),
+                        ))
+                        .await
+                };
+                (spf_helo, spf)
+            }
+            None => {
+                let none =
+                    SpfOutput::new(mail_from_domain.to_string()).with_result(SpfResult::None);
+                (none.clone(), none)
+            }
+        };
+        let dkim = self.resolver.verify_dkim(c.params(&msg)).await;
+        let arc = self.resolver.verify_arc(c.params(&msg)).await;
         let dmarc = self
             .resolver
             .verify_dmarc(c.params(mail_auth::dmarc::verify::DmarcParameters::new(
@@ -307,14 +317,16 @@ impl Authenticator {
             .await;
 
         let header_from = msg.from();
-        let mut ar = AuthenticationResults::new(authserv_id)
-            .with_spf_ehlo_result(&spf_helo, ip, helo)
-            .with_dkim_results(&dkim, header_from);
-        if !env.mail_from.is_empty() {
+        let mut ar = AuthenticationResults::new(authserv_id);
+        if let Some(ip) = env.client_ip {
+            ar = ar.with_spf_ehlo_result(&spf_helo, ip, helo);
+        }
+        ar = ar.with_dkim_results(&dkim, header_from);
+        if let (Some(ip), false) = (env.client_ip, env.mail_from.is_empty()) {
             ar = ar.with_spf_mailfrom_result(&spf, ip, &env.mail_from, helo);
         }
         ar = ar.with_dmarc_result(&dmarc);
-        if !msg.as_headers.is_empty() {
+        if let (Some(ip), false) = (env.client_ip, msg.as_headers.is_empty()) {
             ar = ar.with_arc_result(&arc, ip);
         }
 
@@ -328,7 +340,22 @@ impl Authenticator {
                 })
             })
             .collect();
-        let dmarc_res: Res = (&dmarc.result()).into();
+        let mut dmarc_res: Res = (&dmarc.result()).into();
+        let mut skipped = None;
+        // A body cut at max_message_bytes cannot match its DKIM body hash.
+        // Rejecting large legitimate mail for that would lose it, so DMARC
+        // is not judged when that is the only way it failed.
+        let cut_signature = body_truncated && dkim.iter().any(|o| {
+            matches!(
+                o.result(),
+                DkimResult::Neutral(e) | DkimResult::Fail(e)
+                    if *e == mail_auth::Error::Dkim(mail_auth::dkim::DkimError::FailedBodyHashMatch)
+            )
+        });
+        if dmarc_res == Res::Fail && cut_signature {
+            dmarc_res = Res::None;
+            skipped = Some("DMARC not judged: body beyond max_message_bytes".to_string());
+        }
         let dmarc_policy = match dmarc.policy() {
             DmarcPolicy::Reject => OwnerPolicy::Reject,
             DmarcPolicy::Quarantine => OwnerPolicy::Quarantine,
@@ -352,7 +379,7 @@ impl Authenticator {
             } else {
                 arc.result().into()
             },
-            skipped: None,
+            skipped,
             header: Some(fold_for_milter(&ar.to_string())),
         }
     }
@@ -532,7 +559,11 @@ fn strip_comments(s: &str) -> String {
 
 /// The client address as a result-relevant IP, for callers that only have text.
 pub fn parse_ip(s: &str) -> Option<IpAddr> {
-    s.trim().trim_start_matches('[').trim_end_matches(']').parse().ok()
+    s.trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]

@@ -63,7 +63,13 @@ pub fn recorded_auth(raw: &[u8], trust_authserv_id: Option<&str>) -> AuthSummary
 }
 
 /// Analyses one message with the given authentication results.
-pub fn judge(raw: &[u8], env: &Envelope, auth: AuthSummary, policy: &Policy, cfg: &Config) -> Outcome {
+pub fn judge(
+    raw: &[u8],
+    env: &Envelope,
+    auth: AuthSummary,
+    policy: &Policy,
+    cfg: &Config,
+) -> Outcome {
     let limit = cfg.limits.max_message_bytes;
     let (kept, truncated) = if raw.len() > limit {
         (&raw[..limit], true)
@@ -76,7 +82,12 @@ pub fn judge(raw: &[u8], env: &Envelope, auth: AuthSummary, policy: &Policy, cfg
 }
 
 /// Offline analysis with no DNS.
-pub fn offline(raw: &[u8], policy: &Policy, cfg: &Config, trust_authserv_id: Option<&str>) -> Outcome {
+pub fn offline(
+    raw: &[u8],
+    policy: &Policy,
+    cfg: &Config,
+    trust_authserv_id: Option<&str>,
+) -> Outcome {
     let auth = recorded_auth(raw, trust_authserv_id);
     judge(raw, &Envelope::default(), auth, policy, cfg)
 }

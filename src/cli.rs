@@ -1,2 +1,345 @@
-//! TODO
-pub fn main() -> i32 { 0 }
+//! Command line: `run`, `check`, `config check`, `eval`.
+
+use crate::analysis::Envelope;
+use crate::config::{Config, LogFormat};
+use crate::policy::Policy;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "kinko-milter",
+    version,
+    about = "Postfix milter: email authentication and protection against bank impersonation and credential phishing",
+    long_about = None
+)]
+pub struct Cli {
+    /// Log format (overrides the configuration's log_format).
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormatArg>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LogFormatArg {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the milter daemon (embedded defaults and example policy without --config).
+    Run {
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Compute and log verdicts but never quarantine or reject.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Analyse one message offline and print the action and every reason.
+    Check(CheckArgs),
+    /// Validate configuration and policy files.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Run the analysis over a labelled corpus and report precision and recall.
+    Eval(EvalArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Exit 0 when valid; otherwise print `file:line: field: what is wrong`.
+    Check {
+        /// Configuration file (default: built-in defaults).
+        file: Option<PathBuf>,
+        /// Policy files to check instead of the configuration's.
+        #[arg(long = "policy")]
+        policies: Vec<PathBuf>,
+    },
+}
+
+#[derive(Args, Debug)]
+struct CheckArgs {
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// Policy files (default: the configuration's, or the built-in example).
+    #[arg(long = "policy")]
+    policies: Vec<PathBuf>,
+    /// SMTP client address, for SPF.
+    #[arg(long)]
+    client_ip: Option<std::net::IpAddr>,
+    #[arg(long)]
+    helo: Option<String>,
+    #[arg(long)]
+    mail_from: Option<String>,
+    /// Skip DNS-based checks (SPF, DKIM, DMARC, ARC).
+    #[arg(long)]
+    no_dns: bool,
+    /// Take authentication results from this authserv-id's recorded header.
+    #[arg(long)]
+    trust_authserv_id: Option<String>,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// The message (.eml); `-` reads standard input.
+    message: PathBuf,
+}
+
+#[derive(Args, Debug)]
+struct EvalArgs {
+    /// Policy files (default: the built-in example).
+    #[arg(long = "policy")]
+    policies: Vec<PathBuf>,
+    /// Also evaluate with this policy and list messages whose action changes.
+    #[arg(long = "diff", num_args = 1..)]
+    diff: Option<Vec<PathBuf>>,
+    /// Take authentication results from this authserv-id's recorded header.
+    #[arg(long)]
+    trust_authserv_id: Option<String>,
+    #[arg(long)]
+    json: bool,
+    /// labels.tsv (file, label, …) or a directory of .eml files with one label.
+    input: PathBuf,
+}
+
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run { config, dry_run } => {
+            let format = cli.log_format.map(|f| match f {
+                LogFormatArg::Text => LogFormat::Text,
+                LogFormatArg::Json => LogFormat::Json,
+            });
+            let file_format = config
+                .as_deref()
+                .and_then(|p| Config::load(p).ok())
+                .map(|c| c.log_format)
+                .unwrap_or_default();
+            init_logging(format.unwrap_or(file_format));
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("kinko-milter: cannot start the runtime: {e}");
+                    return 1;
+                }
+            };
+            rt.block_on(crate::server::run(config, dry_run))
+        }
+        Command::Check(args) => check(args),
+        Command::Config {
+            command: ConfigCommand::Check { file, policies },
+        } => config_check(file, policies),
+        Command::Eval(args) => eval(args),
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        // journald and log files want plain text; colours only on a terminal.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn load_config(file: Option<&std::path::Path>) -> Result<Config, String> {
+    match file {
+        Some(p) => Config::load(p).map_err(|e| e.to_string()),
+        None => Ok(Config::default()),
+    }
+}
+
+fn config_check(file: Option<PathBuf>, policies: Vec<PathBuf>) -> i32 {
+    let cfg = match load_config(file.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    let paths = if policies.is_empty() {
+        cfg.policy.clone()
+    } else {
+        policies
+    };
+    match Policy::load_files(&paths) {
+        Ok(p) => {
+            println!(
+                "ok: configuration {}; policy {} {} ({} brands) from {}",
+                file.as_deref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "(built-in defaults)".into()),
+                p.name,
+                p.version,
+                p.brands.len(),
+                p.sources.join(", ")
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
+    }
+}
+
+fn check(args: CheckArgs) -> i32 {
+    let mut cfg = match load_config(args.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return 2;
+        }
+    };
+    if !args.policies.is_empty() {
+        cfg.policy = args.policies.clone();
+    }
+    let policy = match Policy::load_files(&cfg.policy) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return 2;
+        }
+    };
+    let raw = if args.message.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        if let Err(e) = std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf) {
+            eprintln!("stdin: {e}");
+            return 2;
+        }
+        buf
+    } else {
+        match std::fs::read(&args.message) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("{}: {e}", args.message.display());
+                return 2;
+            }
+        }
+    };
+    let env = Envelope {
+        client_ip: args.client_ip,
+        helo: args.helo.clone().unwrap_or_default(),
+        mail_from: args.mail_from.clone().unwrap_or_default(),
+        ..Default::default()
+    };
+    let trust = args
+        .trust_authserv_id
+        .as_deref()
+        .or(cfg.trust_authserv_id.as_deref());
+    let auth = if args.no_dns || trust.is_some() {
+        crate::check::recorded_auth(&raw, trust)
+    } else {
+        let authenticator = match crate::server::authenticator(&cfg, None) {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("{e}");
+                return 2;
+            }
+        };
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                eprintln!("runtime: {e}");
+                return 2;
+            }
+        };
+        let budget = cfg.time_budget();
+        rt.block_on(async {
+            let work = authenticator.authenticate(
+                &raw,
+                &env,
+                &cfg.authserv_id,
+                policy.auth.honor_pct,
+                raw.len() > cfg.limits.max_message_bytes,
+            );
+            tokio::time::timeout(budget, work)
+                .await
+                .unwrap_or_else(|_| crate::auth::AuthSummary::skipped("time budget exceeded"))
+        })
+    };
+    let outcome = crate::check::judge(&raw, &env, auth, &policy, &cfg);
+    if args.json {
+        match serde_json::to_string_pretty(&outcome) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("json: {e}");
+                return 2;
+            }
+        }
+    } else {
+        print!("{}", render_outcome(&outcome));
+    }
+    0
+}
+
+/// The human-readable form of `check`: action first, then why.
+pub fn render_outcome(o: &crate::check::Outcome) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(s, "action: {}", o.action);
+    let _ = writeln!(s, "score:  {}", o.score);
+    let a = &o.auth;
+    let _ = writeln!(
+        s,
+        "auth:   spf={} spf-helo={} dkim={} dmarc={} (policy {:?}) arc={}{}",
+        a.spf.as_str(),
+        a.spf_helo.as_str(),
+        a.dkim.as_str(),
+        a.dmarc.as_str(),
+        a.dmarc_policy,
+        a.arc.as_str(),
+        a.skipped
+            .as_deref()
+            .map(|r| format!(" [{r}]"))
+            .unwrap_or_default()
+    );
+    if let Some(d) = &o.from_domain {
+        let _ = writeln!(s, "from:   {d}");
+    }
+    if o.findings.is_empty() {
+        let _ = writeln!(s, "findings: none");
+    } else {
+        let _ = writeln!(s, "findings:");
+        for f in &o.findings {
+            let brand = f
+                .brand
+                .as_deref()
+                .map(|b| format!(" [{b}]"))
+                .unwrap_or_default();
+            let _ = writeln!(s, "  {:>4}  {}{}: {}", f.score, f.kind, brand, f.evidence);
+        }
+    }
+    if !o.reasons.is_empty() {
+        let _ = writeln!(s, "reasons:");
+        for r in &o.reasons {
+            let _ = writeln!(s, "  - {r}");
+        }
+    }
+    s
+}
+
+fn eval(args: EvalArgs) -> i32 {
+    let _ = (
+        &args.policies,
+        &args.diff,
+        &args.trust_authserv_id,
+        args.json,
+        &args.input,
+    );
+    eprintln!("eval: not available in this build yet");
+    2
+}

@@ -186,9 +186,12 @@ impl Config {
         };
         cfg.socket().map_err(|m| at("socket", m))?;
         if !cfg.metrics_address.is_empty() {
-            cfg.metrics_address
-                .parse::<SocketAddr>()
-                .map_err(|_| at("metrics_address", "expected ADDRESS:PORT, e.g. 127.0.0.1:9442".into()))?;
+            cfg.metrics_address.parse::<SocketAddr>().map_err(|_| {
+                at(
+                    "metrics_address",
+                    "expected ADDRESS:PORT, e.g. 127.0.0.1:9442".into(),
+                )
+            })?;
         }
         if cfg.authserv_id.is_empty()
             || !cfg
@@ -196,28 +199,43 @@ impl Config {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c))
         {
-            return Err(at("authserv_id", "must be a host name (letters, digits, '.', '-')".into()));
+            return Err(at(
+                "authserv_id",
+                "must be a host name (letters, digits, '.', '-')".into(),
+            ));
         }
         cfg.upstream().map_err(|m| at("dns.nameservers", m))?;
         cfg.trusted().map_err(|m| at("trusted_networks", m))?;
         if cfg.dns.timeout_ms == 0 || cfg.dns.attempts == 0 {
-            return Err(at("dns.timeout_ms", "timeout and attempts must be positive".into()));
+            return Err(at(
+                "dns.timeout_ms",
+                "timeout and attempts must be positive".into(),
+            ));
         }
         if cfg.limits.max_connections == 0 {
             return Err(at("limits.max_connections", "must be at least 1".into()));
         }
         if cfg.limits.max_message_bytes < 1024 {
-            return Err(at("limits.max_message_bytes", "must be at least 1024".into()));
+            return Err(at(
+                "limits.max_message_bytes",
+                "must be at least 1024".into(),
+            ));
         }
         if cfg.actions.max_action == Action::Tempfail {
-            return Err(at("actions.max_action", "use accept, tag, quarantine or reject".into()));
+            return Err(at(
+                "actions.max_action",
+                "use accept, tag, quarantine or reject".into(),
+            ));
         }
         for (field, text) in [
             ("actions.reject_text", &cfg.actions.reject_text),
             ("actions.tempfail_text", &cfg.actions.tempfail_text),
         ] {
             if !text.chars().all(|c| c.is_ascii() && !c.is_ascii_control()) || text.contains('%') {
-                return Err(at(field, "SMTP reply text must be printable ASCII without '%'".into()));
+                return Err(at(
+                    field,
+                    "SMTP reply text must be printable ASCII without '%'".into(),
+                ));
             }
         }
         Ok(cfg)
@@ -257,7 +275,10 @@ impl Config {
             .iter()
             .map(|s| {
                 s.parse::<SocketAddr>()
-                    .or_else(|_| s.parse::<std::net::IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+                    .or_else(|_| {
+                        s.parse::<std::net::IpAddr>()
+                            .map(|ip| SocketAddr::new(ip, 53))
+                    })
                     .map_err(|_| format!("`{s}`: expected ADDRESS or ADDRESS:PORT"))
             })
             .collect::<Result<Vec<_>, _>>()
@@ -290,15 +311,24 @@ mod tests {
     fn sample_config_in_deploy_is_valid_and_shows_defaults() {
         let text = include_str!("../deploy/kinko-milter.toml");
         let cfg = Config::parse("deploy/kinko-milter.toml", text).unwrap();
-        let mut expected = Config::default();
-        expected.authserv_id = cfg.authserv_id.clone();
-        expected.policy = cfg.policy.clone();
-        assert_eq!(cfg, expected, "the sample must show every key at its default");
+        let expected = Config {
+            authserv_id: cfg.authserv_id.clone(),
+            policy: cfg.policy.clone(),
+            ..Config::default()
+        };
+        assert_eq!(
+            cfg, expected,
+            "the sample must show every key at its default"
+        );
     }
 
     #[test]
     fn unknown_key_is_an_error_with_line() {
-        let e = Config::parse("c.toml", "socket = \"inet:127.0.0.1:1\"\n[dns]\ntimeout = 5\n").unwrap_err();
+        let e = Config::parse(
+            "c.toml",
+            "socket = \"inet:127.0.0.1:1\"\n[dns]\ntimeout = 5\n",
+        )
+        .unwrap_err();
         assert_eq!((e.line, e.field.as_str()), (3, "timeout"));
     }
 
@@ -309,7 +339,10 @@ mod tests {
         c.socket = "inet:7044@localhost".into();
         assert_eq!(c.socket().unwrap(), Socket::Inet("localhost:7044".into()));
         c.socket = "unix:/run/kinko/milter.sock".into();
-        assert_eq!(c.socket().unwrap(), Socket::Unix("/run/kinko/milter.sock".into()));
+        assert_eq!(
+            c.socket().unwrap(),
+            Socket::Unix("/run/kinko/milter.sock".into())
+        );
         c.socket = "tcp:1".into();
         assert!(c.socket().is_err());
     }

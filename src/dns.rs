@@ -185,8 +185,16 @@ mod tests {
     #[test]
     fn entries_expire_with_their_ttl() {
         let c: TtlCache<Box<str>, u32> = TtlCache::new("txt", 10, None);
-        c.insert("a.example.".into(), 1, Instant::now() + Duration::from_secs(60));
-        c.insert("b.example.".into(), 2, Instant::now() - Duration::from_secs(1));
+        c.insert(
+            "a.example.".into(),
+            1,
+            Instant::now() + Duration::from_secs(60),
+        );
+        c.insert(
+            "b.example.".into(),
+            2,
+            Instant::now() - Duration::from_secs(1),
+        );
         assert_eq!(c.get("a.example."), Some(1));
         assert_eq!(c.get("b.example."), None);
         assert_eq!(c.len(), 1);

@@ -67,8 +67,14 @@ mod tests {
 
     #[test]
     fn registrable_domains() {
-        assert_eq!(registrable("www.example.co.jp").as_deref(), Some("example.co.jp"));
-        assert_eq!(registrable("a.b.example.com").as_deref(), Some("example.com"));
+        assert_eq!(
+            registrable("www.example.co.jp").as_deref(),
+            Some("example.co.jp")
+        );
+        assert_eq!(
+            registrable("a.b.example.com").as_deref(),
+            Some("example.com")
+        );
         assert_eq!(registrable("mail.bank.test").as_deref(), Some("bank.test"));
         assert_eq!(registrable("192.0.2.1"), None);
         assert_eq!(suffix("example.co.jp").as_deref(), Some("co.jp"));
@@ -76,9 +82,15 @@ mod tests {
 
     #[test]
     fn idna_forms() {
-        assert_eq!(to_ascii("Bücher.Example").as_deref(), Some("xn--bcher-kva.example"));
+        assert_eq!(
+            to_ascii("Bücher.Example").as_deref(),
+            Some("xn--bcher-kva.example")
+        );
         assert_eq!(to_unicode("xn--bcher-kva.example"), "bücher.example");
-        assert_eq!(of_address("<User@Example.COM>").as_deref(), Some("example.com"));
+        assert_eq!(
+            of_address("<User@Example.COM>").as_deref(),
+            Some("example.com")
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod config;
 pub mod dns;
 pub mod domain;
 pub mod findings;
+pub mod httpd;
 pub mod links;
 pub mod metrics;
 pub mod milter;

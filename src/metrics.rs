@@ -45,20 +45,28 @@ const STAGES: &[&str] = &[
 
 fn counter_vec(r: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
     let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
-    r.register(Box::new(c.clone())).expect("metric registered once");
+    r.register(Box::new(c.clone()))
+        .expect("metric registered once");
     c
 }
 
 fn histogram(r: &Registry, name: &str, help: &str, buckets: Vec<f64>) -> Histogram {
-    let h = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets)).expect("valid metric");
-    r.register(Box::new(h.clone())).expect("metric registered once");
+    let h = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets))
+        .expect("valid metric");
+    r.register(Box::new(h.clone()))
+        .expect("metric registered once");
     h
 }
 
 impl Metrics {
     pub fn new() -> Metrics {
         let r = Registry::new_custom(Some("kinko".into()), None).expect("valid prefix");
-        let messages = counter_vec(&r, "messages_total", "Messages judged, by action taken.", &["action"]);
+        let messages = counter_vec(
+            &r,
+            "messages_total",
+            "Messages judged, by action taken.",
+            &["action"],
+        );
         let findings = counter_vec(&r, "findings_total", "Findings, by kind.", &["kind"]);
         let impersonations = counter_vec(
             &r,
@@ -108,11 +116,16 @@ impl Metrics {
             &["outcome"],
         )
         .expect("valid metric");
-        r.register(Box::new(dns_lookup_seconds.clone())).expect("registered once");
-        let connections_active = IntGauge::new("connections_active", "Milter connections open now.").expect("valid");
-        r.register(Box::new(connections_active.clone())).expect("registered once");
-        let connections_total = IntCounter::new("connections_total", "Milter connections accepted.").expect("valid");
-        r.register(Box::new(connections_total.clone())).expect("registered once");
+        r.register(Box::new(dns_lookup_seconds.clone()))
+            .expect("registered once");
+        let connections_active =
+            IntGauge::new("connections_active", "Milter connections open now.").expect("valid");
+        r.register(Box::new(connections_active.clone()))
+            .expect("registered once");
+        let connections_total =
+            IntCounter::new("connections_total", "Milter connections accepted.").expect("valid");
+        r.register(Box::new(connections_total.clone()))
+            .expect("registered once");
         let errors = counter_vec(
             &r,
             "errors_total",
@@ -126,13 +139,20 @@ impl Metrics {
             &["outcome"],
         );
         let policy_info = IntGaugeVec::new(
-            Opts::new("policy_info", "The policy in force (value 1), by name and version."),
+            Opts::new(
+                "policy_info",
+                "The policy in force (value 1), by name and version.",
+            ),
             &["name", "version"],
         )
         .expect("valid");
-        r.register(Box::new(policy_info.clone())).expect("registered once");
-        let policy_brands = IntGauge::new("policy_brands", "Protected brands in the policy in force.").expect("valid");
-        r.register(Box::new(policy_brands.clone())).expect("registered once");
+        r.register(Box::new(policy_info.clone()))
+            .expect("registered once");
+        let policy_brands =
+            IntGauge::new("policy_brands", "Protected brands in the policy in force.")
+                .expect("valid");
+        r.register(Box::new(policy_brands.clone()))
+            .expect("registered once");
         let skipped = counter_vec(
             &r,
             "skipped_total",
@@ -144,7 +164,8 @@ impl Metrics {
             &["version"],
         )
         .expect("valid");
-        r.register(Box::new(build.clone())).expect("registered once");
+        r.register(Box::new(build.clone()))
+            .expect("registered once");
         build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
 
         let action_handles = Action::ALL
@@ -219,7 +240,12 @@ impl Metrics {
     }
 
     pub fn auth(&self, a: &AuthSummary) {
-        for (m, r) in [("spf", a.spf), ("dkim", a.dkim), ("dmarc", a.dmarc), ("arc", a.arc)] {
+        for (m, r) in [
+            ("spf", a.spf),
+            ("dkim", a.dkim),
+            ("dmarc", a.dmarc),
+            ("arc", a.arc),
+        ] {
             self.auth_results.with_label_values(&[m, r.as_str()]).inc();
         }
     }

@@ -64,19 +64,7 @@ pub fn line_of(src: &str, offset: usize) -> usize {
 pub fn parse_toml<T: serde::de::DeserializeOwned>(file: &str, src: &str) -> Result<T, SourceError> {
     toml::from_str(src).map_err(|e| {
         let (line, field) = match e.span() {
-            Some(span) => {
-                let text = src.get(span.clone()).unwrap_or("");
-                // The span covers the offending key or value; show a key
-                // verbatim, and the first line of anything longer.
-                let field = text.lines().next().unwrap_or("").trim();
-                let field = field
-                    .split('=')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .trim_matches(['[', ']', '"']);
-                (line_of(src, span.start), field.to_string())
-            }
+            Some(span) => (line_of(src, span.start), field_at(src, span.start)),
             None => (1, String::new()),
         };
         SourceError {
@@ -90,6 +78,25 @@ pub fn parse_toml<T: serde::de::DeserializeOwned>(file: &str, src: &str) -> Resu
             message: e.message().trim().to_string(),
         }
     })
+}
+
+/// The key an error at `offset` is about: the key itself when the offset is
+/// on it, or the key of the `key = value` line when it is on the value.
+fn field_at(src: &str, offset: usize) -> String {
+    let offset = offset.min(src.len());
+    let line_start = src[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = src[offset..].find('\n').map_or(src.len(), |i| offset + i);
+    let line = &src[line_start..line_end];
+    let key = match line.split_once('=') {
+        Some((k, _)) if line_start + k.len() < offset => k,
+        _ => &src[offset..line_end],
+    };
+    key.split('=')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .trim_matches(['[', ']', '"'])
+        .to_string()
 }
 
 // ---------------------------------------------------------------------------
@@ -332,11 +339,23 @@ impl Policy {
                         field: "(file)".into(),
                         message: e.to_string(),
                     })?;
-                    (name, text, Some(path.parent().unwrap_or(Path::new(".")).to_path_buf()))
+                    (
+                        name,
+                        text,
+                        Some(path.parent().unwrap_or(Path::new(".")).to_path_buf()),
+                    )
                 }
             };
             b.add(&name, &text, dir.as_deref())?;
         }
+        b.finish()
+    }
+
+    /// A policy from one TOML text; list files resolve against the
+    /// built-in lists. For tests, fuzzing and tools that hold the text.
+    pub fn from_toml(name: &str, text: &str) -> Result<Policy, SourceError> {
+        let mut b = Builder::default();
+        b.add(name, text, None)?;
         b.finish()
     }
 
@@ -365,9 +384,12 @@ pub fn normalize_domain(raw: &str) -> Result<String, String> {
     if d.is_empty() {
         return Err("empty domain".into());
     }
-    let ascii = idna::domain_to_ascii(d).map_err(|_| format!("`{raw}` is not a valid domain name"))?;
+    let ascii =
+        idna::domain_to_ascii(d).map_err(|_| format!("`{raw}` is not a valid domain name"))?;
     if !ascii.contains('.') {
-        return Err(format!("`{raw}` has no dot: give a registrable domain such as example.co.jp"));
+        return Err(format!(
+            "`{raw}` has no dot: give a registrable domain such as example.co.jp"
+        ));
     }
     Ok(ascii)
 }
@@ -411,7 +433,11 @@ impl Builder {
                     &format!("scores.{}", key.get_ref()),
                     format!(
                         "unknown finding kind; known kinds: {}",
-                        FindingKind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+                        FindingKind::ALL
+                            .iter()
+                            .map(|k| k.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 )
             })?;
@@ -450,22 +476,27 @@ impl Builder {
             });
         }
         if let Some(lists) = pf.lists {
-            let read = |entry: &Spanned<String>, field: &str| -> Result<(String, PathBuf), SourceError> {
-                let name = entry.get_ref();
-                if dir.is_none() {
-                    if let Some((_, text)) = EMBEDDED_LISTS.iter().find(|(n, _)| n == name) {
-                        return Ok((text.to_string(), PathBuf::from(name)));
+            let read =
+                |entry: &Spanned<String>, field: &str| -> Result<(String, PathBuf), SourceError> {
+                    let name = entry.get_ref();
+                    if dir.is_none() {
+                        if let Some((_, text)) = EMBEDDED_LISTS.iter().find(|(n, _)| n == name) {
+                            return Ok((text.to_string(), PathBuf::from(name)));
+                        }
                     }
-                }
-                let path = dir.unwrap_or(Path::new("policy")).join(name);
-                std::fs::read_to_string(&path)
-                    .map(|t| (t, path.clone()))
-                    .map_err(|e| err(entry.span(), field, format!("{}: {e}", path.display())))
-            };
+                    let path = dir.unwrap_or(Path::new("policy")).join(name);
+                    std::fs::read_to_string(&path)
+                        .map(|t| (t, path.clone()))
+                        .map_err(|e| err(entry.span(), field, format!("{}: {e}", path.display())))
+                };
             for (entries, set, field) in [
                 (&lists.freemail, &mut self.freemail, "lists.freemail"),
                 (&lists.shorteners, &mut self.shorteners, "lists.shorteners"),
-                (&lists.redirectors, &mut self.redirectors, "lists.redirectors"),
+                (
+                    &lists.redirectors,
+                    &mut self.redirectors,
+                    "lists.redirectors",
+                ),
             ] {
                 for entry in entries.iter().flatten() {
                     let (text, _) = read(entry, field)?;
@@ -475,7 +506,7 @@ impl Builder {
                             continue;
                         }
                         let d = normalize_domain(item).map_err(|m| SourceError {
-                            file: format!("{}", entry.get_ref()),
+                            file: entry.get_ref().to_string(),
                             line: i + 1,
                             field: field.into(),
                             message: m,
@@ -497,10 +528,14 @@ impl Builder {
             }
         }
         for allow in pf.allow {
-            let given = [&allow.sender_domain, &allow.dkim_domain, &allow.client_network]
-                .iter()
-                .filter(|x| x.is_some())
-                .count();
+            let given = [
+                &allow.sender_domain,
+                &allow.dkim_domain,
+                &allow.client_network,
+            ]
+            .iter()
+            .filter(|x| x.is_some())
+            .count();
             if given != 1 {
                 let line = src.find("[[allow]]").map(|o| line_of(src, o)).unwrap_or(1);
                 return Err(SourceError {
@@ -520,15 +555,18 @@ impl Builder {
                 });
             }
             if let Some(d) = &allow.sender_domain {
-                let n = normalize_domain(d.get_ref()).map_err(|m| err(d.span(), "allow.sender_domain", m))?;
+                let n = normalize_domain(d.get_ref())
+                    .map_err(|m| err(d.span(), "allow.sender_domain", m))?;
                 self.allow_sender.insert(n, allow.reason.clone());
             }
             if let Some(d) = &allow.dkim_domain {
-                let n = normalize_domain(d.get_ref()).map_err(|m| err(d.span(), "allow.dkim_domain", m))?;
+                let n = normalize_domain(d.get_ref())
+                    .map_err(|m| err(d.span(), "allow.dkim_domain", m))?;
                 self.allow_dkim.insert(n, allow.reason.clone());
             }
             if let Some(n) = &allow.client_network {
-                let net = parse_net(n.get_ref()).map_err(|m| err(n.span(), "allow.client_network", m))?;
+                let net =
+                    parse_net(n.get_ref()).map_err(|m| err(n.span(), "allow.client_network", m))?;
                 self.allow_net.push((net, allow.reason.clone()));
             }
         }
@@ -546,22 +584,34 @@ impl Builder {
                 ));
             }
             if self.brands.iter().any(|b| b.id == id) {
-                return Err(err(bf.id.span(), "brand.id", format!("brand `{id}` is defined twice")));
+                return Err(err(
+                    bf.id.span(),
+                    "brand.id",
+                    format!("brand `{id}` is defined twice"),
+                ));
             }
             let mut domains = Vec::new();
             for d in &bf.domains {
-                domains.push(normalize_domain(d.get_ref()).map_err(|m| err(d.span(), "brand.domains", m))?);
+                domains.push(
+                    normalize_domain(d.get_ref()).map_err(|m| err(d.span(), "brand.domains", m))?,
+                );
             }
             let mut authorized = Vec::new();
             for d in &bf.authorized {
-                authorized
-                    .push(normalize_domain(d.get_ref()).map_err(|m| err(d.span(), "brand.authorized", m))?);
+                authorized.push(
+                    normalize_domain(d.get_ref())
+                        .map_err(|m| err(d.span(), "brand.authorized", m))?,
+                );
             }
             let mut names = Vec::new();
             for n in &bf.names {
                 let name = n.get_ref().trim();
                 if name.chars().count() < 2 {
-                    return Err(err(n.span(), "brand.names", format!("`{name}` is too short to match safely")));
+                    return Err(err(
+                        n.span(),
+                        "brand.names",
+                        format!("`{name}` is too short to match safely"),
+                    ));
                 }
                 names.push(name.to_string());
             }
@@ -585,14 +635,14 @@ impl Builder {
 
     fn finish(self) -> Result<Policy, SourceError> {
         let brand_index = BrandIndex::new(&self.brands);
-        let links = LinkRules::new(self.shorteners, self.redirectors, &self.feeds).map_err(|(path, line, m)| {
-            SourceError {
+        let links = LinkRules::new(self.shorteners, self.redirectors, &self.feeds).map_err(
+            |(path, line, m)| SourceError {
                 file: path.display().to_string(),
                 line,
                 field: "lists.feeds".into(),
                 message: m,
-            }
-        })?;
+            },
+        )?;
         Ok(Policy {
             name: self.name.unwrap_or_else(|| "unnamed".into()),
             version: self.version.unwrap_or_default(),
@@ -638,9 +688,7 @@ mod tests {
     use super::*;
 
     fn load_str(src: &str) -> Result<Policy, SourceError> {
-        let mut b = Builder::default();
-        b.add("test.toml", src, None)?;
-        b.finish()
+        Policy::from_toml("test.toml", src)
     }
 
     #[test]
@@ -680,7 +728,9 @@ mod tests {
 
     #[test]
     fn bad_brand_domain_is_reported() {
-        let e = load_str("[[brand]]\nid = \"x\"\nnames = [\"エックス銀行\"]\ndomains = [\"nodot\"]\n").unwrap_err();
+        let e =
+            load_str("[[brand]]\nid = \"x\"\nnames = [\"エックス銀行\"]\ndomains = [\"nodot\"]\n")
+                .unwrap_err();
         assert_eq!((e.line, e.field.as_str()), (4, "brand.domains"));
     }
 
@@ -700,21 +750,38 @@ mod tests {
     #[test]
     fn later_files_override_scores_and_add_brands() {
         let mut b = Builder::default();
-        b.add("a.toml", "[scores]\ntypo = 10\n[[brand]]\nid = \"a\"\nnames = [\"エー銀行\"]\n", None)
-            .unwrap();
-        b.add("b.toml", "[scores]\ntypo = 20\n[[brand]]\nid = \"b\"\nnames = [\"ビー銀行\"]\n", None)
-            .unwrap();
+        b.add(
+            "a.toml",
+            "[scores]\ntypo = 10\n[[brand]]\nid = \"a\"\nnames = [\"エー銀行\"]\n",
+            None,
+        )
+        .unwrap();
+        b.add(
+            "b.toml",
+            "[scores]\ntypo = 20\n[[brand]]\nid = \"b\"\nnames = [\"ビー銀行\"]\n",
+            None,
+        )
+        .unwrap();
         let p = b.finish().unwrap();
         assert_eq!(p.score(FindingKind::Typo), 20);
         assert_eq!(p.brands.len(), 2);
-        assert_eq!(p.score(FindingKind::Homograph), default_score(FindingKind::Homograph));
+        assert_eq!(
+            p.score(FindingKind::Homograph),
+            default_score(FindingKind::Homograph)
+        );
     }
 
     #[test]
     fn allowlist_needs_a_reason() {
-        let e = load_str("[[allow]]\nclient_network = \"10.0.0.0/8\"\nreason = \" \"\n").unwrap_err();
+        let e =
+            load_str("[[allow]]\nclient_network = \"10.0.0.0/8\"\nreason = \" \"\n").unwrap_err();
         assert_eq!(e.field, "allow.reason");
-        let p = load_str("[[allow]]\nclient_network = \"10.0.0.0/8\"\nreason = \"internal relay\"\n").unwrap();
-        assert_eq!(p.allow.client("10.1.2.3".parse().unwrap()), Some("internal relay"));
+        let p =
+            load_str("[[allow]]\nclient_network = \"10.0.0.0/8\"\nreason = \"internal relay\"\n")
+                .unwrap();
+        assert_eq!(
+            p.allow.client("10.1.2.3".parse().unwrap()),
+            Some("internal relay")
+        );
     }
 }

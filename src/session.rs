@@ -1,1 +1,422 @@
-//! TODO
+//! One MTA connection: the envelope and message collected from the milter
+//! callbacks, and the end-of-message work (authenticate, analyse, decide,
+//! plan). The callbacks in [`crate::milter`] only translate to and from the
+//! protocol; everything that decides lives here.
+
+use crate::actions::{self, Plan};
+use crate::analysis::{self, Envelope};
+use crate::auth::{AuthSummary, Authenticator, Res};
+use crate::config::{Config, Fallback};
+use crate::findings::Action;
+use crate::metrics::Metrics;
+use crate::policy::Policy;
+use crate::verdict::{self, Verdict};
+use ipnet::IpNet;
+use std::net::IpAddr;
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+use tracing::{debug, info, warn};
+
+/// Everything a connection needs, fixed for the connection's lifetime: a
+/// reload swaps in a new `State` for new connections and leaves running ones
+/// on the snapshot they started with.
+pub struct State {
+    pub config: Arc<Config>,
+    pub policy: Arc<Policy>,
+    pub authenticator: Arc<Authenticator>,
+    pub trusted: Vec<IpNet>,
+}
+
+/// Process-wide: the current state and the metrics.
+pub struct Runtime {
+    state: RwLock<Arc<State>>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Runtime {
+    pub fn new(state: State, metrics: Arc<Metrics>) -> Runtime {
+        Runtime {
+            state: RwLock::new(Arc::new(state)),
+            metrics,
+        }
+    }
+
+    pub fn snapshot(&self) -> Arc<State> {
+        self.state.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn replace(&self, state: State) {
+        *self.state.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(state);
+    }
+}
+
+/// Why a message is let through without analysis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    TrustedNetwork,
+    Authenticated,
+}
+
+impl Skip {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Skip::TrustedNetwork => "trusted_network",
+            Skip::Authenticated => "authenticated",
+        }
+    }
+}
+
+pub struct Session {
+    state: Arc<State>,
+    metrics: Arc<Metrics>,
+    /// Whether header values arrive (and must be sent back) with their leading space.
+    pub leading_space: bool,
+    env: Envelope,
+    headers: Vec<(String, String)>,
+    header_bytes: usize,
+    headers_dropped: bool,
+    body: Vec<u8>,
+    body_dropped: bool,
+    /// Bytes received, including those not kept.
+    received: usize,
+}
+
+/// The result of end-of-message processing.
+pub struct Outcome {
+    pub plan: Plan,
+    pub verdict: Verdict,
+}
+
+impl Session {
+    pub fn new(runtime: &Runtime) -> Session {
+        runtime.metrics.connections_active.inc();
+        runtime.metrics.connections_total.inc();
+        Session {
+            state: runtime.snapshot(),
+            metrics: runtime.metrics.clone(),
+            leading_space: false,
+            env: Envelope::default(),
+            headers: Vec::new(),
+            header_bytes: 0,
+            headers_dropped: false,
+            body: Vec::new(),
+            body_dropped: false,
+            received: 0,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.state.config
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    pub fn queue_id(&self) -> &str {
+        self.env.queue_id.as_deref().unwrap_or("NOQUEUE")
+    }
+
+    /// Returns `Some` when the whole connection is exempt.
+    pub fn connect(&mut self, hostname: &str, ip: Option<IpAddr>) -> Option<Skip> {
+        self.env.client_name = Some(hostname.to_string());
+        self.env.client_ip = ip;
+        let ip = ip?;
+        let trusted = self.state.trusted.iter().any(|n| n.contains(&ip))
+            || self.state.policy.allow.client(ip).is_some();
+        trusted.then(|| self.skip(Skip::TrustedNetwork))
+    }
+
+    pub fn helo(&mut self, name: &str) {
+        self.env.helo = crate::sanitize::one_line(name, 255);
+    }
+
+    /// Starts a new message. Returns `Some` when it is exempt.
+    pub fn mail(&mut self, sender: &str, auth_authen: Option<&str>) -> Option<Skip> {
+        self.reset_message();
+        let s = sender.trim();
+        let s = s.strip_prefix('<').unwrap_or(s);
+        let s = s.strip_suffix('>').unwrap_or(s);
+        self.env.mail_from = crate::sanitize::one_line(s, 320);
+        if self.config().skip_authenticated && auth_authen.is_some_and(|a| !a.is_empty()) {
+            return Some(self.skip(Skip::Authenticated));
+        }
+        None
+    }
+
+    fn skip(&self, why: Skip) -> Skip {
+        self.metrics.skipped(why.as_str());
+        debug!(client = ?self.env.client_ip, reason = why.as_str(), "not analysed");
+        why
+    }
+
+    pub fn rcpt(&mut self, rcpt: &str) {
+        if self.env.rcpts.len() < 1000 {
+            self.env.rcpts.push(crate::sanitize::one_line(rcpt, 320));
+        }
+    }
+
+    pub fn set_queue_id(&mut self, id: Option<&str>) {
+        if let Some(id) = id.filter(|s| !s.is_empty()) {
+            self.env.queue_id = Some(crate::sanitize::one_line(id, 64));
+        }
+    }
+
+    pub fn header(&mut self, name: &str, value: &str) {
+        let limits = &self.state.config.limits;
+        let size = name.len() + value.len() + 3;
+        self.received += size;
+        // Headers count against the same byte budget as the body; past the
+        // bounds they are still delivered by the MTA, just not analysed.
+        if self.headers.len() >= limits.max_headers
+            || self.header_bytes + size > limits.max_message_bytes
+        {
+            self.headers_dropped = true;
+            return;
+        }
+        self.header_bytes += size;
+        self.headers.push((name.to_string(), value.to_string()));
+    }
+
+    pub fn body(&mut self, chunk: &[u8]) {
+        self.received += chunk.len();
+        let room = self
+            .state
+            .config
+            .limits
+            .max_message_bytes
+            .saturating_sub(self.header_bytes + self.body.len());
+        let take = chunk.len().min(room);
+        self.body_dropped |= take < chunk.len();
+        self.body.extend_from_slice(&chunk[..take]);
+    }
+
+    pub fn abort(&mut self) {
+        self.reset_message();
+    }
+
+    fn reset_message(&mut self) {
+        self.env.mail_from.clear();
+        self.env.rcpts.clear();
+        self.env.queue_id = None;
+        self.headers.clear();
+        self.header_bytes = 0;
+        self.headers_dropped = false;
+        self.body = Vec::new();
+        self.body_dropped = false;
+        self.received = 0;
+    }
+
+    /// The message as it arrived: header fields, blank line, body, with
+    /// CRLF line ends (the MTA sends folded values with bare LF).
+    fn raw_message(&self) -> Vec<u8> {
+        let mut raw = Vec::with_capacity(self.header_bytes + self.body.len() + 64);
+        for (name, value) in &self.headers {
+            raw.extend_from_slice(name.as_bytes());
+            raw.push(b':');
+            if !self.leading_space {
+                raw.push(b' ');
+            }
+            push_crlf(&mut raw, value.as_bytes());
+            raw.extend_from_slice(b"\r\n");
+        }
+        raw.extend_from_slice(b"\r\n");
+        raw.extend_from_slice(&self.body);
+        raw
+    }
+
+    /// End of message: authenticate, analyse, decide and plan the actions.
+    /// Every failure ends in the configured fallback, never in an error to
+    /// the MTA.
+    pub async fn end_of_message(&mut self) -> Outcome {
+        let started = Instant::now();
+        let state = self.state.clone();
+        let cfg = &state.config;
+        self.metrics.message_bytes.observe(self.received as f64);
+        let raw = self.raw_message();
+        let truncated = self.headers_dropped || self.body_dropped;
+
+        let auth = self.authenticate(&raw, &state, truncated).await;
+        self.metrics.auth(&auth);
+
+        // The analysis is synchronous and CPU-bound: run it off the async
+        // workers, which also contains a panic to this one message.
+        let env = self.env.clone();
+        let analysis_state = state.clone();
+        let auth_for_analysis = auth.clone();
+        let analysis_started = Instant::now();
+        let joined = tokio::task::spawn_blocking(move || {
+            let st = analysis_state;
+            let a = analysis::analyze(
+                &raw,
+                truncated,
+                &env,
+                &auth_for_analysis,
+                &st.policy,
+                &st.config.limits,
+            );
+            (a, raw)
+        })
+        .await;
+        self.metrics
+            .analysis_seconds
+            .observe(analysis_started.elapsed().as_secs_f64());
+
+        let verdict = match joined {
+            Ok((analysis, _raw)) => {
+                let verdict = verdict::decide(&analysis, &auth, &state.policy, cfg);
+                for f in &analysis.findings {
+                    self.metrics.finding(f.kind);
+                }
+                let mut brands: Vec<&str> = analysis
+                    .findings
+                    .iter()
+                    .filter(|f| verdict::IMPERSONATION.contains(&f.kind))
+                    .filter_map(|f| f.brand.as_deref())
+                    .collect();
+                brands.sort_unstable();
+                brands.dedup();
+                for b in brands {
+                    self.metrics.impersonation(b);
+                }
+                self.log_verdict(&auth, &analysis, &verdict);
+                verdict
+            }
+            Err(e) => {
+                self.metrics.error("analysis");
+                warn!(queue_id = self.queue_id(), error = %e, "analysis failed; applying on_internal_error");
+                fallback_verdict(
+                    cfg.on_internal_error,
+                    "internal error during analysis",
+                    cfg.dry_run,
+                )
+            }
+        };
+        self.metrics.action(verdict.action);
+        let plan = actions::plan(
+            &self.headers,
+            auth.header.as_deref(),
+            &verdict,
+            cfg,
+            self.leading_space,
+        );
+        self.metrics
+            .eom_seconds
+            .observe(started.elapsed().as_secs_f64());
+        Outcome { plan, verdict }
+    }
+
+    async fn authenticate(&self, raw: &[u8], state: &State, truncated: bool) -> AuthSummary {
+        let cfg = &state.config;
+        if let Some(id) = &cfg.trust_authserv_id {
+            return crate::check::recorded_auth(raw, Some(id));
+        }
+        let started = Instant::now();
+        let work = state.authenticator.authenticate(
+            raw,
+            &self.env,
+            &cfg.authserv_id,
+            state.policy.auth.honor_pct,
+            truncated,
+        );
+        match tokio::time::timeout(cfg.time_budget(), work).await {
+            Ok(a) => {
+                let outcome = if a.dns_trouble() { "dns_error" } else { "ok" };
+                self.metrics.auth_duration(outcome, started.elapsed());
+                a
+            }
+            Err(_) => {
+                self.metrics.auth_duration("timeout", started.elapsed());
+                warn!(
+                    queue_id = self.queue_id(),
+                    budget_ms = cfg.limits.message_time_budget_ms,
+                    "authentication exceeded the time budget"
+                );
+                AuthSummary {
+                    spf: Res::Temperror,
+                    dkim: Res::Temperror,
+                    dmarc: Res::Temperror,
+                    skipped: Some("time budget exceeded".into()),
+                    ..AuthSummary::default()
+                }
+            }
+        }
+    }
+
+    fn log_verdict(&self, auth: &AuthSummary, analysis: &analysis::Analysis, verdict: &Verdict) {
+        let kinds: Vec<&str> = analysis.findings.iter().map(|f| f.kind.as_str()).collect();
+        info!(
+            queue_id = self.queue_id(),
+            client_ip = %self.env.client_ip.map(|i| i.to_string()).unwrap_or_default(),
+            from_domain = analysis.from_domain.as_deref().unwrap_or(""),
+            spf = auth.spf.as_str(),
+            dkim = auth.dkim.as_str(),
+            dmarc = auth.dmarc.as_str(),
+            arc = auth.arc.as_str(),
+            action = verdict.action.as_str(),
+            policy_action = verdict.policy_action.as_str(),
+            score = verdict.score,
+            findings = kinds.join(","),
+            "verdict"
+        );
+        for f in &analysis.findings {
+            debug!(
+                queue_id = self.queue_id(),
+                kind = f.kind.as_str(),
+                score = f.score,
+                brand = f.brand.as_deref().unwrap_or(""),
+                evidence = %f.evidence,
+                "finding"
+            );
+        }
+        if !verdict.reasons.is_empty() {
+            debug!(queue_id = self.queue_id(), reasons = %verdict.reasons.join("; "), "reasons");
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.metrics.connections_active.dec();
+    }
+}
+
+/// The verdict when the milter could not judge a message.
+pub fn fallback_verdict(f: Fallback, why: &str, dry_run: bool) -> Verdict {
+    let action = match f {
+        Fallback::Accept => Action::Accept,
+        Fallback::Tempfail if dry_run => Action::Accept,
+        Fallback::Tempfail => Action::Tempfail,
+    };
+    Verdict {
+        action,
+        policy_action: action,
+        score: 0,
+        reasons: vec![why.to_string()],
+        dry_run,
+    }
+}
+
+/// Copies a header value, turning bare LF line ends into CRLF.
+fn push_crlf(out: &mut Vec<u8>, value: &[u8]) {
+    let mut prev = 0u8;
+    for &b in value {
+        if b == b'\n' && prev != b'\r' {
+            out.push(b'\r');
+        }
+        out.push(b);
+        prev = b;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folded_values_get_crlf() {
+        let mut out = Vec::new();
+        push_crlf(&mut out, b" a\n\tb\r\n\tc");
+        assert_eq!(out, b" a\r\n\tb\r\n\tc");
+    }
+}

@@ -69,7 +69,11 @@ pub fn decide(analysis: &Analysis, auth: &AuthSummary, policy: &Policy, cfg: &Co
                 action = floor;
                 reasons.insert(
                     0,
-                    format!("{} of brand {} gives {floor}", f.kind, f.brand.as_deref().unwrap_or("")),
+                    format!(
+                        "{} of brand {} gives {floor}",
+                        f.kind,
+                        f.brand.as_deref().unwrap_or("")
+                    ),
                 );
             }
         }
@@ -77,7 +81,10 @@ pub fn decide(analysis: &Analysis, auth: &AuthSummary, policy: &Policy, cfg: &Co
 
     let policy_action = action;
     if action > cfg.actions.max_action {
-        reasons.push(format!("capped at {} by configuration", cfg.actions.max_action));
+        reasons.push(format!(
+            "capped at {} by configuration",
+            cfg.actions.max_action
+        ));
         action = cfg.actions.max_action;
     }
     // A DNS failure that left the result open: retry rather than judge

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every fuzz target for a fixed time, seeded from ../shared/corpus.
+# Not part of CI (it runs for minutes per target). Needs the nightly
+# toolchain and cargo-fuzz (installed here when missing).
+#   bash scripts/fuzz.sh [SECONDS_PER_TARGET]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-60}
+command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
+corpus=../shared/corpus
+seed() { # target dir...
+  local t=$1; shift
+  mkdir -p "fuzz/corpus/$t"
+  for d in "$@"; do
+    [ -d "$d" ] && find "$d" -type f -size -64k | head -400 | while read -r f; do
+      cp -n "$f" "fuzz/corpus/$t/$(sha1sum "$f" | cut -c1-16)" ; done
+  done
+  return 0
+}
+seed analyze "$corpus/jp" "$corpus/phish" "$corpus/ham" "$corpus/parse"
+seed policy policy
+seed config deploy
+seed recorded_auth "$corpus/auth"
+for t in $(cargo +nightly fuzz list); do
+  echo "== $t for ${secs}s"
+  cargo +nightly fuzz run "$t" "fuzz/corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=2048 -max_len=262144 2>&1 \
+    | grep -E '^(#[0-9]+.*DONE|Done|==[0-9]+==|SUMMARY|artifact)' || true
+done
+ls fuzz/artifacts/*/ 2>/dev/null && echo "crashes found: see fuzz/artifacts" || echo "no crashes"

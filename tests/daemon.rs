@@ -1,0 +1,216 @@
+//! The real binary as an operator runs it: start, scrape, reload with a bad
+//! and then a good policy, stop with SIGTERM.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_kinko-milter");
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    let status = buf.split_whitespace().nth(1)?.parse().ok()?;
+    let body = buf.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
+    Some((status, body))
+}
+
+fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(20) {
+        if f() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+fn metric(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no series {series}"))
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill {sig}");
+}
+
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn write_policy(path: &Path, name: &str, broken: bool) {
+    let bands = if broken { "tag = \"high\"" } else { "tag = 40" };
+    std::fs::write(
+        path,
+        format!(
+            "[policy]\nname = \"{name}\"\nversion = \"1\"\n\n[bands]\n{bands}\n\n[[brand]]\nid = \"test-bank\"\nnames = [\"テスト銀行\"]\ndomains = [\"test-bank.example\"]\n"
+        ),
+    )
+    .unwrap();
+}
+
+#[test]
+fn reload_keeps_the_old_policy_on_errors_and_sigterm_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let (milter_port, metrics_port) = (free_port(), free_port());
+    let policy = dir.path().join("policy.toml");
+    write_policy(&policy, "first", false);
+    let config = dir.path().join("kinko.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "socket = \"inet:127.0.0.1:{milter_port}\"\nmetrics_address = \"127.0.0.1:{metrics_port}\"\nauthserv_id = \"mx.test\"\npolicy = [\"policy.toml\"]\n[dns]\nnameservers = [\"127.0.0.1:9\"]\n"
+        ),
+    )
+    .unwrap();
+    let child = Command::new(BIN)
+        .args(["run", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut d = Daemon(child);
+    wait_for("metrics endpoint", || {
+        http_get(metrics_port, "/ready").is_some()
+    });
+    wait_for("milter port", || {
+        TcpStream::connect(("127.0.0.1", milter_port)).is_ok()
+    });
+
+    let (status, body) = http_get(metrics_port, "/ready").unwrap();
+    assert_eq!(status, 200);
+    assert!(body.contains("policy first"), "{body}");
+    let (_, m) = http_get(metrics_port, "/metrics").unwrap();
+    assert_eq!(
+        metric(&m, "kinko_policy_info{name=\"first\",version=\"1\"}"),
+        1.0
+    );
+    assert_eq!(
+        metric(&m, "kinko_impersonations_total{brand=\"test-bank\"}"),
+        0.0
+    );
+
+    // A broken policy: the reload fails, the old policy stays.
+    write_policy(&policy, "second", true);
+    signal(&d.0, "-HUP");
+    wait_for("failed reload counted", || {
+        http_get(metrics_port, "/metrics")
+            .is_some_and(|(_, m)| metric(&m, "kinko_reloads_total{outcome=\"failure\"}") == 1.0)
+    });
+    let (_, body) = http_get(metrics_port, "/ready").unwrap();
+    assert!(
+        body.contains("policy first"),
+        "old policy must stay: {body}"
+    );
+
+    // Fixed: the reload succeeds and the new policy is in force.
+    write_policy(&policy, "second", false);
+    signal(&d.0, "-HUP");
+    wait_for("successful reload", || {
+        http_get(metrics_port, "/ready").is_some_and(|(_, b)| b.contains("policy second"))
+    });
+    let (_, m) = http_get(metrics_port, "/metrics").unwrap();
+    assert_eq!(metric(&m, "kinko_reloads_total{outcome=\"success\"}"), 1.0);
+    assert_eq!(
+        metric(&m, "kinko_policy_info{name=\"second\",version=\"1\"}"),
+        1.0
+    );
+    assert!(
+        !m.contains("name=\"first\""),
+        "the old policy_info series is gone"
+    );
+
+    signal(&d.0, "-TERM");
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = d.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[test]
+fn bad_config_fails_fast_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("kinko.toml");
+    std::fs::write(&config, "socket = \"inet:127.0.0.1:1\"\ndry_runn = true\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["run", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{}:2: dry_runn: unknown field", config.display())),
+        "{err}"
+    );
+}
+
+#[test]
+fn stale_unix_socket_is_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("milter.sock");
+    // A socket file nobody listens on, as a crash leaves behind.
+    drop(std::os::unix::net::UnixListener::bind(&sock).unwrap());
+    assert!(sock.exists());
+    let config = dir.path().join("kinko.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "socket = \"unix:{}\"\nmetrics_address = \"\"\n",
+            sock.display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new(BIN)
+        .args(["run", "--config"])
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let d = Daemon(child);
+    wait_for("unix socket accepting", || {
+        std::os::unix::net::UnixStream::connect(&sock).is_ok()
+    });
+    signal(&d.0, "-TERM");
+    wait_for("socket removed at exit", || !sock.exists());
+}

@@ -1,0 +1,156 @@
+//! The files in deploy/ are checked by the tools that will consume them:
+//! systemd for the unit, promtool for the rules, and our own metric names
+//! for the rules and the dashboard (a renamed metric must not leave a
+//! dashboard panel silently empty).
+
+use kinko_milter::metrics::Metrics;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_kinko-milter");
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn tool(name: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn systemd_unit_verifies() {
+    assert!(
+        tool("systemd-analyze"),
+        "systemd-analyze is missing: scripts/test.sh installs systemd"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let man8 = dir.path().join("man/man8");
+    std::fs::create_dir_all(&man8).unwrap();
+    std::fs::copy(
+        root().join("deploy/kinko-milter.8"),
+        man8.join("kinko-milter.8"),
+    )
+    .unwrap();
+    let unit = std::fs::read_to_string(root().join("deploy/kinko-milter.service"))
+        .unwrap()
+        .replace("/usr/bin/kinko-milter", BIN);
+    let path = dir.path().join("kinko-milter.service");
+    std::fs::write(&path, unit).unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .env("MANPATH", dir.path().join("man"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "systemd-analyze verify: {stderr}");
+    assert!(
+        !stderr.contains("kinko-milter.service:"),
+        "warnings about the unit: {stderr}"
+    );
+}
+
+#[test]
+fn prometheus_rules_pass_promtool() {
+    assert!(
+        tool("promtool"),
+        "promtool is missing: scripts/test.sh installs prometheus"
+    );
+    let out = Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(root().join("deploy/prometheus/kinko-milter.rules.yml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Every `kinko_…` name used in rules and dashboard is one we export.
+#[test]
+fn rules_and_dashboard_use_exported_metrics() {
+    let metrics = Metrics::new();
+    // Per-brand series exist once a policy names its brands.
+    metrics.set_policy("p", "1", &["some-bank".into()]);
+    let exported: BTreeSet<String> = metrics
+        .render()
+        .lines()
+        .filter(|l| l.starts_with("# TYPE "))
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .map(str::to_string)
+        .collect();
+    let name = regex::Regex::new(r"\bkinko_[a-z_]+").unwrap();
+    for file in [
+        "deploy/prometheus/kinko-milter.rules.yml",
+        "deploy/grafana/kinko-milter-dashboard.json",
+    ] {
+        let text = std::fs::read_to_string(root().join(file)).unwrap();
+        let mut used = 0;
+        for m in name.find_iter(&text) {
+            let n = m.as_str();
+            let base = ["_bucket", "_count", "_sum"]
+                .iter()
+                .find_map(|s| n.strip_suffix(s))
+                .unwrap_or(n);
+            assert!(
+                exported.contains(base),
+                "{file} uses {n}, which is not exported"
+            );
+            used += 1;
+        }
+        assert!(used > 5, "{file} refers to only {used} metrics");
+    }
+    serde_json::from_str::<serde_json::Value>(
+        &std::fs::read_to_string(root().join("deploy/grafana/kinko-milter-dashboard.json"))
+            .unwrap(),
+    )
+    .expect("dashboard is valid JSON");
+}
+
+/// The sample configuration and the shipped policies pass `config check`.
+#[test]
+fn shipped_files_pass_config_check() {
+    let out = Command::new(BIN)
+        .args(["config", "check"])
+        .arg(root().join("deploy/kinko-milter.toml"))
+        .arg("--policy")
+        .arg(root().join("policy/example-shinkin.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("ok: "));
+}
+
+/// A broken policy is reported as file:line: field, with a failing exit.
+#[test]
+fn config_check_names_file_line_and_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.toml");
+    std::fs::write(
+        &p,
+        "[policy]\nname = \"x\"\n\n[bands]\ntag = 10\nquarantine = \"lots\"\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["config", "check", "--policy"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with(&format!("{}:6: quarantine: ", p.display())),
+        "{err}"
+    );
+}

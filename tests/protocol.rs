@@ -1,0 +1,190 @@
+//! Milter-protocol tests: the real callbacks and session, in process, driven
+//! by indymilter-test as Postfix would drive them. DNS answers come from
+//! mail-auth's cache seam, pre-seeded; the resolver behind it points at a
+//! loopback port where nothing answers, so any lookup we forgot to seed shows
+//! up as a temporary error instead of leaking to the network.
+
+#[path = "support/seeded.rs"]
+mod seeded;
+
+use indymilter_test::{EomAction, Status};
+use kinko_milter::config::Fallback;
+use seeded::{message, sign, start, transact, AUTHSERV};
+
+fn inserted_results(actions: &[EomAction]) -> String {
+    actions
+        .iter()
+        .find_map(|a| match a {
+            EomAction::InsertHeader {
+                index: 0,
+                name,
+                value,
+            } if name.to_str() == Ok("Authentication-Results") => {
+                Some(value.to_string_lossy().into_owned())
+            }
+            _ => None,
+        })
+        .expect("an Authentication-Results header inserted at the top")
+}
+
+#[tokio::test]
+async fn aligned_signed_mail_passes_and_gets_results_header() {
+    let m = start(|_| {}).await;
+    let raw = sign(&m, &message("Bank <info@bank.test>", "statement", ""));
+    let (actions, status) =
+        transact(&m, "192.0.2.1".parse().unwrap(), "bounce@bank.test", &raw).await;
+    assert_eq!(status, Status::Accept);
+    let ar = inserted_results(&actions);
+    assert!(ar.starts_with(&format!(" {AUTHSERV};")), "{ar}");
+    for want in ["spf=pass", "dkim=pass", "dmarc=pass"] {
+        assert!(ar.contains(want), "{want} missing in {ar}");
+    }
+    assert!(
+        !ar.contains('\r'),
+        "milter header values use LF folding: {ar:?}"
+    );
+    assert!(!actions
+        .iter()
+        .any(|a| matches!(a, EomAction::Quarantine { .. })));
+}
+
+#[tokio::test]
+async fn forged_from_of_a_reject_domain_is_rejected() {
+    let m = start(|_| {}).await;
+    let raw = message("Bank <info@bank.test>", "urgent", "");
+    let (_, status) = transact(&m, "198.51.100.7".parse().unwrap(), "x@evil.test", &raw).await;
+    match status {
+        Status::Reject { message: Some(msg) } => {
+            let msg = msg.to_string_lossy();
+            assert!(msg.starts_with("550 5.7.1"), "{msg}");
+        }
+        other => panic!("expected a 550 reject, got {other:?}"),
+    }
+    assert!(m
+        .metrics
+        .render()
+        .contains("kinko_messages_total{action=\"reject\"} 1"));
+}
+
+#[tokio::test]
+async fn owner_policy_can_map_to_quarantine() {
+    // The policy's [auth] mapping is what a team changes; here the config
+    // caps the action instead, which must also hold the mail rather than lose it.
+    let m = start(|c| c.actions.max_action = kinko_milter::findings::Action::Quarantine).await;
+    let raw = message("Bank <info@bank.test>", "urgent", "");
+    let (actions, status) =
+        transact(&m, "198.51.100.7".parse().unwrap(), "x@evil.test", &raw).await;
+    assert_eq!(status, Status::Accept);
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, EomAction::Quarantine { .. })),
+        "{actions:?}"
+    );
+}
+
+#[tokio::test]
+async fn forged_results_and_verdict_headers_are_deleted() {
+    let m = start(|_| {}).await;
+    let extra = format!(
+        "Authentication-Results: {AUTHSERV}; dkim=pass header.d=bank.test\r\nAuthentication-Results: other.example; spf=pass\r\nX-Kinko-Verdict: accept\r\n"
+    );
+    let raw = sign(&m, &message("Bank <info@bank.test>", "hello", &extra));
+    let (actions, _) = transact(&m, "192.0.2.1".parse().unwrap(), "b@bank.test", &raw).await;
+    let deleted: Vec<(String, i32)> = actions
+        .iter()
+        .filter_map(|a| match a {
+            EomAction::DeleteHeader { name, index } => {
+                Some((name.to_string_lossy().into_owned(), *index))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        deleted,
+        vec![
+            ("X-Kinko-Verdict".to_string(), 1),
+            ("Authentication-Results".to_string(), 1)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn dry_run_accepts_with_headers() {
+    let m = start(|c| c.dry_run = true).await;
+    let raw = message("Bank <info@bank.test>", "urgent", "");
+    let (actions, status) =
+        transact(&m, "198.51.100.7".parse().unwrap(), "x@evil.test", &raw).await;
+    assert_eq!(status, Status::Accept);
+    assert!(
+        actions.iter().any(|a| matches!(a, EomAction::AddHeader { name, value }
+            if name.to_str() == Ok("X-Kinko-Verdict") && value.to_string_lossy().contains("reject (dry run)"))),
+        "{actions:?}"
+    );
+    assert!(!actions
+        .iter()
+        .any(|a| matches!(a, EomAction::Quarantine { .. })));
+}
+
+#[tokio::test]
+async fn trusted_client_is_accepted_at_connect() {
+    let m = start(|c| c.trusted_networks = vec!["203.0.113.0/24".into()]).await;
+    let (actions, status) = transact(&m, "203.0.113.9".parse().unwrap(), "", "").await;
+    assert_eq!(status, Status::Accept);
+    assert!(actions.is_empty());
+}
+
+#[tokio::test]
+async fn dns_failure_follows_on_dns_error() {
+    for (fallback, tempfail) in [(Fallback::Tempfail, true), (Fallback::Accept, false)] {
+        let m = start(|c| c.on_dns_error = fallback).await;
+        // unknown.test is in no cache; the resolver's server does not answer.
+        let raw = message("A <a@unknown.test>", "hi", "");
+        let (_, status) =
+            transact(&m, "198.51.100.7".parse().unwrap(), "a@unknown.test", &raw).await;
+        match status {
+            Status::Tempfail { message: Some(msg) } => {
+                assert!(tempfail, "accept configured, got tempfail");
+                assert!(msg.to_string_lossy().starts_with("451 4.7.1"));
+            }
+            Status::Accept => assert!(!tempfail, "tempfail configured, got accept"),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn oversized_message_is_cut_at_the_bound_and_reported() {
+    let m = start(|c| c.limits.max_message_bytes = 4096).await;
+    let big = "x".repeat(70) + "\r\n";
+    let body: String = big.repeat(3000); // about 216 KB
+    let raw = sign(&m, &format!(
+        "From: Bank <info@bank.test>\r\nTo: user@kinko.test\r\nSubject: big\r\nMessage-ID: <big@bank.test>\r\n\r\n{body}"
+    ));
+    // The envelope sender is not aligned, so DMARC rests on DKIM alone.
+    let (_, status) = transact(&m, "192.0.2.1".parse().unwrap(), "b@evil.test", &raw).await;
+    // The DKIM body hash cannot match a cut body; that alone must not make
+    // DMARC reject legitimate large mail of a p=reject domain.
+    assert_eq!(status, Status::Accept);
+    let text = m.metrics.render();
+    assert!(
+        text.contains("kinko_findings_total{kind=\"truncated\"} 1"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn header_flood_is_bounded() {
+    let m = start(|c| c.limits.max_headers = 20).await;
+    let extra: String = (0..500).map(|i| format!("X-Filler-{i}: {i}\r\n")).collect();
+    let raw = message("Someone <a@bank.test>", "flood", &extra);
+    let (_, status) = transact(&m, "192.0.2.1".parse().unwrap(), "a@bank.test", &raw).await;
+    assert!(
+        matches!(status, Status::Accept | Status::Reject { .. }),
+        "{status:?}"
+    );
+    assert!(m
+        .metrics
+        .render()
+        .contains("kinko_findings_total{kind=\"truncated\"} 1"));
+}

@@ -1,0 +1,195 @@
+//! A kinko-milter served in process with DNS answered from mail-auth's
+//! cache seam, plus a client that drives one transaction the way Postfix
+//! does. Shared by the protocol tests and the milter benchmark.
+#![allow(dead_code)]
+
+use indymilter_test::{EomAction, MacroStage, Status, TestConnection};
+use kinko_milter::auth::Authenticator;
+use kinko_milter::config::Config;
+use kinko_milter::dns::{self, Caches, Upstream};
+use kinko_milter::metrics::Metrics;
+use kinko_milter::policy::Policy;
+use kinko_milter::session::{Runtime, State};
+use mail_auth::common::crypto::Ed25519Key;
+use mail_auth::common::headers::HeaderWriter;
+use mail_auth::common::parse::TxtRecordParser;
+use mail_auth::common::verify::DomainKey;
+use mail_auth::dkim::DkimSigner;
+use mail_auth::dmarc::Dmarc;
+use mail_auth::hickory_resolver::proto::op::ResponseCode;
+use mail_auth::spf::Spf;
+use mail_auth::{DnsError, ResolverCache, Txt};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+pub const AUTHSERV: &str = "mx.kinko.test";
+
+pub struct Milter {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    pub pkcs8: Vec<u8>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Drop for Milter {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+fn seed(c: &Caches, name: &str, txt: Txt) {
+    c.txt
+        .insert(name.into(), txt, Instant::now() + Duration::from_secs(3600));
+}
+
+fn nxdomain() -> Txt {
+    Txt::Error(mail_auth::Error::Dns(DnsError::RecordNotFound(
+        ResponseCode::NXDomain,
+    )))
+}
+
+/// A milter whose DNS knows bank.test (SPF: 192.0.2.1, ed25519 DKIM key
+/// `sel`, DMARC p=reject) and nothing else.
+pub async fn start(tweak: impl FnOnce(&mut Config)) -> Milter {
+    let mut cfg = Config {
+        authserv_id: AUTHSERV.into(),
+        trusted_networks: vec![],
+        ..Config::default()
+    };
+    cfg.dns.nameservers = vec!["127.0.0.1:9".into()];
+    cfg.dns.timeout_ms = 200;
+    cfg.dns.attempts = 1;
+    cfg.limits.message_time_budget_ms = 2000;
+    tweak(&mut cfg);
+
+    let pkcs8 = Ed25519Key::generate_pkcs8().unwrap();
+    let key = Ed25519Key::from_pkcs8_der(&pkcs8).unwrap();
+    let metrics = Arc::new(Metrics::new());
+    let caches = Caches::new(1000, Some(metrics.clone()));
+    seed(
+        &caches,
+        "bank.test.",
+        Spf::parse(b"v=spf1 ip4:192.0.2.1 -all").unwrap().into(),
+    );
+    seed(&caches, "mail.bank.test.", nxdomain());
+    seed(&caches, "mail.evil.test.", nxdomain());
+    seed(&caches, "evil.test.", nxdomain());
+    seed(&caches, "_dmarc.evil.test.", nxdomain());
+    seed(&caches, "_dmarc.test.", nxdomain());
+    let record = format!(
+        "v=DKIM1; k=ed25519; p={}",
+        kinko_milter::actions::base64(&key.public_key())
+    );
+    seed(
+        &caches,
+        "sel._domainkey.bank.test.",
+        DomainKey::parse(record.as_bytes()).unwrap().into(),
+    );
+    seed(
+        &caches,
+        "_dmarc.bank.test.",
+        Dmarc::parse(b"v=DMARC1; p=reject").unwrap().into(),
+    );
+    let upstream = cfg.upstream().unwrap();
+    assert!(matches!(upstream, Upstream::Servers(_)));
+    let resolver = dns::resolver(&upstream, cfg.dns_timeout(), 1).unwrap();
+    let state = State {
+        policy: Arc::new(Policy::embedded().unwrap()),
+        authenticator: Arc::new(Authenticator::new(resolver, caches)),
+        trusted: cfg.trusted().unwrap(),
+        config: Arc::new(cfg),
+    };
+    let runtime = Arc::new(Runtime::new(state, metrics.clone()));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    tokio::spawn(kinko_milter::server::serve_tcp(
+        listener,
+        runtime,
+        indymilter::Config::default(),
+        async move {
+            let _ = rx.await;
+        },
+    ));
+    Milter {
+        addr,
+        stop: Some(tx),
+        pkcs8,
+        metrics,
+    }
+}
+
+pub fn sign(m: &Milter, raw: &str) -> String {
+    let sig = DkimSigner::from_key(Ed25519Key::from_pkcs8_der(&m.pkcs8).unwrap())
+        .domain("bank.test")
+        .selector("sel")
+        .headers(["From", "To", "Subject", "Message-ID"])
+        .sign(raw.as_bytes())
+        .unwrap();
+    format!("{}{raw}", sig.to_header())
+}
+
+/// Feeds one message through a connection the way Postfix does and
+/// returns the end-of-message actions and status.
+pub async fn transact(
+    m: &Milter,
+    client: IpAddr,
+    mail_from: &str,
+    raw: &str,
+) -> (Vec<EomAction>, Status) {
+    let mut conn = TestConnection::configure()
+        .exact_leading_space(true)
+        .open_tcp(m.addr)
+        .await
+        .unwrap();
+    let st = conn
+        .connect("client.example", (client, 40000))
+        .await
+        .unwrap();
+    if st != Status::Continue {
+        conn.close().await.unwrap();
+        return (vec![], st);
+    }
+    assert_eq!(conn.helo("mail.bank.test").await.unwrap(), Status::Continue);
+    assert_eq!(
+        conn.mail([format!("<{mail_from}>")]).await.unwrap(),
+        Status::Continue
+    );
+    assert_eq!(
+        conn.rcpt(["<user@kinko.test>"]).await.unwrap(),
+        Status::Continue
+    );
+    conn.macros(MacroStage::Data, [("i", "4Xq1Yz2Abc")])
+        .await
+        .unwrap();
+    assert_eq!(conn.data().await.unwrap(), Status::Continue);
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    for line in head
+        .split("\r\n")
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace("\n\t", "\u{1}")
+        .split('\n')
+    {
+        let line = line.replace('\u{1}', "\n\t");
+        let (name, value) = line.split_once(':').unwrap();
+        assert_eq!(conn.header(name, value).await.unwrap(), Status::Continue);
+    }
+    assert_eq!(conn.eoh().await.unwrap(), Status::Continue);
+    assert_eq!(conn.body(body.to_string()).await.unwrap(), Status::Continue);
+    let (actions, status) = conn.eom().await.unwrap();
+    conn.close().await.unwrap();
+    (actions.actions, status)
+}
+
+pub fn message(from: &str, subject: &str, extra: &str) -> String {
+    format!(
+        "From: {from}\r\nTo: user@kinko.test\r\nSubject: {subject}\r\nMessage-ID: <{}@bank.test>\r\n{extra}\r\nHello.\r\n",
+        subject.len()
+    )
+}
