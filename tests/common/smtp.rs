@@ -60,7 +60,10 @@ pub fn send(server: SocketAddr, env: &Envelope, raw: &[u8]) -> std::io::Result<S
             IpAddr::V4(_) => ("TCP4", server.ip().to_string()),
             IpAddr::V6(_) => ("TCP6", "::1".to_string()),
         };
-        write!(out, "PROXY {family} {ip} {dst} 40000 {}\r\n", server.port())?;
+        // One write: Postfix takes the header from a single read and gives
+        // up on a line split over several segments.
+        let line = format!("PROXY {family} {ip} {dst} 40000 {}\r\n", server.port());
+        out.write_all(line.as_bytes())?;
     }
     let mut step = |stage: &'static str, cmd: Option<String>| -> std::io::Result<SmtpOutcome> {
         if let Some(cmd) = cmd {
