@@ -2,6 +2,10 @@
 //! SMTP sink, all on loopback. One infrastructure serves every trial; see
 //! tests/common/mod.rs. Run with `cargo test --test e2e` (as root: Postfix
 //! must run its daemons as user postfix).
+//!
+//! KINKO_E2E_SHOW=1 prints the headers of every delivered message;
+//! KINKO_E2E_KEEP=1 keeps the directory with the Postfix, dnsmasq and milter
+//! configurations and logs (its path is printed at start).
 
 mod common;
 

@@ -862,7 +862,9 @@ impl Postfix {
 
     /// Runs a Postfix command against this instance (`-c DIR`).
     fn run(&self, cmd: &str, args: &[&str]) -> Result<String, String> {
-        run_cmd(Command::new(cmd).arg("-c").arg(&self.conf).args(args))
+        // Postfix commands live in /usr/sbin, which a user's PATH may lack.
+        let bin = which(cmd).unwrap_or_else(|| cmd.into());
+        run_cmd(Command::new(bin).arg("-c").arg(&self.conf).args(args))
     }
 
     fn queue(&self) -> Result<Vec<Queued>, String> {
@@ -1160,9 +1162,24 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
-/// Reads everything a reader has (used by trials that scrape HTTP).
-pub fn read_all(mut r: impl Read) -> String {
-    let mut s = String::new();
-    let _ = r.read_to_string(&mut s);
-    s
+/// A plain HTTP/1.0 GET (for `/metrics` and `/ready` of a milter): status
+/// code and body.
+pub fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String), String> {
+    use std::io::Write;
+    let mut conn = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .map_err(|e| format!("GET {addr}{path}: {e}"))?;
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    write!(conn, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")
+        .map_err(|e| format!("GET {addr}{path}: {e}"))?;
+    let mut text = String::new();
+    conn.read_to_string(&mut text)
+        .map_err(|e| format!("GET {addr}{path}: {e}"))?;
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("GET {addr}{path}: not HTTP: {head:?}"))?;
+    Ok((status, body.to_string()))
 }
