@@ -1,12 +1,12 @@
-//! Signs a message read from stdin with an RSA key (PKCS#1 DER, as written
-//! by `openssl rsa -outform DER`) for load tests and manual checks.
+//! Signs a message read from stdin with an RSA key (DER, PKCS#1 or PKCS#8,
+//! as written by `openssl rsa -outform DER`) for load tests and manual checks.
 //!
 //!     dkim_sign key.der example.test sel < in.eml > signed.eml
 
 use mail_auth::common::crypto::{RsaKey, Sha256};
 use mail_auth::common::headers::HeaderWriter;
 use mail_auth::dkim::DkimSigner;
-use rustls_pki_types::{PrivateKeyDer, PrivatePkcs1KeyDer};
+use rustls_pki_types::{PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer};
 use std::io::{Read, Write};
 
 fn main() {
@@ -19,8 +19,13 @@ fn main() {
         }
     };
     let der = std::fs::read(&key).expect("key file readable");
-    let key = RsaKey::<Sha256>::from_key_der(PrivateKeyDer::Pkcs1(PrivatePkcs1KeyDer::from(der)))
-        .expect("an RSA PKCS#1 DER key");
+    // OpenSSL 3 writes PKCS#8 unless told -traditional; take either.
+    let key =
+        RsaKey::<Sha256>::from_key_der(PrivateKeyDer::Pkcs1(PrivatePkcs1KeyDer::from(der.clone())))
+            .or_else(|_| {
+                RsaKey::<Sha256>::from_key_der(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(der)))
+            })
+            .expect("an RSA private key in DER (PKCS#1 or PKCS#8)");
     let mut raw = Vec::new();
     std::io::stdin().read_to_end(&mut raw).expect("stdin");
     // Sign what will travel: CRLF line ends.

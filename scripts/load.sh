@@ -60,8 +60,8 @@ python3 - "$tmp/msg.eml" <<'PY'
 import sys
 para = ("Thank you for using Load Test Bank. Your monthly statement is ready. "
         "This paragraph is filler so the message has the size of real mail. ") * 3
-text = "\n\n".join([para] * 18)
-html = "".join(f"<p>{para} <a href=\"https://www.load.test/info/{i}\">www.load.test/info/{i}</a></p>\n" for i in range(24))
+text = "\n\n".join([para] * 12)
+html = "".join(f"<p>{para} <a href=\"https://www.load.test/info/{i}\">www.load.test/info/{i}</a></p>\n" for i in range(14))
 msg = f"""From: Load Test Bank <info@load.test>
 To: customer@sink.test
 Subject: Your statement
@@ -112,7 +112,11 @@ wait_port "$metrics_port"; wait_port "$noop_port"; wait_port "$sink_port"
 
 # Private Postfix instance.
 mkdir -p "$tmp/etc" "$tmp/spool" "$tmp/data"
-cp /usr/share/postfix/main.cf.dist "$tmp/etc/main.cf"
+# Postfix's own processes run as the postfix user and must reach these.
+chmod 755 "$tmp"
+chown postfix "$tmp/data"
+# Compiled-in defaults, not main.cf.dist (its empty placeholders break start).
+: > "$tmp/etc/main.cf"
 cp /usr/share/postfix/master.cf.dist "$tmp/etc/master.cf"
 postconf -c "$tmp/etc" -e \
   "queue_directory = $tmp/spool" "data_directory = $tmp/data" \
@@ -123,7 +127,7 @@ postconf -c "$tmp/etc" -e \
   "milter_protocol = 6" "milter_default_action = tempfail" \
   "default_process_limit = 200" "smtpd_client_connection_count_limit = 0" \
   "smtpd_client_message_rate_limit = 0" "smtpd_client_connection_rate_limit = 0" \
-  "maillog_file = $tmp/postfix.log" "compatibility_level = 3.6" \
+  "maillog_file = $tmp/postfix.log" "maillog_file_prefixes = $tmp" "compatibility_level = 3.6" \
   "message_size_limit = 20480000" "notify_classes ="
 # No default port 25 listener, and no chroot (the private queue has no jail set up).
 sed -i -e '/^smtp[[:space:]]\+inet/d' \
@@ -136,7 +140,10 @@ cat >> "$tmp/etc/master.cf" <<EOF
 127.0.0.1:$p_noop inet n - n - - smtpd -o smtpd_upstream_proxy_protocol=haproxy -o smtpd_milters=inet:127.0.0.1:$noop_port
 EOF
 postfix -c "$tmp/etc" set-permissions >/dev/null 2>&1 || true
-postfix -c "$tmp/etc" start >&2
+if ! postfix -c "$tmp/etc" start >&2; then
+  tail -20 "$tmp/postfix.log" >&2
+  exit 1
+fi
 wait_port "$p_none"; wait_port "$p_kinko"; wait_port "$p_noop"
 
 queue_empty() { [ -z "$(postqueue -c "$tmp/etc" -j 2>/dev/null)" ]; }

@@ -635,14 +635,14 @@ impl Builder {
 
     fn finish(self) -> Result<Policy, SourceError> {
         let brand_index = BrandIndex::new(&self.brands);
-        let links = LinkRules::new(self.shorteners, self.redirectors, &self.feeds).map_err(
-            |(path, line, m)| SourceError {
+        let links = LinkRules::new(self.shorteners, self.redirectors, &self.feeds)
+            .map_err(|(path, line, m)| SourceError {
                 file: path.display().to_string(),
                 line,
                 field: "lists.feeds".into(),
                 message: m,
-            },
-        )?;
+            })?
+            .with_brands(&self.brands);
         Ok(Policy {
             name: self.name.unwrap_or_else(|| "unnamed".into()),
             version: self.version.unwrap_or_default(),

@@ -1,39 +1,487 @@
 //! Links to credential pages: every link wherever it hides, and where it really goes.
 //!
-//! STUB: the interface the rest of the crate relies on; the engine is being built.
+//! [`extract`] finds and normalises links, forms and HTML documents;
+//! [`judge`] turns them into findings against the policy; [`feed`] holds the
+//! phishing URL feeds. Everything the judges compare against is built once in
+//! [`LinkRules::new`], so a message costs lookups, not rebuilding.
+
+pub mod extract;
+pub mod feed;
+pub mod judge;
 
 use crate::analysis::Context;
-use crate::findings::Finding;
+use crate::findings::{Finding, FindingKind};
+pub use extract::{extract, Extracted, Link};
+pub use feed::Feed;
+pub use judge::BrandTerms;
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Lists and feeds for link judgement, built once per policy load.
 #[derive(Debug, Default)]
 pub struct LinkRules {
     pub shorteners: HashSet<String>,
     pub redirectors: HashSet<String>,
+    /// Known phishing hosts, host+paths and URLs.
+    pub feed: Feed,
+    /// Protected brands' words, for [`FindingKind::LinkBrand`].
+    pub brand_terms: Vec<BrandTerms>,
+    feed_paths: Vec<PathBuf>,
 }
 
 impl LinkRules {
-    /// Errors carry the feed file, 1-based line and message.
+    /// Errors carry the feed file, 1-based line (0 when the file cannot be read) and message.
     pub fn new(
         shorteners: HashSet<String>,
         redirectors: HashSet<String>,
-        _feeds: &[PathBuf],
+        feeds: &[PathBuf],
     ) -> Result<Self, (PathBuf, usize, String)> {
+        let mut feed = Feed::default();
+        for path in feeds {
+            feed.load_file(path)?;
+        }
         Ok(LinkRules {
             shorteners,
             redirectors,
+            feed,
+            brand_terms: Vec::new(),
+            feed_paths: feeds.to_vec(),
         })
     }
 
+    /// Adds the protected brands' words, so brand matching needs no per-message setup.
+    pub fn with_brands(mut self, brands: &[crate::policy::Brand]) -> Self {
+        self.brand_terms = brands.iter().map(BrandTerms::of).collect();
+        self
+    }
+
     /// Feed files to watch for changes.
-    pub fn feed_paths(&self) -> &[&Path] {
-        &[]
+    pub fn feed_paths(&self) -> &[PathBuf] {
+        &self.feed_paths
     }
 }
 
 /// Findings about links, forms and HTML attachments.
-pub fn check(_cx: &Context) -> Vec<Finding> {
-    Vec::new()
+pub fn check(cx: &Context) -> Vec<Finding> {
+    let x = extract(cx.msg, cx.limits);
+    let mut out = judge::Collector::default();
+    judge::judge(cx, &x, &mut out);
+    let mut findings = out.into_findings();
+    if !x.truncated.is_empty() {
+        findings.push(Finding::new(FindingKind::Truncated, x.truncated.join("; ")));
+    }
+    findings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::extract::LinkKind;
+    use super::*;
+    use crate::analysis::{Envelope, Limits};
+    use crate::auth::AuthSummary;
+    use crate::policy::{Policy, Source};
+    use std::path::Path;
+
+    const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus");
+
+    fn corpus(rel: &str) -> Option<Vec<u8>> {
+        std::fs::read(Path::new(CORPUS).join(rel)).ok()
+    }
+
+    fn extract_raw(raw: &[u8], limits: &Limits) -> Extracted {
+        let msg = crate::analysis::parse(raw);
+        extract(&msg, limits)
+    }
+
+    /// A policy with three real banks and a one-line feed, as a bank would write it.
+    fn bank_policy() -> (tempfile::TempDir, Policy) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("shorteners.txt"), "bit.ly\nqr.paps.jp\n").unwrap();
+        std::fs::write(dir.path().join("redirectors.txt"), "list-manage.com\n").unwrap();
+        std::fs::write(
+            dir.path().join("feed.csv"),
+            "date,URL,description\n2025/01/07 16:23:00,https://027cmm.com/,りそな銀行\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("p.toml"),
+            r#"
+[lists]
+shorteners = ["shorteners.txt"]
+redirectors = ["redirectors.txt"]
+feeds = ["feed.csv"]
+[[brand]]
+id = "smbc"
+names = ["三井住友銀行", "SMBC"]
+domains = ["smbc.co.jp", "smbc-card.com"]
+[[brand]]
+id = "mizuho"
+names = ["みずほ銀行", "Mizuho Bank"]
+domains = ["mizuhobank.co.jp"]
+[[brand]]
+id = "mufg"
+names = ["三菱UFJ銀行", "MUFG"]
+domains = ["bk.mufg.jp", "mufg.jp"]
+"#,
+        )
+        .unwrap();
+        let p = Policy::load(&[Source::File(&dir.path().join("p.toml"))]).unwrap();
+        (dir, p)
+    }
+
+    fn run(policy: &Policy, raw: &[u8], limits: &Limits) -> Vec<Finding> {
+        let msg = crate::analysis::parse(raw);
+        let env = Envelope::default();
+        let auth = AuthSummary::skipped("test");
+        let cx = Context {
+            from_domain: crate::analysis::from_domain(&msg),
+            msg: &msg,
+            env: &env,
+            auth: &auth,
+            policy,
+            limits,
+        };
+        check(&cx)
+    }
+
+    fn kinds(f: &[Finding]) -> Vec<FindingKind> {
+        let mut k: Vec<_> = f.iter().map(|f| f.kind).collect();
+        k.sort();
+        k
+    }
+
+    fn text_mail(body: &str) -> Vec<u8> {
+        format!("From: a@sender.example\r\nSubject: t\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n").into_bytes()
+    }
+
+    fn html_mail(html: &str) -> Vec<u8> {
+        format!("From: a@sender.example\r\nSubject: t\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n").into_bytes()
+    }
+
+    // Counts below were checked against an independent decode with Python's
+    // email package and a regex over the decoded parts.
+
+    #[test]
+    fn multipart_alternative_base64_both_halves() {
+        let Some(raw) = corpus("phish/phishing_pot__sample-3254.eml") else {
+            return;
+        };
+        let x = extract_raw(&raw, &Limits::default());
+        assert_eq!(x.links.len(), 6);
+        assert_eq!(
+            x.links.iter().filter(|l| l.kind == LinkKind::Bare).count(),
+            3
+        );
+        let a = x.links.iter().find(|l| l.kind == LinkKind::Anchor).unwrap();
+        assert_eq!(a.host, "sec-ledger.pt");
+        assert_eq!(a.text.as_deref(), Some("Activate 2FA"));
+        assert_eq!(judge::credential_word(&a.path), Some("2fa"));
+    }
+
+    #[test]
+    fn base64_html_anchors_and_text() {
+        let Some(raw) = corpus("phish/phishing_pot__sample-3655.eml") else {
+            return;
+        };
+        let x = extract_raw(&raw, &Limits::default());
+        assert_eq!(x.links.len(), 7);
+        assert!(x.links.iter().all(|l| l.kind == LinkKind::Anchor));
+        assert_eq!(x.links[3].text.as_deref(), Some("UMFRAGE STARTEN"));
+        assert_eq!(x.docs.len(), 1);
+    }
+
+    #[test]
+    fn quoted_printable_plain_text() {
+        let Some(raw) = corpus("ham/ibm-acpi-devel__04b98d75d9ba.eml") else {
+            return;
+        };
+        let x = extract_raw(&raw, &Limits::default());
+        let urls: Vec<&str> = x.links.iter().map(|l| l.url.as_str()).collect();
+        assert_eq!(urls.len(), 4, "{urls:?}");
+        assert_eq!(
+            urls[0],
+            "https://marc.info/?l=linux-kernel&m=151622365715313&q=raw"
+        );
+        assert!(x.docs.is_empty());
+    }
+
+    #[test]
+    fn iso_2022_jp_html_shows_card_domain_but_goes_elsewhere() {
+        let Some(raw) = corpus("jp/industrypack-devel__9c046e2598bb.eml") else {
+            return;
+        };
+        let x = extract_raw(&raw, &Limits::default());
+        assert_eq!(x.links.len(), 3);
+        assert_eq!(x.links[0].host, "index-accout.smfg.istio.club");
+        assert_eq!(
+            x.links[0].text.as_deref(),
+            Some("https://www.smbc-card.com/index.jsp")
+        );
+        let (_d, p) = bank_policy();
+        let f = run(&p, &raw, &Limits::default());
+        let m = f
+            .iter()
+            .find(|f| f.kind == FindingKind::LinkTextMismatch)
+            .unwrap();
+        assert_eq!(m.brand.as_deref(), Some("smbc"));
+        assert!(
+            m.evidence
+                .contains("www.smbc-card.com -> index-accout.smfg.istio.club"),
+            "{}",
+            m.evidence
+        );
+    }
+
+    #[test]
+    fn jpcert_bank_phishing_urls_are_flagged() {
+        let (_d, p) = bank_policy();
+        let l = Limits::default();
+        let cases: &[(&str, FindingKind, Option<&str>)] = &[
+            (
+                "http://breakokc.com/smbc.co.jp/jp/SMBC",
+                FindingKind::LinkBrand,
+                Some("smbc"),
+            ),
+            (
+                "https://smbcwrong.com/JP",
+                FindingKind::LinkBrand,
+                Some("smbc"),
+            ),
+            (
+                "https://mizuhobank.jp.against.hfctrk.cn/net_shoukai/",
+                FindingKind::LinkBrand,
+                Some("mizuho"),
+            ),
+            (
+                "https://cr.mufg.jp-login.5272895a563254100.temporary.link/MUFG",
+                FindingKind::LinkBrand,
+                Some("mufg"),
+            ),
+            ("https://103.99.210.4", FindingKind::LinkIpHost, None),
+            ("https://027cmm.com/", FindingKind::LinkFeed, None),
+        ];
+        for (url, kind, brand) in cases {
+            let f = run(&p, &text_mail(&format!("ご確認ください：{url}")), &l);
+            let hit = f
+                .iter()
+                .find(|f| f.kind == *kind)
+                .unwrap_or_else(|| panic!("{url}: {f:?}"));
+            assert_eq!(hit.brand.as_deref(), *brand, "{url}");
+        }
+    }
+
+    #[test]
+    fn legitimate_urls_from_ham_are_quiet() {
+        let (_d, p) = bank_policy();
+        for url in [
+            "https://marc.info/?l=linux-kernel&m=151622365715313&q=raw",
+            "https://lists.sourceforge.net/lists/listinfo/ibm-acpi-devel",
+            "http://atrey.karlin.mff.cuni.cz/~pavel/picture/horses/blog.html",
+            "https://www.smbc.co.jp/kojin/",
+            "https://www.mizuhobank.co.jp/index.html",
+        ] {
+            let f = run(&p, &text_mail(url), &Limits::default());
+            assert!(f.is_empty(), "{url}: {f:?}");
+        }
+    }
+
+    #[test]
+    fn url_tricks() {
+        let (_d, p) = bank_policy();
+        let l = Limits::default();
+        let f = run(
+            &p,
+            &text_mail("https://www.smbc.co.jp@evil.example/login"),
+            &l,
+        );
+        assert_eq!(
+            kinds(&f),
+            vec![FindingKind::LinkUserinfo, FindingKind::LinkCredentialPath]
+        );
+        assert!(
+            f[0].evidence.contains("www.smbc.co.jp@evil.example")
+                || f[1].evidence.contains("@evil.example")
+        );
+        let f = run(
+            &p,
+            &text_mail("https://xn--r8jz45g.example/ https://bit.ly/x https://qr.paps.jp/a"),
+            &l,
+        );
+        assert_eq!(
+            kinds(&f),
+            vec![FindingKind::LinkPunycode, FindingKind::LinkShortener]
+        );
+        let f = run(
+            &p,
+            &text_mail("https://evil.example/%E3%83%AD%E3%82%B0%E3%82%A4%E3%83%B3"),
+            &l,
+        );
+        assert!(f[0].evidence.contains("ログイン"), "{f:?}");
+    }
+
+    #[test]
+    fn japanese_brackets_end_bare_urls() {
+        let x = extract_raw(
+            &text_mail("こちら「https://a.example/x」から、【www.b.example/p】。https://c.example/q）とhttps://d.example/ログイン"),
+            &Limits::default(),
+        );
+        let urls: Vec<&str> = x.links.iter().map(|l| l.url.as_str()).collect();
+        assert_eq!(
+            urls,
+            [
+                "https://a.example/x",
+                "http://www.b.example/p",
+                "https://c.example/q",
+                "https://d.example/"
+            ]
+        );
+    }
+
+    #[test]
+    fn html_entities_base_and_forms() {
+        let html = r#"<html><head><base href="https://base.example/dir/"></head><body>
+            <A HREF="&#104;ttps&#x3a;//hidden.example/a?x=1&amp;y=2">www.smbc.co.jp</A>
+            <a href="rel/page">relative</a>
+            <area href="https://area.example/">
+            <meta http-equiv="Refresh" content="0; URL='https://refresh.example/'">
+            <a href="data:text/html;base64,PHNjcmlwdD4=">x</a>
+            <form action="https://collect.example/post"><input type="password" name="pw"></form>
+            </body></html>"#;
+        let x = extract_raw(&html_mail(html), &Limits::default());
+        let urls: Vec<&str> = x.links.iter().map(|l| l.url.as_str()).collect();
+        assert_eq!(
+            urls,
+            [
+                "https://hidden.example/a?x=1&y=2",
+                "https://base.example/dir/rel/page",
+                "https://area.example/",
+                "https://refresh.example/",
+                "https://collect.example/post",
+            ]
+        );
+        let (_d, p) = bank_policy();
+        let k = kinds(&run(&p, &html_mail(html), &Limits::default()));
+        for want in [
+            FindingKind::LinkTextMismatch,
+            FindingKind::FormPassword,
+            FindingKind::FormExternalAction,
+            FindingKind::DataUri,
+        ] {
+            assert!(k.contains(&want), "{want}: {k:?}");
+        }
+    }
+
+    #[test]
+    fn redirectors_and_same_domain_trackers_are_not_mismatches() {
+        let (_d, p) = bank_policy();
+        let html = r#"<a href="https://us1.list-manage.com/track/click?u=1">www.example.org</a>
+            <a href="https://click.news.example.org/x">https://www.example.org/</a>
+            <a href="https://t.esp.example/r?u=https%3A%2F%2Fwww.example.org%2F">www.example.org</a>"#;
+        let f = run(&p, &html_mail(html), &Limits::default());
+        assert!(f.is_empty(), "{f:?}");
+    }
+
+    #[test]
+    fn html_attachment_with_form_and_otp_field() {
+        let raw = "From: a@sender.example\r\nSubject: t\r\nMIME-Version: 1.0\r\n\
+            Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n\
+            --b\r\nContent-Type: application/octet-stream; name=\"invoice.html\"\r\n\
+            Content-Disposition: attachment; filename=\"invoice.html\"\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+            PGZvcm0gYWN0aW9uPSJodHRwczovL3Bvc3QuZXhhbXBsZS8iPjxpbnB1dCBuYW1lPSJvdHAiPjwvZm9ybT4=\r\n--b--\r\n";
+        let (_d, p) = bank_policy();
+        let f = run(&p, raw.as_bytes(), &Limits::default());
+        let k = kinds(&f);
+        assert!(k.contains(&FindingKind::HtmlAttachment), "{f:?}");
+        assert!(k.contains(&FindingKind::FormPassword), "{f:?}");
+        let h = f
+            .iter()
+            .find(|f| f.kind == FindingKind::HtmlAttachment)
+            .unwrap();
+        assert!(h.evidence.contains("invoice.html (form)"), "{}", h.evidence);
+    }
+
+    #[test]
+    fn attached_message_is_searched_within_depth() {
+        let inner = "From: x@y.example\r\nSubject: i\r\n\r\nhttps://inner.example/login\r\n";
+        let raw = format!(
+            "From: a@sender.example\r\nSubject: t\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
+             --b\r\nContent-Type: text/plain\r\n\r\nfwd\r\n--b\r\nContent-Type: message/rfc822\r\n\r\n{inner}\r\n--b--\r\n"
+        );
+        let x = extract_raw(raw.as_bytes(), &Limits::default());
+        assert_eq!(x.links.len(), 1);
+        assert_eq!(x.links[0].host, "inner.example");
+        let shallow = Limits {
+            max_mime_depth: 0,
+            ..Limits::default()
+        };
+        let x = extract_raw(raw.as_bytes(), &shallow);
+        assert!(x.links.is_empty());
+        assert!(
+            x.truncated[0].contains("max_mime_depth"),
+            "{:?}",
+            x.truncated
+        );
+    }
+
+    #[test]
+    fn bounds_emit_truncated() {
+        let body: String = (0..20)
+            .map(|i| format!("https://h{i}.example/\n"))
+            .collect();
+        let limits = Limits {
+            max_links: 5,
+            ..Limits::default()
+        };
+        let x = extract_raw(&text_mail(&body), &limits);
+        assert_eq!(x.links.len(), 5);
+        let (_d, p) = bank_policy();
+        let f = run(&p, &text_mail(&body), &limits);
+        let t = f.iter().find(|f| f.kind == FindingKind::Truncated).unwrap();
+        assert!(
+            t.evidence.contains("15 links beyond max_links (5)"),
+            "{}",
+            t.evidence
+        );
+
+        let html = format!(
+            "<a href=\"https://a.example/\">a</a>{}<a href=\"https://b.example/\">b</a>",
+            " ".repeat(1000)
+        );
+        let small = Limits {
+            max_html_bytes: 100,
+            ..Limits::default()
+        };
+        let x = extract_raw(&html_mail(&html), &small);
+        assert_eq!(x.links.len(), 1);
+        assert!(
+            x.truncated[0].contains("max_html_bytes (100)"),
+            "{:?}",
+            x.truncated
+        );
+    }
+
+    #[test]
+    fn lookalike_is_asked_for_each_non_official_host() {
+        // Wiring only: BrandIndex::lookalike is implemented on another branch
+        // and returns None here. After the merge, add the expectation that
+        // `smbc-co.jp` gives LinkLookalike with brand `smbc`.
+        let (_d, p) = bank_policy();
+        let f = run(&p, &text_mail("https://smbc-co.jp/"), &Limits::default());
+        assert!(f
+            .iter()
+            .all(|f| f.kind != FindingKind::LinkLookalike || f.brand.as_deref() == Some("smbc")));
+    }
+
+    #[test]
+    fn evidence_is_sanitised() {
+        let (_d, p) = bank_policy();
+        let f = run(
+            &p,
+            &html_mail("<a href=\"https://evil.example/\">www.smbc.co.jp\u{202e}</a>"),
+            &Limits::default(),
+        );
+        assert!(f
+            .iter()
+            .all(|f| !crate::sanitize::has_hidden_or_control(&f.evidence)));
+    }
 }
