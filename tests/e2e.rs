@@ -1,0 +1,368 @@
+//! End to end: real Postfix, real DNS (dnsmasq), kinko-milter processes and an
+//! SMTP sink, all on loopback. One infrastructure serves every trial; see
+//! tests/common/mod.rs. Run with `cargo test --test e2e` (as root: Postfix
+//! must run its daemons as user postfix).
+//!
+//! KINKO_E2E_SHOW=1 prints the headers of every delivered message;
+//! KINKO_E2E_KEEP=1 keeps the directory with the Postfix, dnsmasq and milter
+//! configurations and logs (its path is printed at start).
+
+mod common;
+
+use common::{
+    dkim_sign, head, header_values, our_auth_results, Builder, Harness, ListenerSpec, Mail,
+    MilterRef, MilterSpec, AUTHSERV_ID, SELECTOR,
+};
+use libtest_mimic::{Arguments, Trial};
+use std::net::{IpAddr, Ipv4Addr};
+use std::process::ExitCode;
+
+/// A documentation address (RFC 5737) outside every SPF record; it only
+/// ever appears inside PROXY headers, no packet goes to it.
+const EXTERNAL: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10));
+const RCPT: &str = "customer@customer.example";
+
+fn infrastructure() -> Builder {
+    let named = |m: &str| MilterRef::Named(m.into());
+    Builder::default()
+        .standard_dns()
+        .milter("normal", MilterSpec::default())
+        .milter(
+            "dryrun",
+            MilterSpec {
+                config: "dry_run = true\n".into(),
+                ..Default::default()
+            },
+        )
+        .milter(
+            "quarantine",
+            MilterSpec {
+                policy: "[auth]\ndmarc_reject = \"quarantine\"\n".into(),
+                ..Default::default()
+            },
+        )
+        .listener(
+            "plain",
+            ListenerSpec::new(MilterRef::None, "tempfail", false),
+        )
+        .listener(
+            "normal",
+            ListenerSpec::new(named("normal"), "tempfail", false),
+        )
+        .listener(
+            "normal-proxy",
+            ListenerSpec::new(named("normal"), "tempfail", true),
+        )
+        .listener(
+            "dryrun-proxy",
+            ListenerSpec::new(named("dryrun"), "tempfail", true),
+        )
+        .listener(
+            "quarantine-proxy",
+            ListenerSpec::new(named("quarantine"), "tempfail", true),
+        )
+        .listener(
+            "down-tempfail",
+            ListenerSpec::new(MilterRef::Down, "tempfail", false),
+        )
+        .listener(
+            "down-accept",
+            ListenerSpec::new(MilterRef::Down, "accept", false),
+        )
+}
+
+type TrialFn = fn(&Harness) -> Result<(), String>;
+
+fn main() -> ExitCode {
+    let args = Arguments::from_args();
+    let trials: &[(&str, TrialFn)] = &[
+        (
+            "infra_postfix_delivers_without_milter",
+            postfix_delivers_without_milter,
+        ),
+        ("infra_dns_serves_test_zones", dns_serves_test_zones),
+        ("aligned_signed_mail_passes", aligned_signed_mail_passes),
+        ("forged_from_rejected_at_end_of_data", forged_from_rejected),
+        (
+            "forged_from_quarantined_in_hold_queue",
+            forged_from_quarantined,
+        ),
+        ("forged_auth_results_removed", forged_auth_results_removed),
+        ("dry_run_tags_but_delivers", dry_run_tags_but_delivers),
+        ("milter_down_tempfail_answers_4xx", milter_down_tempfail),
+        ("milter_down_accept_delivers", milter_down_accept),
+    ];
+    let trials = trials
+        .iter()
+        .map(|&(name, f)| {
+            Trial::test(name, move || {
+                let h = common::shared(infrastructure)?;
+                f(h).map_err(Into::into)
+            })
+        })
+        .collect();
+    common::with_teardown(|| libtest_mimic::run(&args, trials)).exit_code()
+}
+
+macro_rules! ensure {
+    ($cond:expr, $($fmt:tt)+) => {
+        if !$cond {
+            return Err(format!($($fmt)+));
+        }
+    };
+}
+
+// ---------------------------------------------------------------------------
+// The plumbing alone, so a broken milter is not mistaken for broken infrastructure.
+
+fn postfix_delivers_without_milter(h: &Harness) -> Result<(), String> {
+    let mail = Mail::new("plain", "someone@sender.example", RCPT);
+    let r = h.send(
+        "plain",
+        "someone@sender.example",
+        RCPT,
+        &mail.render(),
+        None,
+    )?;
+    ensure!(r.accepted(), "plain listener: {r}");
+    let got = h.wait_delivered(&mail.marker)?;
+    ensure!(
+        our_auth_results(&got).is_empty(),
+        "no milter, yet our Authentication-Results:\n{}",
+        head(&got)
+    );
+    Ok(())
+}
+
+fn dns_serves_test_zones(h: &Harness) -> Result<(), String> {
+    use kinko_milter::dns::{resolver, Upstream};
+    use std::time::Duration;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let r = resolver(
+        &Upstream::Servers(vec![h.dns.addr]),
+        Duration::from_secs(2),
+        1,
+    )
+    .map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let spf = r.txt_raw_lookup("bank.test.").await;
+        ensure!(
+            matches!(&spf, Ok(t) if t.starts_with(b"v=spf1 ip4:127.0.0.1")),
+            "SPF of bank.test: {spf:?}"
+        );
+        // Unknown names must be NXDOMAIN, not REFUSED (a temporary error).
+        for name in ["_dmarc.test.", "nothing.bank.test.", "_dmarc.com."] {
+            let e = r.txt_raw_lookup(name).await;
+            ensure!(
+                format!("{e:?}").contains("NXDomain"),
+                "{name} should be NXDOMAIN, got {e:?}"
+            );
+        }
+        // The published key verifies what the harness signs.
+        let mail = Mail::new("dnscheck", "alerts@bank.test", RCPT);
+        let signed = dkim_sign(&mail.render(), "bank.test", SELECTOR)?;
+        let msg = mail_auth::AuthenticatedMessage::parse(&signed).ok_or("unparsable message")?;
+        let out = r.verify_dkim(&msg).await;
+        ensure!(
+            out.len() == 1 && *out[0].result() == mail_auth::DkimResult::Pass,
+            "DKIM self-check: {:?}\ndnsmasq log:\n{}",
+            out.iter().map(|o| o.result()).collect::<Vec<_>>(),
+            h.dns.log()
+        );
+        Ok(())
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Authentication through Postfix.
+
+fn aligned_signed_mail_passes(h: &Harness) -> Result<(), String> {
+    let mail = Mail::new("aligned", "Test Bank <alerts@bank.test>", RCPT);
+    let raw = dkim_sign(&mail.render(), "bank.test", SELECTOR)?;
+    let r = h.send("normal", "bounce@bank.test", RCPT, &raw, None)?;
+    ensure!(r.accepted(), "aligned mail not accepted: {r}");
+    let got = h.wait_delivered(&mail.marker)?;
+    let ours = our_auth_results(&got);
+    ensure!(
+        ours.len() == 1,
+        "expected exactly one Authentication-Results from {AUTHSERV_ID}, got {ours:?}\n{}",
+        head(&got)
+    );
+    for want in ["spf=pass", "dkim=pass", "dmarc=pass"] {
+        ensure!(
+            ours[0].contains(want),
+            "{want} missing from Authentication-Results: {}",
+            ours[0]
+        );
+    }
+    Ok(())
+}
+
+fn forged_mail(tag: &str) -> Mail {
+    Mail::new(tag, "Test Bank <security@bank.test>", RCPT)
+        .body("Your account is locked. Sign in to unlock it.\n")
+}
+
+fn forged_from_rejected(h: &Harness) -> Result<(), String> {
+    let mail = forged_mail("forged-reject");
+    let r = h.send(
+        "normal-proxy",
+        "security@bank.test",
+        RCPT,
+        &mail.render(),
+        Some(EXTERNAL),
+    )?;
+    ensure!(
+        r.stage == "end-of-data" && r.code == 550 && r.text.starts_with("5.7.1"),
+        "expected 550 5.7.1 at end of DATA, got {r}"
+    );
+    ensure!(
+        !h.delivered_now(&mail.marker),
+        "rejected mail was delivered anyway"
+    );
+    Ok(())
+}
+
+fn forged_from_quarantined(h: &Harness) -> Result<(), String> {
+    let mail = forged_mail("forged-hold");
+    let r = h.send(
+        "quarantine-proxy",
+        "security@bank.test",
+        RCPT,
+        &mail.render(),
+        Some(EXTERNAL),
+    )?;
+    ensure!(
+        r.accepted(),
+        "quarantine milter should accept into hold: {r}"
+    );
+    let held = h.wait_held(&mail.marker);
+    // Clean up before judging, so a failure leaves no held mail behind.
+    if let Ok(q) = &held {
+        h.delete_queued(&q.queue_id)?;
+    }
+    let held = held?;
+    ensure!(
+        held.recipients == [RCPT],
+        "held recipients: {:?}",
+        held.recipients
+    );
+    ensure!(
+        !h.delivered_now(&mail.marker),
+        "quarantined mail was also delivered"
+    );
+    Ok(())
+}
+
+fn forged_auth_results_removed(h: &Harness) -> Result<(), String> {
+    let forged_ours = format!("{AUTHSERV_ID}; dkim=pass header.d=forger.example");
+    // The authserv-id compares case-insensitively (RFC 8601 §2.2).
+    let forged_upper = format!("{}; dmarc=pass", AUTHSERV_ID.to_ascii_uppercase());
+    let foreign = "relay.other.example; spf=pass smtp.mailfrom=bank.test";
+    let mail = Mail::new("forged-ar", "Test Bank <alerts@bank.test>", RCPT)
+        .header(&format!("Authentication-Results: {forged_ours}"))
+        .header(&format!("authentication-results: {forged_upper}"))
+        .header(&format!("Authentication-Results: {foreign}"))
+        .header("X-Kinko-Verdict: forged-by-sender");
+    let raw = dkim_sign(&mail.render(), "bank.test", SELECTOR)?;
+    let r = h.send("normal", "bounce@bank.test", RCPT, &raw, None)?;
+    ensure!(
+        r.accepted(),
+        "signed mail with forged headers not accepted: {r}"
+    );
+    let got = h.wait_delivered(&mail.marker)?;
+    let ours = our_auth_results(&got);
+    ensure!(
+        ours.len() == 1 && !ours[0].contains("forger.example") && ours[0].contains("dkim=pass"),
+        "expected only our own Authentication-Results, got {ours:?}\n{}",
+        head(&got)
+    );
+    let all = header_values(&got, "Authentication-Results");
+    ensure!(
+        all.iter().any(|v| v == foreign),
+        "foreign Authentication-Results was removed:\n{}",
+        head(&got)
+    );
+    ensure!(
+        !header_values(&got, "X-Kinko-Verdict")
+            .iter()
+            .any(|v| v == "forged-by-sender"),
+        "incoming X-Kinko-Verdict survived:\n{}",
+        head(&got)
+    );
+    Ok(())
+}
+
+fn dry_run_tags_but_delivers(h: &Harness) -> Result<(), String> {
+    let mail = forged_mail("forged-dryrun");
+    let r = h.send(
+        "dryrun-proxy",
+        "security@bank.test",
+        RCPT,
+        &mail.render(),
+        Some(EXTERNAL),
+    )?;
+    ensure!(r.accepted(), "dry run must not refuse mail: {r}");
+    let got = h.wait_delivered(&mail.marker)?;
+    let verdict = header_values(&got, "X-Kinko-Verdict");
+    ensure!(
+        verdict.len() == 1,
+        "expected one X-Kinko-Verdict in dry run, got {verdict:?}\n{}",
+        head(&got)
+    );
+    ensure!(
+        !header_values(&got, "X-Kinko-Score").is_empty()
+            && !header_values(&got, "X-Kinko-Reasons").is_empty(),
+        "X-Kinko-Score / X-Kinko-Reasons missing:\n{}",
+        head(&got)
+    );
+    let ours = our_auth_results(&got);
+    ensure!(
+        ours.len() == 1 && ours[0].contains("dmarc=fail") && ours[0].contains("spf=fail"),
+        "expected spf=fail and dmarc=fail, got {ours:?}"
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// What Postfix does when the milter is not there.
+
+fn milter_down_tempfail(h: &Harness) -> Result<(), String> {
+    let mail = Mail::new("down-tempfail", "someone@sender.example", RCPT);
+    let r = h.send(
+        "down-tempfail",
+        "someone@sender.example",
+        RCPT,
+        &mail.render(),
+        None,
+    )?;
+    ensure!(
+        r.is_temporary(),
+        "milter_default_action=tempfail with no milter should answer 4xx, got {r}"
+    );
+    Ok(())
+}
+
+fn milter_down_accept(h: &Harness) -> Result<(), String> {
+    let mail = Mail::new("down-accept", "someone@sender.example", RCPT);
+    let r = h.send(
+        "down-accept",
+        "someone@sender.example",
+        RCPT,
+        &mail.render(),
+        None,
+    )?;
+    ensure!(
+        r.accepted(),
+        "milter_default_action=accept with no milter: {r}"
+    );
+    let got = h.wait_delivered(&mail.marker)?;
+    ensure!(
+        our_auth_results(&got).is_empty(),
+        "no milter ran, yet our Authentication-Results is present"
+    );
+    Ok(())
+}
