@@ -2,8 +2,8 @@
 # The project's one test command (README; .ci/run runs exactly this).
 #
 # The end-to-end tests start a private Postfix, dnsmasq and the milter on
-# loopback, and tests/deploy.rs checks deploy/ with systemd-analyze and
-# promtool. On a fresh Debian 12 (as root, no stdin) this installs whatever of
+# loopback, and tests/deploy.rs checks deploy/ with systemd-analyze (which
+# runs man for the unit's Documentation=) and promtool. On a fresh Debian 12 (as root, no stdin) this installs whatever of
 # that is missing, then runs every test target. Exit status: cargo's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,9 +17,10 @@ declare -A provider=(
   [openssl]=openssl
   [systemd-analyze]=systemd
   [promtool]=prometheus
+  [man]=man-db
 )
 missing=()
-for cmd in postfix dnsmasq openssl systemd-analyze promtool; do
+for cmd in postfix dnsmasq openssl systemd-analyze promtool man; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${provider[$cmd]}")
 done
 
