@@ -61,6 +61,31 @@ fn infrastructure() -> Builder {
             "quarantine-proxy",
             ListenerSpec::new(named("quarantine"), "tempfail", true),
         )
+        // A bank that holds any mail claiming its name from elsewhere.
+        .txt("attacker.example", "v=spf1 ip4:127.0.0.1 -all")
+        .txt("_dmarc.attacker.example", "v=DMARC1; p=none")
+        .dkim_key("attacker.example")
+        .milter(
+            "strict",
+            MilterSpec {
+                policy: "[bands]\ntag = 30\nquarantine = 60\n".into(),
+                ..Default::default()
+            },
+        )
+        .listener(
+            "strict",
+            ListenerSpec::new(named("strict"), "tempfail", false),
+        )
+        // Used by the metrics trial alone, so its counters are exact.
+        .milter("metered", MilterSpec::default())
+        .listener(
+            "metered",
+            ListenerSpec::new(named("metered"), "tempfail", false),
+        )
+        .listener(
+            "metered-proxy",
+            ListenerSpec::new(named("metered"), "tempfail", true),
+        )
         .listener(
             "down-tempfail",
             ListenerSpec::new(MilterRef::Down, "tempfail", false),
@@ -89,6 +114,15 @@ fn main() -> ExitCode {
         ),
         ("forged_auth_results_removed", forged_auth_results_removed),
         ("dry_run_tags_but_delivers", dry_run_tags_but_delivers),
+        (
+            "display_name_impersonation_with_passing_auth_is_held",
+            display_name_impersonation_held,
+        ),
+        (
+            "bank_lure_with_credential_link_is_held_without_link_is_not",
+            bank_lure_with_link_held,
+        ),
+        ("metrics_scrape_moves_and_passes_promtool", metrics_scrape),
         ("milter_down_tempfail_answers_4xx", milter_down_tempfail),
         ("milter_down_accept_delivers", milter_down_accept),
     ];
@@ -323,6 +357,170 @@ fn dry_run_tags_but_delivers(h: &Harness) -> Result<(), String> {
     ensure!(
         ours.len() == 1 && ours[0].contains("dmarc=fail") && ours[0].contains("spf=fail"),
         "expected spf=fail and dmarc=fail, got {ours:?}"
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Impersonation and lures: the attacker's own domain authenticates fine.
+
+/// `テスト銀行 <addr>` with the name RFC 2047-encoded, as mail clients send it.
+fn bank_name_from(addr: &str) -> String {
+    format!(
+        "{} <{addr}>",
+        kinko_milter::actions::encode_word("テスト銀行")
+    )
+}
+
+fn display_name_impersonation_held(h: &Harness) -> Result<(), String> {
+    let mail = Mail::new(
+        "display-name",
+        &bank_name_from("info@attacker.example"),
+        RCPT,
+    )
+    .body("お客様各位\n\nいつもご利用ありがとうございます。\n");
+    let raw = dkim_sign(&mail.render(), "attacker.example", SELECTOR)?;
+    let r = h.send("strict", "bounce@attacker.example", RCPT, &raw, None)?;
+    ensure!(r.accepted(), "held mail is accepted into the queue: {r}");
+    let held = h.wait_held(&mail.marker);
+    if let Ok(q) = &held {
+        h.delete_queued(&q.queue_id)?;
+    }
+    let held = held?;
+    let ours = our_auth_results(&held.headers);
+    ensure!(
+        ours.len() == 1
+            && ["spf=pass", "dkim=pass", "dmarc=pass"]
+                .iter()
+                .all(|w| ours[0].contains(w)),
+        "the attacker's domain authenticates, yet: {ours:?}"
+    );
+    let reasons = header_values(&held.headers, "X-Kinko-Reasons").join(" ");
+    ensure!(
+        header_values(&held.headers, "X-Kinko-Verdict") == ["quarantine"],
+        "verdict header on held mail:\n{}",
+        held.headers
+    );
+    ensure!(reasons.contains("quarantine"), "reasons: {reasons}");
+    let (_, metrics) = common::http_get(h.milter("strict")?.metrics_addr, "/metrics")?;
+    ensure!(
+        metrics.contains("kinko_findings_total{kind=\"display-name\"} 1")
+            && metrics.contains("kinko_impersonations_total{brand=\"test-bank\"} 1"),
+        "display-name finding and impersonation of test-bank not counted"
+    );
+    Ok(())
+}
+
+fn bank_lure_with_link_held(h: &Harness) -> Result<(), String> {
+    let lure = "テスト銀行をご利用のお客様\n\n\
+        お客様の口座で不正な取引の可能性が確認されたため、ご利用を一時制限しております。\n\
+        下記URLより本人確認を行ってください。\n";
+    let link = "https://testbank-secure-login.example.net/login/verify?id=8841\n";
+    let with_link = Mail::new(
+        "lure-link",
+        &bank_name_from("notice@attacker.example"),
+        RCPT,
+    )
+    .body(&format!("{lure}\n{link}"));
+    let without = Mail::new(
+        "lure-nolink",
+        &bank_name_from("notice@attacker.example"),
+        RCPT,
+    )
+    .body(lure);
+    for (mail, expect_held) in [(&with_link, true), (&without, false)] {
+        let raw = dkim_sign(&mail.render(), "attacker.example", SELECTOR)?;
+        let r = h.send("normal", "bounce@attacker.example", RCPT, &raw, None)?;
+        ensure!(r.accepted(), "{}: {r}", mail.marker);
+        if expect_held {
+            let held = h.wait_held(&mail.marker);
+            if let Ok(q) = &held {
+                h.delete_queued(&q.queue_id)?;
+            }
+            let held = held?;
+            let reasons = header_values(&held.headers, "X-Kinko-Reasons").join(" ");
+            ensure!(
+                header_values(&held.headers, "X-Kinko-Verdict") == ["quarantine"],
+                "lure with link: {}",
+                held.headers
+            );
+            ensure!(!reasons.is_empty(), "no reasons on held mail");
+        } else {
+            let got = h.wait_delivered(&mail.marker)?;
+            ensure!(
+                !header_values(&got, "X-Kinko-Verdict")
+                    .iter()
+                    .any(|v| v == "quarantine" || v == "reject"),
+                "lure without link must not be held:\n{}",
+                head(&got)
+            );
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Monitoring: the counters a dashboard reads move with real traffic.
+
+fn metrics_scrape(h: &Harness) -> Result<(), String> {
+    let m = h.milter("metered")?;
+    let good = Mail::new("metrics-pass", "Test Bank <alerts@bank.test>", RCPT);
+    let raw = dkim_sign(&good.render(), "bank.test", SELECTOR)?;
+    let r = h.send("metered", "bounce@bank.test", RCPT, &raw, None)?;
+    ensure!(r.accepted(), "{r}");
+    h.wait_delivered(&good.marker)?;
+    let bad = forged_mail("metrics-reject");
+    let r = h.send(
+        "metered-proxy",
+        "security@bank.test",
+        RCPT,
+        &bad.render(),
+        Some(EXTERNAL),
+    )?;
+    ensure!(r.code == 550, "{r}");
+    let (status, text) = common::http_get(m.metrics_addr, "/metrics")?;
+    ensure!(status == 200, "/metrics answered {status}");
+    for series in [
+        "kinko_messages_total{action=\"accept\"} 1",
+        "kinko_messages_total{action=\"reject\"} 1",
+        "kinko_auth_results_total{method=\"dmarc\",result=\"pass\"} 1",
+        "kinko_auth_results_total{method=\"dmarc\",result=\"fail\"} 1",
+        "kinko_findings_total{kind=\"dmarc-reject\"} 1",
+        "kinko_eom_duration_seconds_count 2",
+        "kinko_connections_active 0",
+    ] {
+        ensure!(
+            text.contains(series),
+            "missing `{series}` in scrape:\n{text}"
+        );
+    }
+    let (status, ready) = common::http_get(m.metrics_addr, "/ready")?;
+    ensure!(
+        status == 200 && ready.starts_with("ready"),
+        "/ready: {status} {ready}"
+    );
+    // The exposition format as Prometheus's own linter reads it.
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("promtool (Debian package prometheus): {e}"))?;
+    promtool
+        .stdin
+        .take()
+        .ok_or("promtool stdin")?
+        .write_all(text.as_bytes())
+        .map_err(|e| e.to_string())?;
+    let out = promtool.wait_with_output().map_err(|e| e.to_string())?;
+    ensure!(
+        out.status.success(),
+        "promtool check metrics:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
     Ok(())
 }
