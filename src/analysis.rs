@@ -81,20 +81,6 @@ pub struct Analysis {
     pub truncated: bool,
 }
 
-/// Kinds that mean "this mail claims to be a protected brand".
-const BRAND_CLAIMS: &[FindingKind] = &[
-    FindingKind::Homograph,
-    FindingKind::Typo,
-    FindingKind::TldSwap,
-    FindingKind::Combo,
-    FindingKind::Subdomain,
-    FindingKind::DisplayName,
-    FindingKind::FreemailBrand,
-    FindingKind::SubjectBrand,
-    FindingKind::LinkLookalike,
-    FindingKind::LinkBrand,
-];
-
 /// Kinds that mean "this mail asks for credentials".
 const CREDENTIAL_ASKS: &[FindingKind] = &[
     FindingKind::LinkCredentialPath,
@@ -183,7 +169,7 @@ fn combine(cx: &Context, findings: &mut Vec<Finding>) {
         );
         return;
     }
-    if let Some(claim) = findings.iter().find(|f| BRAND_CLAIMS.contains(&f.kind)) {
+    if let Some(claim) = findings.iter().find(|f| f.kind.is_brand_claim()) {
         let mut f = Finding::new(
             FindingKind::BrandCredentialLink,
             format!("{} together with {}", claim.kind, ask_kind),

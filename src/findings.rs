@@ -78,6 +78,34 @@ kinds! {
     Truncated = "truncated",
 }
 
+impl FindingKind {
+    /// Sender-side impersonation of a protected brand: counted per brand in
+    /// metrics, and subject to the brand's action floor.
+    pub fn is_impersonation(self) -> bool {
+        use FindingKind::*;
+        matches!(
+            self,
+            Homograph
+                | Typo
+                | TldSwap
+                | Combo
+                | Subdomain
+                | DisplayName
+                | FreemailBrand
+                | LinkLookalike
+                | BrandCredentialLink
+        )
+    }
+
+    /// Any sign that the mail claims to be a protected brand, weak ones
+    /// (brand words in the subject or a link) included.
+    pub fn is_brand_claim(self) -> bool {
+        use FindingKind::*;
+        (self.is_impersonation() && self != BrandCredentialLink)
+            || matches!(self, SubjectBrand | LinkBrand)
+    }
+}
+
 impl fmt::Display for FindingKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -271,7 +271,7 @@ impl Session {
                 let mut brands: Vec<&str> = analysis
                     .findings
                     .iter()
-                    .filter(|f| verdict::IMPERSONATION.contains(&f.kind))
+                    .filter(|f| f.kind.is_impersonation())
                     .filter_map(|f| f.brand.as_deref())
                     .collect();
                 brands.sort_unstable();

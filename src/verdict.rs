@@ -3,7 +3,7 @@
 use crate::analysis::Analysis;
 use crate::auth::{effective_policy, AuthSummary, OwnerPolicy};
 use crate::config::{Config, Fallback};
-use crate::findings::{Action, FindingKind};
+use crate::findings::Action;
 use crate::policy::Policy;
 use serde::Serialize;
 
@@ -17,19 +17,6 @@ pub struct Verdict {
     pub reasons: Vec<String>,
     pub dry_run: bool,
 }
-
-/// Kinds that count as impersonation of a brand (for metrics and per-brand floors).
-pub const IMPERSONATION: &[FindingKind] = &[
-    FindingKind::Homograph,
-    FindingKind::Typo,
-    FindingKind::TldSwap,
-    FindingKind::Combo,
-    FindingKind::Subdomain,
-    FindingKind::DisplayName,
-    FindingKind::FreemailBrand,
-    FindingKind::LinkLookalike,
-    FindingKind::BrandCredentialLink,
-];
 
 pub fn decide(analysis: &Analysis, auth: &AuthSummary, policy: &Policy, cfg: &Config) -> Verdict {
     let mut reasons = Vec::new();
@@ -56,7 +43,7 @@ pub fn decide(analysis: &Analysis, auth: &AuthSummary, policy: &Policy, cfg: &Co
 
     // Per-brand floors for impersonation.
     for f in &analysis.findings {
-        if !IMPERSONATION.contains(&f.kind) {
+        if !f.kind.is_impersonation() {
             continue;
         }
         let floor = f

@@ -1002,7 +1002,7 @@ fn dkim_key() -> Result<mail_auth::common::crypto::RsaKey<mail_auth::common::cry
 }
 
 fn dkim_public_key_b64() -> Result<String, String> {
-    Ok(base64(&dkim_key()?.public_key()))
+    Ok(kinko_milter::actions::base64(&dkim_key()?.public_key()))
 }
 
 /// Signs `raw` as `d=domain; s=selector` with the harness key and returns
@@ -1142,24 +1142,6 @@ fn set_mode(path: &Path, mode: u32) -> Result<(), String> {
 fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-fn base64(bytes: &[u8]) -> String {
-    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for c in bytes.chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
-        for i in 0..4 {
-            if i <= c.len() {
-                out.push(ABC[(n >> (18 - 6 * i)) as usize & 63] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// A plain HTTP/1.0 GET (for `/metrics` and `/ready` of a milter): status
