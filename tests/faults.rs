@@ -1,0 +1,153 @@
+//! DNS faults, served for real over UDP on loopback: silence, SERVFAIL,
+//! truncation with no TCP behind it, an oversized SPF record, and SPF
+//! includes that loop. Each must end in the configured outcome within the
+//! per-message time budget, never in a hang or a panic.
+
+#[path = "support/seeded.rs"]
+mod seeded;
+
+use hickory_proto::op::{Message, MessageType, ResponseCode};
+use hickory_proto::rr::rdata::TXT;
+use hickory_proto::rr::{RData, Record, RecordType};
+use indymilter_test::Status;
+use kinko_milter::config::Fallback;
+use seeded::{message, start, transact};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::net::UdpSocket;
+
+/// Answers by the name asked: `*.silent.test` never, `*.servfail.test`
+/// SERVFAIL, `*.truncated.test` with TC set (and nothing on TCP),
+/// `big.test` a 6 KB SPF record, `loop-a/b.test` SPF includes of each
+/// other; everything else NXDOMAIN.
+async fn fault_server() -> SocketAddr {
+    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = sock.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; 4096];
+        loop {
+            let Ok((n, peer)) = sock.recv_from(&mut buf).await else {
+                return;
+            };
+            let Ok(q) = Message::from_vec(&buf[..n]) else {
+                continue;
+            };
+            let Some(query) = q.queries.first().cloned() else {
+                continue;
+            };
+            let name = query.name().to_ascii().to_ascii_lowercase();
+            let mut r = Message::new(q.metadata.id, MessageType::Response, q.metadata.op_code);
+            r.metadata.recursion_desired = q.metadata.recursion_desired;
+            r.metadata.recursion_available = true;
+            r.add_query(query.clone());
+            let txt = |s: Vec<String>| {
+                Record::from_rdata(query.name().clone(), 60, RData::TXT(TXT::new(s)))
+            };
+            if name.ends_with("silent.test.") {
+                continue;
+            } else if name.ends_with("servfail.test.") {
+                r.metadata.response_code = ResponseCode::ServFail;
+            } else if name.ends_with("truncated.test.") {
+                r.metadata.truncation = true;
+            } else if name == "big.test." && query.query_type() == RecordType::TXT {
+                let mut spf = String::from("v=spf1");
+                for i in 0..400 {
+                    spf.push_str(&format!(" ip4:198.18.{}.{}", i / 200, i % 200));
+                }
+                spf.push_str(" -all");
+                let parts = spf
+                    .as_bytes()
+                    .chunks(250)
+                    .map(|c| String::from_utf8_lossy(c).into_owned())
+                    .collect();
+                r.add_answer(txt(parts));
+            } else if name == "loop-a.test." && query.query_type() == RecordType::TXT {
+                r.add_answer(txt(vec!["v=spf1 include:loop-b.test -all".into()]));
+            } else if name == "loop-b.test." && query.query_type() == RecordType::TXT {
+                r.add_answer(txt(vec!["v=spf1 include:loop-a.test -all".into()]));
+            } else {
+                r.metadata.response_code = ResponseCode::NXDomain;
+            }
+            if let Ok(bytes) = r.to_vec() {
+                let _ = sock.send_to(&bytes, peer).await;
+            }
+        }
+    });
+    addr
+}
+
+async fn judge(domain: &str, fallback: Fallback, budget_ms: u64) -> (Status, Duration) {
+    let dns = fault_server().await;
+    let m = start(|c| {
+        c.dns.nameservers = vec![dns.to_string()];
+        c.dns.timeout_ms = 300;
+        c.dns.attempts = 1;
+        c.limits.message_time_budget_ms = budget_ms;
+        c.on_dns_error = fallback;
+    })
+    .await;
+    let from = format!("a@{domain}");
+    let raw = message(&format!("A <{from}>"), "fault", "");
+    let t = Instant::now();
+    let (_, status) = transact(&m, "198.51.100.7".parse().unwrap(), &from, &raw).await;
+    (status, t.elapsed())
+}
+
+fn is_tempfail(s: &Status) -> bool {
+    matches!(s, Status::Tempfail { message: Some(m) } if m.to_string_lossy().starts_with("451 4.7.1"))
+}
+
+#[tokio::test]
+async fn silent_server_ends_in_the_fallback_within_the_budget() {
+    let (status, took) = judge("x.silent.test", Fallback::Tempfail, 1500).await;
+    assert!(is_tempfail(&status), "{status:?}");
+    assert!(took < Duration::from_millis(2500), "took {took:?}");
+    let (status, _) = judge("x.silent.test", Fallback::Accept, 1500).await;
+    assert_eq!(status, Status::Accept);
+}
+
+#[tokio::test]
+async fn budget_cuts_slow_dns_short() {
+    // Three sequential 300 ms timeouts would exceed a 350 ms budget.
+    let (status, took) = judge("x.silent.test", Fallback::Tempfail, 350).await;
+    assert!(is_tempfail(&status), "{status:?}");
+    assert!(
+        took < Duration::from_millis(1200),
+        "budget not applied: {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn servfail_is_a_temporary_error() {
+    let (status, took) = judge("x.servfail.test", Fallback::Tempfail, 2000).await;
+    assert!(is_tempfail(&status), "{status:?}");
+    assert!(took < Duration::from_millis(2500), "took {took:?}");
+}
+
+#[tokio::test]
+async fn truncated_answer_without_tcp_is_a_temporary_error() {
+    let (status, took) = judge("x.truncated.test", Fallback::Tempfail, 2000).await;
+    assert!(is_tempfail(&status), "{status:?}");
+    assert!(took < Duration::from_millis(2500), "took {took:?}");
+}
+
+#[tokio::test]
+async fn oversized_spf_record_is_judged_not_fatal() {
+    // 6 KB of SPF in one UDP answer: read and evaluated (the client is
+    // not in it), not mistaken for a DNS failure that makes senders retry.
+    let (status, took) = judge("big.test", Fallback::Tempfail, 2000).await;
+    assert_eq!(status, Status::Accept);
+    assert!(took < Duration::from_millis(2500), "took {took:?}");
+}
+
+#[tokio::test]
+async fn spf_include_loop_is_a_permanent_error_not_a_hang() {
+    let (status, took) = judge("loop-a.test", Fallback::Tempfail, 2000).await;
+    // permerror is not a DNS failure: no tempfail, the mail is judged.
+    assert_eq!(
+        status,
+        Status::Accept,
+        "an SPF loop must not make senders retry forever"
+    );
+    assert!(took < Duration::from_millis(2000), "took {took:?}");
+}
