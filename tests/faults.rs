@@ -14,15 +14,57 @@ use kinko_milter::config::Fallback;
 use seeded::{message, start, transact};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use tokio::net::UdpSocket;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, UdpSocket};
 
-/// Answers by the name asked: `*.silent.test` never, `*.servfail.test`
-/// SERVFAIL, `*.truncated.test` with TC set (and nothing on TCP),
-/// `big.test` a 6 KB SPF record, `loop-a/b.test` SPF includes of each
-/// other; everything else NXDOMAIN.
+/// The answer to one query, by the name asked: `*.silent.test` none,
+/// `*.servfail.test` SERVFAIL, `*.truncated.test` TC set (and the TCP side
+/// refuses it too), `big.test` a 6 KB SPF record, `loop-a/b.test` SPF
+/// includes of each other; everything else NXDOMAIN.
+fn answer(q: &Message) -> Option<Message> {
+    let query = q.queries.first()?.clone();
+    let name = query.name().to_ascii().to_ascii_lowercase();
+    let mut r = Message::new(q.metadata.id, MessageType::Response, q.metadata.op_code);
+    r.metadata.recursion_desired = q.metadata.recursion_desired;
+    r.metadata.recursion_available = true;
+    r.add_query(query.clone());
+    let txt =
+        |s: Vec<String>| Record::from_rdata(query.name().clone(), 60, RData::TXT(TXT::new(s)));
+    if name.ends_with("silent.test.") {
+        return None;
+    } else if name.ends_with("servfail.test.") {
+        r.metadata.response_code = ResponseCode::ServFail;
+    } else if name.ends_with("truncated.test.") {
+        r.metadata.truncation = true;
+    } else if name == "big.test." && query.query_type() == RecordType::TXT {
+        let mut spf = String::from("v=spf1");
+        for i in 0..400 {
+            spf.push_str(&format!(" ip4:198.18.{}.{}", i / 200, i % 200));
+        }
+        spf.push_str(" -all");
+        let parts = spf
+            .as_bytes()
+            .chunks(250)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect();
+        r.add_answer(txt(parts));
+    } else if name == "loop-a.test." && query.query_type() == RecordType::TXT {
+        r.add_answer(txt(vec!["v=spf1 include:loop-b.test -all".into()]));
+    } else if name == "loop-b.test." && query.query_type() == RecordType::TXT {
+        r.add_answer(txt(vec!["v=spf1 include:loop-a.test -all".into()]));
+    } else {
+        r.metadata.response_code = ResponseCode::NXDomain;
+    }
+    Some(r)
+}
+
+/// A DNS server on loopback, UDP and TCP on one port, as real servers
+/// behave: answers too large for UDP go out truncated, and the resolver
+/// must come back over TCP.
 async fn fault_server() -> SocketAddr {
     let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let addr = sock.local_addr().unwrap();
+    let tcp = TcpListener::bind(addr).await.unwrap();
     tokio::spawn(async move {
         let mut buf = vec![0u8; 4096];
         loop {
@@ -32,45 +74,45 @@ async fn fault_server() -> SocketAddr {
             let Ok(q) = Message::from_vec(&buf[..n]) else {
                 continue;
             };
-            let Some(query) = q.queries.first().cloned() else {
-                continue;
+            let Some(r) = answer(&q) else { continue };
+            let Ok(mut bytes) = r.to_vec() else { continue };
+            if bytes.len() > 1232 {
+                bytes = r.truncate().to_vec().unwrap_or_default();
+            }
+            let _ = sock.send_to(&bytes, peer).await;
+        }
+    });
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = tcp.accept().await else {
+                return;
             };
-            let name = query.name().to_ascii().to_ascii_lowercase();
-            let mut r = Message::new(q.metadata.id, MessageType::Response, q.metadata.op_code);
-            r.metadata.recursion_desired = q.metadata.recursion_desired;
-            r.metadata.recursion_available = true;
-            r.add_query(query.clone());
-            let txt = |s: Vec<String>| {
-                Record::from_rdata(query.name().clone(), 60, RData::TXT(TXT::new(s)))
-            };
-            if name.ends_with("silent.test.") {
-                continue;
-            } else if name.ends_with("servfail.test.") {
-                r.metadata.response_code = ResponseCode::ServFail;
-            } else if name.ends_with("truncated.test.") {
-                r.metadata.truncation = true;
-            } else if name == "big.test." && query.query_type() == RecordType::TXT {
-                let mut spf = String::from("v=spf1");
-                for i in 0..400 {
-                    spf.push_str(&format!(" ip4:198.18.{}.{}", i / 200, i % 200));
+            tokio::spawn(async move {
+                loop {
+                    let Ok(len) = s.read_u16().await else { return };
+                    let mut buf = vec![0u8; len as usize];
+                    if s.read_exact(&mut buf).await.is_err() {
+                        return;
+                    }
+                    let Ok(q) = Message::from_vec(&buf) else {
+                        return;
+                    };
+                    // A truncated name stays broken over TCP too.
+                    let name = q
+                        .queries
+                        .first()
+                        .map(|q| q.name().to_ascii())
+                        .unwrap_or_default();
+                    if name.to_ascii_lowercase().ends_with("truncated.test.") {
+                        return;
+                    }
+                    let Some(Ok(bytes)) = answer(&q).map(|r| r.to_vec()) else {
+                        return;
+                    };
+                    let _ = s.write_u16(bytes.len() as u16).await;
+                    let _ = s.write_all(&bytes).await;
                 }
-                spf.push_str(" -all");
-                let parts = spf
-                    .as_bytes()
-                    .chunks(250)
-                    .map(|c| String::from_utf8_lossy(c).into_owned())
-                    .collect();
-                r.add_answer(txt(parts));
-            } else if name == "loop-a.test." && query.query_type() == RecordType::TXT {
-                r.add_answer(txt(vec!["v=spf1 include:loop-b.test -all".into()]));
-            } else if name == "loop-b.test." && query.query_type() == RecordType::TXT {
-                r.add_answer(txt(vec!["v=spf1 include:loop-a.test -all".into()]));
-            } else {
-                r.metadata.response_code = ResponseCode::NXDomain;
-            }
-            if let Ok(bytes) = r.to_vec() {
-                let _ = sock.send_to(&bytes, peer).await;
-            }
+            });
         }
     });
     addr
