@@ -86,6 +86,16 @@ fn infrastructure() -> Builder {
             "metered-proxy",
             ListenerSpec::new(named("metered"), "tempfail", true),
         )
+        // Killed mid-run by one trial; nothing else uses it.
+        .milter("victim", MilterSpec::default())
+        .listener(
+            "victim-tempfail",
+            ListenerSpec::new(named("victim"), "tempfail", false),
+        )
+        .listener(
+            "victim-accept",
+            ListenerSpec::new(named("victim"), "accept", false),
+        )
         .listener(
             "down-tempfail",
             ListenerSpec::new(MilterRef::Down, "tempfail", false),
@@ -123,6 +133,10 @@ fn main() -> ExitCode {
             bank_lure_with_link_held,
         ),
         ("metrics_scrape_moves_and_passes_promtool", metrics_scrape),
+        (
+            "milter_killed_in_flight_loses_and_duplicates_nothing",
+            milter_killed_in_flight,
+        ),
         ("milter_down_tempfail_answers_4xx", milter_down_tempfail),
         ("milter_down_accept_delivers", milter_down_accept),
     ];
@@ -527,6 +541,81 @@ fn metrics_scrape(h: &Harness) -> Result<(), String> {
 
 // ---------------------------------------------------------------------------
 // What Postfix does when the milter is not there.
+
+/// Senders on two listeners (milter_default_action tempfail and accept)
+/// while the milter is killed with SIGKILL halfway. Every message Postfix
+/// accepted is delivered exactly once; with tempfail, the rest were refused
+/// with 4xx (the sender still has them); with accept, all are delivered.
+fn milter_killed_in_flight(h: &Harness) -> Result<(), String> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    const PER_SENDER: usize = 12;
+    let victim = h.milter("victim")?;
+    let sent = Arc::new(AtomicUsize::new(0));
+    let results = std::thread::scope(|scope| {
+        let mut senders = Vec::new();
+        for (i, listener) in ["victim-tempfail", "victim-accept"]
+            .iter()
+            .cycle()
+            .take(4)
+            .enumerate()
+        {
+            let sent = sent.clone();
+            senders.push(scope.spawn(move || {
+                let mut out = Vec::new();
+                for n in 0..PER_SENDER {
+                    let mail = Mail::new(
+                        &format!("kill-{i}-{n}"),
+                        "Test Bank <alerts@bank.test>",
+                        RCPT,
+                    );
+                    let raw = dkim_sign(&mail.render(), "bank.test", SELECTOR);
+                    let r =
+                        raw.and_then(|raw| h.send(listener, "bounce@bank.test", RCPT, &raw, None));
+                    sent.fetch_add(1, Ordering::Relaxed);
+                    out.push((*listener, mail.marker, r));
+                }
+                out
+            }));
+        }
+        // Kill once about a third of the mail is through.
+        let start = std::time::Instant::now();
+        while sent.load(Ordering::Relaxed) < 4 * PER_SENDER / 3 && start.elapsed() < common::WAIT {
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        victim.kill();
+        senders
+            .into_iter()
+            .flat_map(|s| s.join().unwrap_or_default())
+            .collect::<Vec<_>>()
+    });
+    let (mut accepted, mut refused) = (0, 0);
+    for (listener, marker, r) in &results {
+        let r = r.as_ref().map_err(|e| format!("{marker}: {e}"))?;
+        if r.accepted() {
+            accepted += 1;
+            h.wait_delivered(marker)?;
+        } else {
+            ensure!(
+                *listener == "victim-tempfail" && r.is_temporary(),
+                "{listener}: {marker} got {r}"
+            );
+            refused += 1;
+        }
+    }
+    // Give duplicates, if Postfix made any, time to arrive before counting.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    for (_, marker, r) in &results {
+        let n = h.delivered_count(marker);
+        let want = usize::from(r.as_ref().is_ok_and(|r| r.accepted()));
+        ensure!(n == want, "{marker}: delivered {n} times, expected {want}");
+    }
+    ensure!(
+        refused > 0 && accepted > 4 * PER_SENDER / 3,
+        "the kill should split the run: {accepted} accepted, {refused} refused"
+    );
+    Ok(())
+}
 
 fn milter_down_tempfail(h: &Harness) -> Result<(), String> {
     let mail = Mail::new("down-tempfail", "someone@sender.example", RCPT);

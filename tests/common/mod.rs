@@ -358,6 +358,11 @@ impl Harness {
             })
     }
 
+    /// How many delivered messages contain `marker` (no waiting).
+    pub fn delivered_count(&self, marker: &str) -> usize {
+        self.sink.find(marker).len()
+    }
+
     /// Whether a message containing `marker` reached the sink (no waiting).
     pub fn delivered_now(&self, marker: &str) -> bool {
         !self.sink.find(marker).is_empty()
@@ -668,6 +673,11 @@ impl MilterHandle {
 
     pub fn log(&self) -> String {
         self.proc.log()
+    }
+
+    /// Kills the milter process (SIGKILL), as a crash or an OOM kill would.
+    pub fn kill(&self) {
+        self.proc.kill();
     }
 
     fn check_alive(&self) -> Result<(), String> {
