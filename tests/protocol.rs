@@ -188,3 +188,107 @@ async fn header_flood_is_bounded() {
         .render()
         .contains("kinko_findings_total{kind=\"truncated\"} 1"));
 }
+
+async fn wait_active_zero(m: &seeded::Milter) {
+    for _ in 0..100 {
+        if m.metrics.render().contains("kinko_connections_active 0") {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("connections_active did not return to 0");
+}
+
+#[tokio::test]
+async fn mta_dropping_mid_body_leaves_nothing_behind() {
+    use indymilter_test::TestConnection;
+    let m = start(|_| {}).await;
+    let mut conn = TestConnection::open(m.addr).await.unwrap();
+    conn.connect(
+        "c.example",
+        ("198.51.100.7".parse::<std::net::IpAddr>().unwrap(), 1),
+    )
+    .await
+    .unwrap();
+    conn.mail(["<a@bank.test>"]).await.unwrap();
+    conn.rcpt(["<user@kinko.test>"]).await.unwrap();
+    conn.data().await.unwrap();
+    conn.header("From", " a@bank.test").await.unwrap();
+    conn.eoh().await.unwrap();
+    conn.body("half a body".repeat(1000)).await.unwrap();
+    drop(conn);
+    wait_active_zero(&m).await;
+    // The milter still serves the next connection normally.
+    let raw = sign(&m, &message("Bank <info@bank.test>", "after drop", ""));
+    let (_, status) = transact(&m, "192.0.2.1".parse().unwrap(), "b@bank.test", &raw).await;
+    assert_eq!(status, Status::Accept);
+    assert!(m
+        .metrics
+        .render()
+        .contains("kinko_messages_total{action=\"accept\"} 1"));
+}
+
+#[tokio::test]
+async fn abort_resets_the_message_not_the_connection() {
+    use indymilter_test::TestConnection;
+    let m = start(|_| {}).await;
+    let mut conn = TestConnection::open(m.addr).await.unwrap();
+    conn.connect(
+        "c.example",
+        ("192.0.2.1".parse::<std::net::IpAddr>().unwrap(), 1),
+    )
+    .await
+    .unwrap();
+    conn.helo("mail.bank.test").await.unwrap();
+    conn.mail(["<x@evil.test>"]).await.unwrap();
+    conn.rcpt(["<user@kinko.test>"]).await.unwrap();
+    conn.data().await.unwrap();
+    conn.header("From", " Bank <info@bank.test>").await.unwrap();
+    conn.abort().await.unwrap();
+    // Second message on the same connection: aligned and signed, passes;
+    // nothing of the aborted one (its forged From) may leak into it.
+    let raw = sign(&m, &message("Bank <info@bank.test>", "second", ""));
+    conn.mail(["<b@bank.test>"]).await.unwrap();
+    conn.rcpt(["<user@kinko.test>"]).await.unwrap();
+    conn.data().await.unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    for line in head.replace("\r\n\t", "\u{1}").split("\r\n") {
+        let (n, v) = line.split_once(':').unwrap();
+        conn.header(n, v.replace('\u{1}', "\r\n\t")).await.unwrap();
+    }
+    conn.eoh().await.unwrap();
+    conn.body(body.to_string()).await.unwrap();
+    let (_, status) = conn.eom().await.unwrap();
+    assert_eq!(status, Status::Accept);
+    conn.close().await.unwrap();
+    let text = m.metrics.render();
+    assert!(
+        text.contains("kinko_auth_results_total{method=\"dmarc\",result=\"pass\"} 1"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn connections_beyond_the_limit_wait_rather_than_fail() {
+    use indymilter_test::TestConnection;
+    let m = start(|c| c.limits.max_connections = 2).await;
+    let a = TestConnection::open(m.addr).await.unwrap();
+    let b = TestConnection::open(m.addr).await.unwrap();
+    let raw = sign(&m, &message("Bank <info@bank.test>", "third", ""));
+    let view = m.view();
+    let third = tokio::spawn(async move {
+        transact(&view, "192.0.2.1".parse().unwrap(), "b@bank.test", &raw).await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !third.is_finished(),
+        "a third connection was served beyond max_connections = 2"
+    );
+    a.close().await.unwrap();
+    let (_, status) = tokio::time::timeout(std::time::Duration::from_secs(5), third)
+        .await
+        .expect("the waiting connection is served once a slot frees")
+        .unwrap();
+    assert_eq!(status, Status::Accept);
+    b.close().await.unwrap();
+}

@@ -34,6 +34,19 @@ pub struct Milter {
     pub metrics: Arc<Metrics>,
 }
 
+impl Milter {
+    /// Another handle on the same running milter, for a spawned task; it
+    /// does not stop the milter when dropped.
+    pub fn view(&self) -> Milter {
+        Milter {
+            addr: self.addr,
+            stop: None,
+            pkcs8: self.pkcs8.clone(),
+            metrics: self.metrics.clone(),
+        }
+    }
+}
+
 impl Drop for Milter {
     fn drop(&mut self) {
         if let Some(s) = self.stop.take() {
@@ -98,6 +111,10 @@ pub async fn start(tweak: impl FnOnce(&mut Config)) -> Milter {
     let upstream = cfg.upstream().unwrap();
     assert!(matches!(upstream, Upstream::Servers(_)));
     let resolver = dns::resolver(&upstream, cfg.dns_timeout(), 1).unwrap();
+    let milter_config = indymilter::Config {
+        max_connections: cfg.limits.max_connections,
+        ..Default::default()
+    };
     let state = State {
         policy: Arc::new(Policy::embedded().unwrap()),
         authenticator: Arc::new(Authenticator::new(resolver, caches)),
@@ -111,7 +128,7 @@ pub async fn start(tweak: impl FnOnce(&mut Config)) -> Milter {
     tokio::spawn(kinko_milter::server::serve_tcp(
         listener,
         runtime,
-        indymilter::Config::default(),
+        milter_config,
         async move {
             let _ = rx.await;
         },
