@@ -12,6 +12,7 @@
 #
 #   bash scripts/load.sh [ROUNDS] [MESSAGES_PER_ROUND] [SESSIONS] [TRANSPORT]
 #   TRANSPORT: inet (default) or unix
+#   SOAK_SECONDS=1800 bash scripts/load.sh 1 2000 20   # soak: RSS and fds over time
 # Prints one JSON line per round and a summary with medians and ratios.
 # Needs root (Postfix) and the packages scripts/test.sh installs.
 set -euo pipefail
@@ -164,6 +165,35 @@ run_round() { # name port
 
 # Warm-up: DNS cache, page cache, Postfix process pool.
 run_round warmup "$p_kinko" >/dev/null
+
+# Soak mode (SOAK_SECONDS set): kinko rounds only, for that long, sampling
+# the milter's RSS and open file descriptors after each round.
+if [ -n "${SOAK_SECONDS:-}" ]; then
+  end=$(( $(date +%s) + SOAK_SECONDS ))
+  samples="$tmp/soak.tsv"
+  echo -e "elapsed_s\tmessages\trss_kb\tfds\tdelivered_per_s" | tee "$samples"
+  t0=$(date +%s); total=0
+  while [ "$(date +%s)" -lt "$end" ]; do
+    line=$(run_round kinko "$p_kinko")
+    total=$((total + per_round))
+    rate=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["delivered_per_s"])' "$line")
+    rss=$(awk '/VmRSS/ {print $2}' "/proc/$kinko_pid/status")
+    fds=$(ls "/proc/$kinko_pid/fd" | wc -l)
+    echo -e "$(( $(date +%s) - t0 ))\t$total\t$rss\t$fds\t$rate" | tee -a "$samples"
+  done
+  python3 - "$samples" <<'PY'
+import sys
+rows = [l.split("\t") for l in open(sys.argv[1]).read().splitlines()[1:]]
+rss = [int(r[2]) for r in rows]; fds = [int(r[3]) for r in rows]
+warm = max(1, len(rows) // 5)  # the first fifth is warm-up
+base_rss, base_fd = max(rss[:warm]), max(fds[:warm])
+growth = (max(rss[warm:] or rss) - base_rss) / base_rss
+print(f"soak: {len(rows)} rounds, RSS after warm-up {base_rss} kB -> max {max(rss)} kB "
+      f"({growth:+.1%}), fds {base_fd} -> max {max(fds)}; "
+      f"{'OK' if growth <= 0.10 and max(fds) <= base_fd + 10 else 'GROWTH ABOVE 10%'}")
+PY
+  exit 0
+fi
 results="$tmp/results.jsonl"
 : > "$results"
 cpu_kinko=0; msgs_kinko=0
