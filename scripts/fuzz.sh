@@ -18,6 +18,9 @@ seed() { # target dir...
   return 0
 }
 seed analyze "$corpus/jp" "$corpus/phish" "$corpus/ham" "$corpus/parse"
+seed links "$corpus/jp" "$corpus/phish" "$corpus/parse"
+seed html "$corpus/phish"
+seed display_name "$corpus/jp"
 seed policy policy
 seed config deploy
 seed recorded_auth "$corpus/auth"

@@ -1,0 +1,13 @@
+//! HTML handling: the input is the HTML body of an otherwise fixed message.
+#![no_main]
+use kinko_milter::analysis::{parse, Limits};
+use kinko_milter::links::extract::extract;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let mut raw = b"From: a@example.com\r\nContent-Type: text/html; charset=utf-8\r\n\r\n".to_vec();
+    raw.extend_from_slice(data);
+    let limits = Limits::default();
+    let msg = parse(&raw);
+    let _ = extract(&msg, &limits);
+});
