@@ -17,6 +17,8 @@ pub fn is_hidden(c: char) -> bool {
         | '\u{00AD}' // soft hyphen
         | '\u{034F}' // combining grapheme joiner
         | '\u{180E}' // Mongolian vowel separator
+        | '\u{061C}' // Arabic letter mark (bidi)
+        | '\u{2028}' | '\u{2029}' // line and paragraph separators
         | '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' // Hangul fillers
     )
 }

@@ -75,9 +75,7 @@ fn is_elongation(c: char) -> bool {
 }
 
 /// Whether a character is invisible or reorders text (reported, then ignored).
-pub fn is_hidden(c: char) -> bool {
-    crate::sanitize::is_hidden(c) || matches!(c, '\u{061C}' | '\u{2028}' | '\u{2029}')
-}
+pub use crate::sanitize::is_hidden;
 
 /// The confusable skeleton of one character, lower-cased: `0` and `o`, `1`
 /// and `l`, Cyrillic `а` and Latin `a` end up equal.
