@@ -90,15 +90,25 @@ const CREDENTIAL_ASKS: &[FindingKind] = &[
 ];
 
 pub fn parse(raw: &[u8]) -> Message<'_> {
-    // mail-parser returns None only for input with no header at all; treat
-    // that as an empty message rather than an error, so it is still judged.
-    MessageParser::default()
-        .parse(raw)
-        .unwrap_or_else(|| Message {
-            raw_message: raw.into(),
-            ..Default::default()
-        })
+    // mail-parser returns None for input with no header at all (empty, or
+    // only blank lines). Judge such input as an empty message rather than
+    // fail: a hand-built Message without parts would make mail-parser's
+    // accessors index out of bounds.
+    //
+    // mail-parser 0.11 can also panic on some malformed multipart nesting
+    // (found by fuzzing; the fixed 1.x line needs a newer compiler). Such
+    // input is treated the same way instead of taking the message down.
+    let parsed = std::panic::catch_unwind(|| MessageParser::default().parse(raw))
+        .ok()
+        .flatten();
+    parsed.unwrap_or_else(|| {
+        MessageParser::default()
+            .parse(EMPTY_MESSAGE)
+            .expect("a header-only message parses")
+    })
 }
+
+const EMPTY_MESSAGE: &[u8] = b"X-Kinko-Empty: 1\r\n\r\n";
 
 /// The RFC 5322 From domain, when the message has a single From address.
 pub fn from_domain(msg: &Message) -> Option<String> {
@@ -176,5 +186,65 @@ fn combine(cx: &Context, findings: &mut Vec<Finding>) {
         );
         f.brand = claim.brand.clone();
         findings.push(f);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Inputs found by fuzzing: each once crashed analysis.
+    #[test]
+    fn hostile_inputs_are_judged_without_panic() {
+        let policy = Policy::embedded().unwrap();
+        let cases: &[&[u8]] = &[b"", b"\r\n", b"\n\n\n", b"\0", b":"];
+        for raw in cases {
+            let a = analyze(
+                raw,
+                false,
+                &Envelope::default(),
+                &AuthSummary::default(),
+                &policy,
+                &Limits::default(),
+            );
+            assert!(a.findings.iter().all(|f| !f.evidence.contains('\n')));
+        }
+        // Fuzz artifacts, rebuilt into messages the way their target does.
+        let fuzz = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fuzz");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&fuzz).unwrap().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let data = std::fs::read(entry.path()).unwrap();
+            let raw = if name.starts_with("html-") {
+                let mut m = b"From: a@example.com\r\nContent-Type: text/html\r\n\r\n".to_vec();
+                m.extend_from_slice(&data);
+                m
+            } else if name.starts_with("display_name-") {
+                let mut m = b"From: ".to_vec();
+                m.extend(data.iter().filter(|&&b| b != b'\r' && b != b'\n'));
+                m.extend_from_slice(b"\r\nSubject: x\r\n\r\nbody\r\n");
+                m
+            } else {
+                data
+            };
+            let a = analyze(
+                &raw,
+                false,
+                &Envelope::default(),
+                &AuthSummary::default(),
+                &policy,
+                &Limits::default(),
+            );
+            assert!(
+                a.findings.iter().all(|f| !f.evidence.contains('\n')),
+                "{name}"
+            );
+            seen += 1;
+        }
+        assert!(
+            seen >= 5,
+            "fuzz regression inputs missing from {}",
+            fuzz.display()
+        );
     }
 }

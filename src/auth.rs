@@ -254,7 +254,13 @@ impl Authenticator {
         honor_pct: bool,
         body_truncated: bool,
     ) -> AuthSummary {
-        let Some(msg) = AuthenticatedMessage::parse(raw) else {
+        // mail-auth parses with mail-parser, which can panic on hostile
+        // MIME (see analysis::parse); that must cost this message its
+        // authentication, not the connection.
+        let parsed = std::panic::catch_unwind(|| AuthenticatedMessage::parse(raw))
+            .ok()
+            .flatten();
+        let Some(msg) = parsed else {
             return AuthSummary::skipped("message headers could not be parsed");
         };
         let helo = if env.helo.is_empty() {

@@ -53,6 +53,14 @@ pub fn of_address(addr: &str) -> Option<String> {
     to_ascii(d)
 }
 
+/// Within DNS limits: at most 253 characters, labels of 1 to 63.
+pub fn is_plausible_host(ascii_host: &str) -> bool {
+    ascii_host.len() <= 253
+        && ascii_host
+            .split('.')
+            .all(|l| !l.is_empty() && l.len() <= 63)
+}
+
 /// Whether `host` is `domain` or a subdomain of it (both ASCII, lower-case).
 pub fn is_within(host: &str, domain: &str) -> bool {
     host == domain
@@ -91,6 +99,14 @@ mod tests {
             of_address("<User@Example.COM>").as_deref(),
             Some("example.com")
         );
+    }
+
+    #[test]
+    fn plausible_hosts() {
+        assert!(is_plausible_host("mail.example.co.jp"));
+        assert!(!is_plausible_host(&"a".repeat(64)));
+        assert!(!is_plausible_host(&format!("{}.com", "ab.".repeat(100))));
+        assert!(!is_plausible_host("a..b"));
     }
 
     #[test]

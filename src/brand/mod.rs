@@ -68,6 +68,12 @@ impl BrandIndex {
         } else {
             domain::to_ascii(ascii_host)?
         };
+        // Only real host names: the typo search grows with the cube of a
+        // label's length, and display names and URLs are attacker text
+        // (a fuzzed 8 KB "host" once took 24 GB).
+        if !domain::is_plausible_host(&host) {
+            return None;
+        }
         let hit = self.domains.judge(&host)?;
         Some(Lookalike {
             kind: hit.0,

@@ -304,7 +304,8 @@ impl HtmlState {
     fn target(&mut self, raw: &str, kind: LinkKind) -> Option<usize> {
         let decoded = decode_entities(raw);
         let v = decoded.trim();
-        if v.len() >= 5 && v[..5].eq_ignore_ascii_case("data:") {
+        // Bytes, not str: the first five bytes may end inside a character.
+        if v.len() >= 5 && v.as_bytes()[..5].eq_ignore_ascii_case(b"data:") {
             self.data_uris.push(data_uri(&v[5..], self.origin));
             return None;
         }
