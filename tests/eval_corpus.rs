@@ -18,6 +18,7 @@ fn corpus_figures_do_not_regress() {
         json: true,
         trust_authserv_id: None,
         diff: None,
+        messages: false,
         input: labels,
     };
     let out = run(&opts).expect("eval runs");
