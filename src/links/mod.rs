@@ -381,6 +381,78 @@ domains = ["bk.mufg.jp", "mufg.jp"]
         assert!(f.is_empty(), "{f:?}");
     }
 
+    fn bounce(returned_html: &str) -> Vec<u8> {
+        format!(
+            "From: MAILER-DAEMON@mx.example\r\nSubject: Undelivered\r\nMIME-Version: 1.0\r\n\
+             Content-Type: multipart/report; report-type=delivery-status; boundary=r\r\n\r\n\
+             --r\r\nContent-Type: text/plain\r\n\r\nCould not deliver.\r\n\
+             --r\r\nContent-Type: message/delivery-status\r\n\r\nStatus: 5.1.1\r\n\
+             --r\r\nContent-Type: message/rfc822\r\n\r\n\
+             From: news@shop.example\r\nSubject: sale\r\nContent-Type: text/html\r\n\r\n{returned_html}\r\n--r--\r\n"
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn bounced_copies_and_own_trackers_are_not_mismatches_unless_a_brand_shows() {
+        let (_d, p) = bank_policy();
+        let l = Limits::default();
+        let has_mismatch =
+            |f: &[Finding]| f.iter().any(|f| f.kind == FindingKind::LinkTextMismatch);
+        let f = run(
+            &p,
+            &bounce(r#"<a href="https://t.news-mailer.net/c">www.travel-deals.com</a>"#),
+            &l,
+        );
+        assert!(!has_mismatch(&f), "{f:?}");
+        let f = run(
+            &p,
+            &bounce(r#"<a href="https://t.evil.example/c">https://www.smbc.co.jp/</a>"#),
+            &l,
+        );
+        assert!(has_mismatch(&f), "{f:?}");
+        // The same link outside a report is still a mismatch.
+        let f = run(
+            &p,
+            &html_mail(r#"<a href="https://t.news-mailer.net/c">www.travel-deals.com</a>"#),
+            &l,
+        );
+        assert!(has_mismatch(&f), "{f:?}");
+        // a@sender.example tracking its clicks on url123.sender.example.
+        let f = run(
+            &p,
+            &html_mail(
+                r#"<a href="http://url123.sender.example/ls/click?u=1">www.fund-example.com</a>"#,
+            ),
+            &l,
+        );
+        assert!(!has_mismatch(&f), "{f:?}");
+        let f = run(
+            &p,
+            &html_mail(r#"<a href="http://url123.sender.example/x">www.mizuhobank.co.jp</a>"#),
+            &l,
+        );
+        assert!(has_mismatch(&f), "{f:?}");
+        // A known redirector explains a mismatch, but not one that shows a
+        // protected brand in mail that is not the brand's own.
+        let f = run(
+            &p,
+            &html_mail(
+                r#"<a href="https://us1.list-manage.com/track/click?u=1">www.example.org</a>"#,
+            ),
+            &l,
+        );
+        assert!(!has_mismatch(&f), "{f:?}");
+        let f = run(
+            &p,
+            &html_mail(
+                r#"<a href="https://us1.list-manage.com/track/click?u=1">www.smbc.co.jp</a>"#,
+            ),
+            &l,
+        );
+        assert!(has_mismatch(&f), "{f:?}");
+    }
+
     #[test]
     fn html_attachment_with_form_and_otp_field() {
         let raw = "From: a@sender.example\r\nSubject: t\r\nMIME-Version: 1.0\r\n\
