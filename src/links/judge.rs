@@ -23,14 +23,19 @@ pub struct BrandTerms {
 const MIN_ASCII_TERM: usize = 4;
 
 impl BrandTerms {
-    pub fn of(b: &crate::policy::Brand) -> BrandTerms {
+    /// `words`, when given, are the only ASCII words: for brands whose domain
+    /// labels or names are everyday words (`line`, `apple`, `meta`).
+    pub fn of(b: &crate::policy::Brand, words: Option<&[String]>) -> BrandTerms {
         let mut ascii = Vec::new();
         let mut add = |s: String| {
             if s.len() >= MIN_ASCII_TERM && !ascii.contains(&s) {
                 ascii.push(s);
             }
         };
-        for d in &b.domains {
+        if let Some(words) = words {
+            words.iter().cloned().for_each(&mut add);
+        }
+        for d in b.domains.iter().filter(|_| words.is_none()) {
             let suffix_len = crate::domain::suffix(d).map_or(0, |s| s.len() + 1);
             let label = &d[..d.len().saturating_sub(suffix_len)];
             let label = label.rsplit('.').next().unwrap_or(label);
@@ -40,6 +45,9 @@ impl BrandTerms {
         let mut native = Vec::new();
         for n in &b.names {
             if n.is_ascii() {
+                if words.is_some() {
+                    continue;
+                }
                 let lower = n.to_ascii_lowercase();
                 let words: Vec<&str> = lower.split_whitespace().collect();
                 add(words.concat());

@@ -50,8 +50,16 @@ impl LinkRules {
     }
 
     /// Adds the protected brands' words, so brand matching needs no per-message setup.
-    pub fn with_brands(mut self, brands: &[crate::policy::Brand]) -> Self {
-        self.brand_terms = brands.iter().map(BrandTerms::of).collect();
+    /// `link_words` maps a brand id to the URL words that replace its derived ones.
+    pub fn with_brands(
+        mut self,
+        brands: &[crate::policy::Brand],
+        link_words: &std::collections::HashMap<String, Vec<String>>,
+    ) -> Self {
+        self.brand_terms = brands
+            .iter()
+            .map(|b| BrandTerms::of(b, link_words.get(&b.id).map(Vec::as_slice)))
+            .collect();
         self
     }
 
@@ -451,6 +459,34 @@ domains = ["bk.mufg.jp", "mufg.jp"]
             &l,
         );
         assert!(has_mismatch(&f), "{f:?}");
+    }
+
+    #[test]
+    fn link_words_replace_everyday_domain_labels() {
+        let p = Policy::from_toml(
+            "t.toml",
+            "[[brand]]\nid = \"chat\"\nnames = [\"LINE株式会社\"]\ndomains = [\"line.me\"]\nlink_words = [\"line-me\"]\n",
+        )
+        .unwrap();
+        let brand = |url: &str| {
+            run(&p, &text_mail(url), &Limits::default())
+                .into_iter()
+                .any(|f| f.kind == FindingKind::LinkBrand)
+        };
+        assert!(!brand("https://online.example.com/inline/pipeline"));
+        assert!(brand("https://line-me.example.com/"));
+        // Without link_words the domain label itself is the word.
+        let p = Policy::from_toml(
+            "t.toml",
+            "[[brand]]\nid = \"chat\"\nnames = [\"LINE株式会社\"]\ndomains = [\"line.me\"]\n",
+        )
+        .unwrap();
+        let f = run(
+            &p,
+            &text_mail("https://online.example.com/"),
+            &Limits::default(),
+        );
+        assert!(f.iter().any(|f| f.kind == FindingKind::LinkBrand), "{f:?}");
     }
 
     #[test]
