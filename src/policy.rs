@@ -257,6 +257,7 @@ pub struct Policy {
     pub brand_index: BrandIndex,
     pub freemail: HashSet<String>,
     pub links: LinkRules,
+    pub lures: crate::lure::LureIndex,
     pub allow: Allow,
 }
 
@@ -305,6 +306,7 @@ pub fn default_score(kind: FindingKind) -> i32 {
         DataUri => 20,
         BrandCredentialLink => 60,
         OfficialCredentialLink => 0,
+        CredentialLure => 25,
         Truncated => 0,
     }
 }
@@ -666,6 +668,7 @@ impl Builder {
             brand_index,
             freemail: self.freemail,
             links,
+            lures: crate::lure::LureIndex::new(),
             allow: Allow {
                 sender_domains: self.allow_sender,
                 dkim_domains: self.allow_dkim,

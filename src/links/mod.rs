@@ -75,6 +75,7 @@ pub fn check(cx: &Context) -> Vec<Finding> {
     let mut out = judge::Collector::default();
     judge::judge(cx, &x, &mut out);
     let mut findings = out.into_findings();
+    findings.extend(crate::lure::check(cx, &x));
     if !x.truncated.is_empty() {
         findings.push(Finding::new(FindingKind::Truncated, x.truncated.join("; ")));
     }
