@@ -81,12 +81,14 @@ pub struct Analysis {
     pub truncated: bool,
 }
 
-/// Kinds that mean "this mail asks for credentials".
+/// Kinds that mean "this mail asks for credentials". A lure counts: its
+/// wording asks for them even when the link hides the login path.
 const CREDENTIAL_ASKS: &[FindingKind] = &[
     FindingKind::LinkCredentialPath,
     FindingKind::LinkFeed,
     FindingKind::FormPassword,
     FindingKind::HtmlAttachment,
+    FindingKind::CredentialLure,
 ];
 
 pub fn parse(raw: &[u8]) -> Message<'_> {

@@ -100,6 +100,9 @@ struct EvalArgs {
     trust_authserv_id: Option<String>,
     #[arg(long)]
     json: bool,
+    /// List every message: file, label, action, score, finding kinds.
+    #[arg(long)]
+    messages: bool,
     /// labels.tsv (file, label, …) or a directory of .eml files with one label.
     input: PathBuf,
 }
@@ -338,6 +341,7 @@ fn eval(args: EvalArgs) -> i32 {
         json: args.json,
         trust_authserv_id: args.trust_authserv_id,
         diff: args.diff,
+        messages: args.messages,
         input: args.input,
     };
     match crate::eval::run(&opts) {

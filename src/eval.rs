@@ -16,6 +16,8 @@ pub struct EvalOptions {
     pub json: bool,
     pub trust_authserv_id: Option<String>,
     pub diff: Option<Vec<PathBuf>>,
+    /// List every message with its action, score and finding kinds.
+    pub messages: bool,
     pub input: PathBuf,
 }
 
@@ -52,6 +54,9 @@ pub struct Report {
     pub top_findings: Vec<(String, usize)>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub diff: Vec<Change>,
+    /// Per message, when asked for: tuning needs to see which mail moved.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<MessageResult>,
     /// Files listed but unreadable.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unreadable: Vec<String>,
@@ -63,6 +68,15 @@ pub struct Change {
     pub label: String,
     pub before: Action,
     pub after: Action,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageResult {
+    pub file: String,
+    pub label: String,
+    pub action: Action,
+    pub score: i32,
+    pub kinds: Vec<FindingKind>,
 }
 
 /// The labelled messages of a labels.tsv or a directory of .eml files.
@@ -144,8 +158,17 @@ pub fn run(opts: &EvalOptions) -> Result<String, String> {
         let mut kinds: Vec<FindingKind> = outcome.findings.iter().map(|f| f.kind).collect();
         kinds.sort();
         kinds.dedup();
-        for k in kinds {
-            *kind_counts.entry(k).or_default() += 1;
+        for k in &kinds {
+            *kind_counts.entry(*k).or_default() += 1;
+        }
+        if opts.messages {
+            report.messages.push(MessageResult {
+                file: path.display().to_string(),
+                label: label.clone(),
+                action,
+                score: outcome.score,
+                kinds,
+            });
         }
         let (tag, quar) = (action >= Action::Tag, action >= Action::Quarantine);
         if PHISH_LABELS.contains(&label.as_str()) {
@@ -241,6 +264,18 @@ fn render(r: &Report) -> String {
             let _ = writeln!(s, "  {} [{}]: {} -> {}", c.file, c.label, c.before, c.after);
         }
     }
+    for m in &r.messages {
+        let kinds: Vec<&str> = m.kinds.iter().map(|k| k.as_str()).collect();
+        let _ = writeln!(
+            s,
+            "{}\t{}\t{}\t{}\t{}",
+            m.file,
+            m.label,
+            m.action,
+            m.score,
+            kinds.join(",")
+        );
+    }
     for u in &r.unreadable {
         let _ = writeln!(s, "unreadable: {u}");
     }
@@ -289,6 +324,7 @@ mod tests {
             diff: Some(vec![
                 PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policy/example-shinkin.toml")
             ]),
+            messages: false,
             input: sub,
         };
         let out = run(&opts).unwrap();

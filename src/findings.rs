@@ -71,6 +71,9 @@ kinds! {
     BrandCredentialLink = "brand-credential-link",
     /// Authenticated mail of the brand itself that carries a credential link.
     OfficialCredentialLink = "official-credential-link",
+    /// Wording that asks for credentials under pressure ("verify your account
+    /// … suspended", 本人確認 … 利用停止), with a link off the brands' sites.
+    CredentialLure = "credential-lure",
 
     // Limits.
     /// A bound (message bytes, MIME parts, HTML bytes, links) was reached;

@@ -18,6 +18,7 @@ pub mod eval;
 pub mod findings;
 pub mod httpd;
 pub mod links;
+pub mod lure;
 pub mod metrics;
 pub mod milter;
 pub mod policy;

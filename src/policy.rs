@@ -173,6 +173,9 @@ struct BrandFile {
     #[serde(default)]
     authorized: Vec<Spanned<String>>,
     action: Option<Action>,
+    /// Words that name the brand inside someone else's URL; replaces the
+    /// words derived from its domains and names when those are common words.
+    link_words: Option<Vec<String>>,
 }
 
 // ---------------------------------------------------------------------------
@@ -254,6 +257,7 @@ pub struct Policy {
     pub brand_index: BrandIndex,
     pub freemail: HashSet<String>,
     pub links: LinkRules,
+    pub lures: crate::lure::LureIndex,
     pub allow: Allow,
 }
 
@@ -302,6 +306,7 @@ pub fn default_score(kind: FindingKind) -> i32 {
         DataUri => 20,
         BrandCredentialLink => 60,
         OfficialCredentialLink => 0,
+        CredentialLure => 25,
         Truncated => 0,
     }
 }
@@ -407,6 +412,7 @@ struct Builder {
     redirectors: HashSet<String>,
     feeds: Vec<PathBuf>,
     brands: Vec<Brand>,
+    link_words: HashMap<String, Vec<String>>,
     allow_sender: HashMap<String, String>,
     allow_dkim: HashMap<String, String>,
     allow_net: Vec<(IpNet, String)>,
@@ -622,6 +628,14 @@ impl Builder {
                     format!("brand `{id}` needs at least one name or domain"),
                 ));
             }
+            if let Some(words) = bf.link_words {
+                let words = words
+                    .iter()
+                    .map(|w| w.trim().to_lowercase())
+                    .filter(|w| !w.is_empty())
+                    .collect();
+                self.link_words.insert(id.clone(), words);
+            }
             self.brands.push(Brand {
                 id,
                 names,
@@ -642,7 +656,7 @@ impl Builder {
                 field: "lists.feeds".into(),
                 message: m,
             })?
-            .with_brands(&self.brands);
+            .with_brands(&self.brands, &self.link_words);
         Ok(Policy {
             name: self.name.unwrap_or_else(|| "unnamed".into()),
             version: self.version.unwrap_or_default(),
@@ -654,6 +668,7 @@ impl Builder {
             brand_index,
             freemail: self.freemail,
             links,
+            lures: crate::lure::LureIndex::new(),
             allow: Allow {
                 sender_domains: self.allow_sender,
                 dkim_domains: self.allow_dkim,

@@ -3,7 +3,24 @@
 //! them when detection improves. Skips when the shared corpus is absent.
 
 use kinko_milter::eval::{run, EvalOptions};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+fn eval(root: &Path, labels: &Path, policies: &[&str]) -> serde_json::Value {
+    let opts = EvalOptions {
+        policies: policies
+            .iter()
+            .map(|p| root.join("policy").join(p))
+            .collect(),
+        json: true,
+        trust_authserv_id: None,
+        diff: None,
+        messages: false,
+        input: labels.to_path_buf(),
+    };
+    let out = run(&opts).expect("eval runs");
+    eprintln!("{out}");
+    serde_json::from_str(&out).unwrap()
+}
 
 #[test]
 fn corpus_figures_do_not_regress() {
@@ -13,18 +30,10 @@ fn corpus_figures_do_not_regress() {
         eprintln!("skipped: {} not present", labels.display());
         return;
     }
-    let opts = EvalOptions {
-        policies: vec![root.join("policy/jp-financial.toml")],
-        json: true,
-        trust_authserv_id: None,
-        diff: None,
-        input: labels,
-    };
-    let out = run(&opts).expect("eval runs");
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    // What a deployment loads: the banks, then the other phished brands.
+    let v = eval(&root, &labels, &["jp-financial.toml", "global-brands.toml"]);
     let f = |k: &str| v[k].as_f64().unwrap();
     let label = |l: &str, k: &str| v["labels"][l][k].as_f64().unwrap_or(0.0);
-    eprintln!("{out}");
     assert!(
         f("false_positive_rate") <= FP_MAX,
         "false positives {}",
@@ -38,14 +47,25 @@ fn corpus_figures_do_not_regress() {
         label("jp-phish", "quarantined_or_worse") >= JP_PHISH_QUARANTINE_MIN,
         "jp-phish quarantine recall dropped"
     );
+    assert!(
+        label("phish", "tagged_or_worse") >= PHISH_TAG_MIN,
+        "phish recall dropped"
+    );
     assert!(f("recall_tag") >= RECALL_TAG_MIN, "recall dropped");
+
+    // The bank policy alone must be as careful with legitimate mail.
+    let alone = eval(&root, &labels, &["jp-financial.toml"]);
+    let fp = alone["false_positive_rate"].as_f64().unwrap();
+    assert!(fp <= FP_MAX, "jp-financial alone: false positives {fp}");
 }
 
-// Measured with sender and display-name checks only (links not yet built):
-// false positives 0.0% (ham 0/1029, jp-ham 0/65); jp-phish 26.5% at tag or
-// above, 17.2% at quarantine or above; overall recall 6.8% (the English
-// phish imitate brands this policy does not protect).
-const FP_MAX: f64 = 0.005;
-const JP_PHISH_TAG_MIN: f64 = 0.24;
-const JP_PHISH_QUARANTINE_MIN: f64 = 0.15;
-const RECALL_TAG_MIN: f64 = 0.06;
+// Measured with jp-financial.toml + global-brands.toml, links and
+// credential-lure included: false positives 0.0% (ham 0/1029, jp-ham 0/65);
+// jp-phish 90.0% at tag or above, 79.6% at quarantine or above; phish 14.8%
+// (mostly brands and languages no policy here protects); overall 34.0%.
+// jp-financial alone: false positives 0.0%, jp-phish 50.2% / 33.7%.
+const FP_MAX: f64 = 0.003;
+const JP_PHISH_TAG_MIN: f64 = 0.87;
+const JP_PHISH_QUARANTINE_MIN: f64 = 0.76;
+const PHISH_TAG_MIN: f64 = 0.13;
+const RECALL_TAG_MIN: f64 = 0.32;

@@ -226,7 +226,19 @@ pub fn check_sender(cx: &Context) -> Vec<Finding> {
     }
 
     let mut claimed: Option<String> = None;
-    if let Some((brand_id, how)) = ix.claimed_brand(display) {
+    // A display name that only repeats the From address claims nothing the
+    // address does not: the lookalike checks above judge the address.
+    let repeats_address = from.and_then(|a| a.address()).is_some_and(|addr| {
+        display
+            .trim_matches(|c: char| c.is_whitespace() || "\"'<>".contains(c))
+            .eq_ignore_ascii_case(addr)
+    });
+    let claim = if repeats_address {
+        None
+    } else {
+        ix.claimed_brand(display)
+    };
+    if let Some((brand_id, how)) = claim {
         if let Some(brand) = cx.policy.brand(brand_id) {
             if !sender_is_brand(cx, brand) {
                 let free = cx

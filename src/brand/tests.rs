@@ -428,3 +428,103 @@ fn many_brands_index_stays_correct() {
     assert!(l.is_some());
     assert_eq!(ix.lookalike("brandname01234.co.jp"), None);
 }
+
+fn jp_and_global() -> &'static Policy {
+    static P: OnceLock<Policy> = OnceLock::new();
+    P.get_or_init(|| {
+        Policy::load_files(&[
+            policy_path("jp-financial.toml"),
+            policy_path("global-brands.toml"),
+        ])
+        .expect("jp-financial.toml + global-brands.toml load")
+    })
+}
+
+#[test]
+fn global_brands_claimed_by_strangers_are_found() {
+    use FindingKind::*;
+    let p = jp_and_global();
+    let env = Envelope::default();
+    let cases: &[(&str, FindingKind, &str)] = &[
+        (
+            "\"Amazon.co.jp\" <cterq@nntxqig.example>",
+            DisplayName,
+            "amazon",
+        ),
+        (
+            "えきねっと（JR東日本） <x@bsvl.example>",
+            DisplayName,
+            "eki-net",
+        ),
+        (
+            "Microsoft account team <x@gmail.com>",
+            FreemailBrand,
+            "microsoft",
+        ),
+        (
+            "ＥＴＣ利用照会サービス <x@evil.example>",
+            DisplayName,
+            "etc-meisai",
+        ),
+    ];
+    for (from, kind, brand) in cases {
+        let f = run(p, &mail(from, "お知らせ"), &env, &auth_none());
+        assert!(kinds(&f).contains(&(*kind, Some(*brand))), "{from}: {f:?}");
+    }
+}
+
+#[test]
+fn global_brands_own_and_service_domains_are_quiet() {
+    let p = jp_and_global();
+    let env = Envelope::default();
+    for from in [
+        // Employees posting to development lists.
+        "\"Doe, Jane (Amazon)\" <jdoe@amazon.com>",
+        "Jane Doe (Google) <jdoe@google.com>",
+        "Microsoft Linux Team <x@microsoft.com>",
+        // Delivery reports of the brands' own mail services.
+        "Microsoft Outlook <postmaster@outlook.com>",
+        "postmaster@example.onmicrosoft.com <postmaster@example.onmicrosoft.com>",
+        "Mail Delivery Subsystem <mailer-daemon@googlemail.com>",
+        "MAILER-DAEMON@yahoo.com",
+    ] {
+        let f = run(
+            p,
+            &mail(from, "Re: [PATCH] fix amazon google driver"),
+            &env,
+            &auth_none(),
+        );
+        let sender: Vec<_> = f
+            .iter()
+            .filter(|f| f.kind != FindingKind::SubjectBrand)
+            .collect();
+        assert!(sender.is_empty(), "{from}: {f:?}");
+    }
+}
+
+#[test]
+fn display_name_repeating_the_address_claims_nothing_more() {
+    let p = jp_and_global();
+    let env = Envelope::default();
+    let f = run(
+        p,
+        &mail("\"x@smbc.evil.example\" <x@smbc.evil.example>", "t"),
+        &env,
+        &auth_none(),
+    );
+    assert!(
+        f.iter().all(|f| f.kind != FindingKind::DisplayName),
+        "{f:?}"
+    );
+    // Showing another address than the real one is still a claim.
+    let f = run(
+        p,
+        &mail("\"info@smbc.co.jp\" <x@evil.example>", "t"),
+        &env,
+        &auth_none(),
+    );
+    assert!(
+        f.iter().any(|f| f.kind == FindingKind::DisplayName),
+        "{f:?}"
+    );
+}

@@ -47,6 +47,9 @@ pub struct Link {
     pub text: Option<String>,
     pub kind: LinkKind,
     pub origin: Origin,
+    /// Inside the returned message of a delivery report: someone else's mail
+    /// quoted back to its (often forged) sender, not what the bouncer wrote.
+    pub returned: bool,
 }
 
 /// A `data:` URI in a navigating attribute.
@@ -101,6 +104,7 @@ pub fn extract(msg: &Message, limits: &Limits) -> Extracted {
         cut_parts: false,
         cut_depth: false,
         cut_html: 0,
+        returned: false,
     };
     w.message(msg, 0);
     let Walker {
@@ -147,11 +151,33 @@ struct Walker<'l> {
     cut_parts: bool,
     cut_depth: bool,
     cut_html: usize,
+    returned: bool,
+}
+
+/// Whether a part is a multipart/report (RFC 6522): its message/rfc822 child
+/// is the mail that could not be delivered.
+fn is_report(part: &MessagePart) -> bool {
+    part.content_type().is_some_and(|ct| {
+        ct.ctype().eq_ignore_ascii_case("multipart")
+            && ct
+                .subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("report"))
+    })
 }
 
 impl Walker<'_> {
     fn message(&mut self, msg: &Message, depth: usize) {
-        for part in &msg.parts {
+        let mut in_report = vec![false; msg.parts.len()];
+        for part in msg.parts.iter().filter(|p| is_report(p)) {
+            if let PartType::Multipart(children) = &part.body {
+                for &c in children {
+                    if let Some(slot) = in_report.get_mut(c as usize) {
+                        *slot = true;
+                    }
+                }
+            }
+        }
+        for (i, part) in msg.parts.iter().enumerate() {
             if self.parts_seen >= self.limits.max_mime_parts {
                 self.cut_parts = true;
                 return;
@@ -174,7 +200,10 @@ impl Walker<'_> {
                     if depth + 1 > self.limits.max_mime_depth {
                         self.cut_depth = true;
                     } else {
+                        let outer = self.returned;
+                        self.returned |= in_report[i];
                         self.message(inner, depth + 1);
+                        self.returned = outer;
                     }
                 }
                 PartType::Multipart(_) => {}
@@ -182,10 +211,11 @@ impl Walker<'_> {
         }
     }
 
-    fn push(&mut self, link: Link) {
+    fn push(&mut self, mut link: Link) {
         if self.out.links.len() >= self.limits.max_links {
             self.cut_links += 1;
         } else {
+            link.returned = self.returned;
             self.out.links.push(link);
         }
     }
@@ -537,6 +567,7 @@ pub fn normalise(u: &Url, kind: LinkKind, origin: Origin) -> Option<Link> {
         text: None,
         kind,
         origin,
+        returned: false,
     })
 }
 

@@ -23,14 +23,19 @@ pub struct BrandTerms {
 const MIN_ASCII_TERM: usize = 4;
 
 impl BrandTerms {
-    pub fn of(b: &crate::policy::Brand) -> BrandTerms {
+    /// `words`, when given, are the only ASCII words: for brands whose domain
+    /// labels or names are everyday words (`line`, `apple`, `meta`).
+    pub fn of(b: &crate::policy::Brand, words: Option<&[String]>) -> BrandTerms {
         let mut ascii = Vec::new();
         let mut add = |s: String| {
             if s.len() >= MIN_ASCII_TERM && !ascii.contains(&s) {
                 ascii.push(s);
             }
         };
-        for d in &b.domains {
+        if let Some(words) = words {
+            words.iter().cloned().for_each(&mut add);
+        }
+        for d in b.domains.iter().filter(|_| words.is_none()) {
             let suffix_len = crate::domain::suffix(d).map_or(0, |s| s.len() + 1);
             let label = &d[..d.len().saturating_sub(suffix_len)];
             let label = label.rsplit('.').next().unwrap_or(label);
@@ -40,6 +45,9 @@ impl BrandTerms {
         let mut native = Vec::new();
         for n in &b.names {
             if n.is_ascii() {
+                if words.is_some() {
+                    continue;
+                }
                 let lower = n.to_ascii_lowercase();
                 let words: Vec<&str> = lower.split_whitespace().collect();
                 add(words.concat());
@@ -250,6 +258,11 @@ pub fn text_domain(text: &str) -> Option<String> {
 pub fn judge(cx: &Context, x: &Extracted, out: &mut Collector) {
     let rules: &LinkRules = &cx.policy.links;
     let index = &cx.policy.brand_index;
+    let sender_reg = cx
+        .from_domain
+        .as_deref()
+        .and_then(crate::domain::registrable);
+    let official_sender = crate::brand::official_sender(cx);
     for l in &x.links {
         let official = if l.ip {
             None
@@ -325,8 +338,21 @@ pub fn judge(cx: &Context, x: &Extracted, out: &mut Collector) {
                 Some(brand),
             );
         }
-        if let Some(shown) = mismatch(rules, l) {
+        if let Some(shown) = mismatch(l) {
             let brand = index.official_brand(&shown);
+            // Click trackers: a known redirector, a bounced copy, or a host of
+            // the sender's own domain (an ESP's branded link host). They explain
+            // a mismatch unless the text shows a protected brand whose own
+            // authenticated mail this is not: phishers rent the same ESPs.
+            let own_tracker = sender_reg.is_some() && l.registrable == sender_reg;
+            let tracker = within_set(&l.host, &rules.redirectors) || l.returned || own_tracker;
+            let explained = match brand {
+                None => tracker,
+                Some(b) => tracker && official_sender == Some(b),
+            };
+            if explained {
+                continue;
+            }
             out.add(
                 FindingKind::LinkTextMismatch,
                 "link text shows another domain",
@@ -421,14 +447,11 @@ fn brand_in_link<'r>(rules: &'r LinkRules, l: &Link) -> Option<&'r str> {
 }
 
 /// The domain a link's text shows, when the link goes to another registrable
-/// domain and not through a known redirector.
-fn mismatch(rules: &LinkRules, l: &Link) -> Option<String> {
+/// domain.
+fn mismatch(l: &Link) -> Option<String> {
     let shown = text_domain(l.text.as_deref()?)?;
     let shown_reg = crate::domain::registrable(&shown)?;
     if l.registrable.as_deref() == Some(shown_reg.as_str()) {
-        return None;
-    }
-    if within_set(&l.host, &rules.redirectors) {
         return None;
     }
     // A tracking redirect that carries the shown destination in its query

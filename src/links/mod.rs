@@ -50,8 +50,16 @@ impl LinkRules {
     }
 
     /// Adds the protected brands' words, so brand matching needs no per-message setup.
-    pub fn with_brands(mut self, brands: &[crate::policy::Brand]) -> Self {
-        self.brand_terms = brands.iter().map(BrandTerms::of).collect();
+    /// `link_words` maps a brand id to the URL words that replace its derived ones.
+    pub fn with_brands(
+        mut self,
+        brands: &[crate::policy::Brand],
+        link_words: &std::collections::HashMap<String, Vec<String>>,
+    ) -> Self {
+        self.brand_terms = brands
+            .iter()
+            .map(|b| BrandTerms::of(b, link_words.get(&b.id).map(Vec::as_slice)))
+            .collect();
         self
     }
 
@@ -67,6 +75,7 @@ pub fn check(cx: &Context) -> Vec<Finding> {
     let mut out = judge::Collector::default();
     judge::judge(cx, &x, &mut out);
     let mut findings = out.into_findings();
+    findings.extend(crate::lure::check(cx, &x));
     if !x.truncated.is_empty() {
         findings.push(Finding::new(FindingKind::Truncated, x.truncated.join("; ")));
     }
@@ -379,6 +388,106 @@ domains = ["bk.mufg.jp", "mufg.jp"]
             <a href="https://t.esp.example/r?u=https%3A%2F%2Fwww.example.org%2F">www.example.org</a>"#;
         let f = run(&p, &html_mail(html), &Limits::default());
         assert!(f.is_empty(), "{f:?}");
+    }
+
+    fn bounce(returned_html: &str) -> Vec<u8> {
+        format!(
+            "From: MAILER-DAEMON@mx.example\r\nSubject: Undelivered\r\nMIME-Version: 1.0\r\n\
+             Content-Type: multipart/report; report-type=delivery-status; boundary=r\r\n\r\n\
+             --r\r\nContent-Type: text/plain\r\n\r\nCould not deliver.\r\n\
+             --r\r\nContent-Type: message/delivery-status\r\n\r\nStatus: 5.1.1\r\n\
+             --r\r\nContent-Type: message/rfc822\r\n\r\n\
+             From: news@shop.example\r\nSubject: sale\r\nContent-Type: text/html\r\n\r\n{returned_html}\r\n--r--\r\n"
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn bounced_copies_and_own_trackers_are_not_mismatches_unless_a_brand_shows() {
+        let (_d, p) = bank_policy();
+        let l = Limits::default();
+        let has_mismatch =
+            |f: &[Finding]| f.iter().any(|f| f.kind == FindingKind::LinkTextMismatch);
+        let f = run(
+            &p,
+            &bounce(r#"<a href="https://t.news-mailer.net/c">www.travel-deals.com</a>"#),
+            &l,
+        );
+        assert!(!has_mismatch(&f), "{f:?}");
+        let f = run(
+            &p,
+            &bounce(r#"<a href="https://t.evil.example/c">https://www.smbc.co.jp/</a>"#),
+            &l,
+        );
+        assert!(has_mismatch(&f), "{f:?}");
+        // The same link outside a report is still a mismatch.
+        let f = run(
+            &p,
+            &html_mail(r#"<a href="https://t.news-mailer.net/c">www.travel-deals.com</a>"#),
+            &l,
+        );
+        assert!(has_mismatch(&f), "{f:?}");
+        // a@sender.example tracking its clicks on url123.sender.example.
+        let f = run(
+            &p,
+            &html_mail(
+                r#"<a href="http://url123.sender.example/ls/click?u=1">www.fund-example.com</a>"#,
+            ),
+            &l,
+        );
+        assert!(!has_mismatch(&f), "{f:?}");
+        let f = run(
+            &p,
+            &html_mail(r#"<a href="http://url123.sender.example/x">www.mizuhobank.co.jp</a>"#),
+            &l,
+        );
+        assert!(has_mismatch(&f), "{f:?}");
+        // A known redirector explains a mismatch, but not one that shows a
+        // protected brand in mail that is not the brand's own.
+        let f = run(
+            &p,
+            &html_mail(
+                r#"<a href="https://us1.list-manage.com/track/click?u=1">www.example.org</a>"#,
+            ),
+            &l,
+        );
+        assert!(!has_mismatch(&f), "{f:?}");
+        let f = run(
+            &p,
+            &html_mail(
+                r#"<a href="https://us1.list-manage.com/track/click?u=1">www.smbc.co.jp</a>"#,
+            ),
+            &l,
+        );
+        assert!(has_mismatch(&f), "{f:?}");
+    }
+
+    #[test]
+    fn link_words_replace_everyday_domain_labels() {
+        let p = Policy::from_toml(
+            "t.toml",
+            "[[brand]]\nid = \"chat\"\nnames = [\"LINE株式会社\"]\ndomains = [\"line.me\"]\nlink_words = [\"line-me\"]\n",
+        )
+        .unwrap();
+        let brand = |url: &str| {
+            run(&p, &text_mail(url), &Limits::default())
+                .into_iter()
+                .any(|f| f.kind == FindingKind::LinkBrand)
+        };
+        assert!(!brand("https://online.example.com/inline/pipeline"));
+        assert!(brand("https://line-me.example.com/"));
+        // Without link_words the domain label itself is the word.
+        let p = Policy::from_toml(
+            "t.toml",
+            "[[brand]]\nid = \"chat\"\nnames = [\"LINE株式会社\"]\ndomains = [\"line.me\"]\n",
+        )
+        .unwrap();
+        let f = run(
+            &p,
+            &text_mail("https://online.example.com/"),
+            &Limits::default(),
+        );
+        assert!(f.iter().any(|f| f.kind == FindingKind::LinkBrand), "{f:?}");
     }
 
     #[test]
