@@ -98,6 +98,9 @@ pub struct DomainIndex {
     /// Third parties authorised for a brand: never a lookalike either.
     authorized: HashMap<String, u32>,
     protected: Vec<Protected>,
+    /// Registrable domain → its entry in `protected`, so a subdomain attack
+    /// finds the domain it copies without scanning every brand.
+    by_registrable: HashMap<String, u32>,
     by_name: HashMap<String, Vec<u32>>,
     by_flat_name: HashMap<String, Vec<u32>>,
     by_skeleton: HashMap<String, Vec<u32>>,
@@ -154,6 +157,7 @@ impl DomainIndex {
         let mut patterns: Vec<String> = Vec::new();
         for (i, p) in ix.protected.iter().enumerate() {
             let i = i as u32;
+            ix.by_registrable.insert(p.registrable.clone(), i);
             ix.by_name.entry(p.name.clone()).or_default().push(i);
             let flat = p.name.replace('-', "");
             ix.by_flat_name.entry(flat.clone()).or_default().push(i);
@@ -434,6 +438,23 @@ impl DomainIndex {
         ))
     }
 
+    /// The first protected entry of brand `b` that `host` is or lies within.
+    fn protected_within(&self, host: &str, b: u32) -> Option<usize> {
+        let mut best: Option<u32> = None;
+        let mut h = host;
+        loop {
+            if let Some(&i) = self.by_registrable.get(h) {
+                if self.protected[i as usize].brand == b && best.is_none_or(|x| i < x) {
+                    best = Some(i);
+                }
+            }
+            match h.split_once('.') {
+                Some((_, rest)) => h = rest,
+                None => return best.map(|i| i as usize),
+            }
+        }
+    }
+
     /// A protected domain or name placed in the labels left of someone else's
     /// registrable domain: `smbc-card.com.pllpx.com`, `cr.mufg.example.com`.
     fn judge_subdomain(&self, host: &str, reg: &str) -> Option<Hit> {
@@ -447,10 +468,7 @@ impl DomainIndex {
             for j in (i + 2)..=(i + 4).min(n) {
                 let seq = labels[i..j].join(".");
                 if let Some(b) = self.official(&seq) {
-                    let imitated = self
-                        .protected
-                        .iter()
-                        .position(|p| p.brand == b && domain::is_within(&seq, &p.registrable));
+                    let imitated = self.protected_within(&seq, b);
                     if let Some(pi) = imitated {
                         return Some((
                             FindingKind::Subdomain,
