@@ -104,7 +104,7 @@ pub struct DomainIndex {
     by_name: HashMap<String, Vec<u32>>,
     by_flat_name: HashMap<String, Vec<u32>>,
     by_skeleton: HashMap<String, Vec<u32>>,
-    deletions: HashMap<String, Vec<u32>>,
+    deletions: typo::NeighbourIndex,
     combo: Option<AhoCorasick>,
     /// Aho-Corasick pattern id → protected entry.
     combo_target: Vec<u32>,
@@ -155,6 +155,7 @@ impl DomainIndex {
             }
         }
         let mut patterns: Vec<String> = Vec::new();
+        let mut neighbours: Vec<(u64, u32)> = Vec::new();
         for (i, p) in ix.protected.iter().enumerate() {
             let i = i as u32;
             ix.by_registrable.insert(p.registrable.clone(), i);
@@ -167,7 +168,7 @@ impl DomainIndex {
                 continue;
             }
             for v in typo::deletions(&p.name, typo::max_edits(p.name.len())) {
-                ix.deletions.entry(v).or_default().push(i);
+                neighbours.push((typo::hash(&v), i));
             }
             patterns.push(p.name.clone());
             ix.combo_target.push(i);
@@ -176,6 +177,7 @@ impl DomainIndex {
                 ix.combo_target.push(i);
             }
         }
+        ix.deletions = typo::NeighbourIndex::new(neighbours);
         if !patterns.is_empty() {
             ix.combo = AhoCorasick::builder()
                 .match_kind(MatchKind::Standard)
@@ -339,11 +341,10 @@ impl DomainIndex {
         let k = if name.len() >= 7 { 2 } else { 1 };
         let mut best: Option<(usize, u32)> = None;
         let mut tried: HashSet<u32> = HashSet::new();
-        for v in typo::deletions(name, k) {
-            let Some(ids) = self.deletions.get(&v) else {
-                continue;
-            };
-            for &i in ids {
+        let mut hashes = Vec::new();
+        typo::deletion_hashes(name.as_bytes(), k, &mut hashes);
+        for h in hashes {
+            for &i in self.deletions.get(h) {
                 if !tried.insert(i) {
                     continue;
                 }
@@ -360,7 +361,9 @@ impl DomainIndex {
                 {
                     continue;
                 }
-                if best.is_none_or(|(bd, _)| d < bd) {
+                // Ties go to the earliest protected entry, so the verdict
+                // does not depend on the order hashes are probed in.
+                if best.is_none_or(|b| (d, i) < b) {
                     best = Some((d, i));
                 }
             }
