@@ -156,6 +156,7 @@ impl DomainIndex {
         }
         let mut patterns: Vec<String> = Vec::new();
         let mut neighbours: Vec<(u64, u32)> = Vec::new();
+        let mut hashes = Vec::new();
         for (i, p) in ix.protected.iter().enumerate() {
             let i = i as u32;
             ix.by_registrable.insert(p.registrable.clone(), i);
@@ -167,8 +168,16 @@ impl DomainIndex {
             if generic(&p.name) || p.name.starts_with("xn--") {
                 continue;
             }
-            for v in typo::deletions(&p.name, typo::max_edits(p.name.len())) {
-                neighbours.push((typo::hash(&v), i));
+            let k = typo::max_edits(p.name.len());
+            if p.name.is_ascii() {
+                // Millions of neighbours at 10,000 brands: hash them in place
+                // rather than allocating each as a string first.
+                typo::deletion_hashes(p.name.as_bytes(), k, &mut hashes);
+                neighbours.extend(hashes.iter().map(|&h| (h, i)));
+            } else {
+                for v in typo::deletions(&p.name, k) {
+                    neighbours.push((typo::hash(&v), i));
+                }
             }
             patterns.push(p.name.clone());
             ix.combo_target.push(i);
