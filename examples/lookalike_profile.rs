@@ -83,6 +83,12 @@ fn main() {
     let t = Instant::now();
     let ix = BrandIndex::new(&brands);
     eprintln!("BrandIndex::new({n}) took {:?}", t.elapsed());
+    // Resident memory once the index is built (peak is in /usr/bin/time's maxrss).
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+        if let Some(line) = status.lines().find(|l| l.starts_with("VmRSS")) {
+            eprintln!("{line}");
+        }
+    }
     for h in HOSTS {
         eprintln!("{h}: {:?}", ix.lookalike(h));
     }
