@@ -98,10 +98,13 @@ pub struct DomainIndex {
     /// Third parties authorised for a brand: never a lookalike either.
     authorized: HashMap<String, u32>,
     protected: Vec<Protected>,
+    /// Registrable domain → its entry in `protected`, so a subdomain attack
+    /// finds the domain it copies without scanning every brand.
+    by_registrable: HashMap<String, u32>,
     by_name: HashMap<String, Vec<u32>>,
     by_flat_name: HashMap<String, Vec<u32>>,
     by_skeleton: HashMap<String, Vec<u32>>,
-    deletions: HashMap<String, Vec<u32>>,
+    deletions: typo::NeighbourIndex,
     combo: Option<AhoCorasick>,
     /// Aho-Corasick pattern id → protected entry.
     combo_target: Vec<u32>,
@@ -152,8 +155,11 @@ impl DomainIndex {
             }
         }
         let mut patterns: Vec<String> = Vec::new();
+        let mut neighbours: Vec<(u64, u32)> = Vec::new();
+        let mut hashes = Vec::new();
         for (i, p) in ix.protected.iter().enumerate() {
             let i = i as u32;
+            ix.by_registrable.insert(p.registrable.clone(), i);
             ix.by_name.entry(p.name.clone()).or_default().push(i);
             let flat = p.name.replace('-', "");
             ix.by_flat_name.entry(flat.clone()).or_default().push(i);
@@ -162,8 +168,16 @@ impl DomainIndex {
             if generic(&p.name) || p.name.starts_with("xn--") {
                 continue;
             }
-            for v in typo::deletions(&p.name, typo::max_edits(p.name.len())) {
-                ix.deletions.entry(v).or_default().push(i);
+            let k = typo::max_edits(p.name.len());
+            if p.name.is_ascii() {
+                // Millions of neighbours at 10,000 brands: hash them in place
+                // rather than allocating each as a string first.
+                typo::deletion_hashes(p.name.as_bytes(), k, &mut hashes);
+                neighbours.extend(hashes.iter().map(|&h| (h, i)));
+            } else {
+                for v in typo::deletions(&p.name, k) {
+                    neighbours.push((typo::hash(&v), i));
+                }
             }
             patterns.push(p.name.clone());
             ix.combo_target.push(i);
@@ -172,6 +186,7 @@ impl DomainIndex {
                 ix.combo_target.push(i);
             }
         }
+        ix.deletions = typo::NeighbourIndex::new(neighbours);
         if !patterns.is_empty() {
             ix.combo = AhoCorasick::builder()
                 .match_kind(MatchKind::Standard)
@@ -335,11 +350,10 @@ impl DomainIndex {
         let k = if name.len() >= 7 { 2 } else { 1 };
         let mut best: Option<(usize, u32)> = None;
         let mut tried: HashSet<u32> = HashSet::new();
-        for v in typo::deletions(name, k) {
-            let Some(ids) = self.deletions.get(&v) else {
-                continue;
-            };
-            for &i in ids {
+        let mut hashes = Vec::new();
+        typo::deletion_hashes(name.as_bytes(), k, &mut hashes);
+        for h in hashes {
+            for &i in self.deletions.get(h) {
                 if !tried.insert(i) {
                     continue;
                 }
@@ -356,7 +370,9 @@ impl DomainIndex {
                 {
                     continue;
                 }
-                if best.is_none_or(|(bd, _)| d < bd) {
+                // Ties go to the earliest protected entry, so the verdict
+                // does not depend on the order hashes are probed in.
+                if best.is_none_or(|b| (d, i) < b) {
                     best = Some((d, i));
                 }
             }
@@ -434,6 +450,23 @@ impl DomainIndex {
         ))
     }
 
+    /// The first protected entry of brand `b` that `host` is or lies within.
+    fn protected_within(&self, host: &str, b: u32) -> Option<usize> {
+        let mut best: Option<u32> = None;
+        let mut h = host;
+        loop {
+            if let Some(&i) = self.by_registrable.get(h) {
+                if self.protected[i as usize].brand == b && best.is_none_or(|x| i < x) {
+                    best = Some(i);
+                }
+            }
+            match h.split_once('.') {
+                Some((_, rest)) => h = rest,
+                None => return best.map(|i| i as usize),
+            }
+        }
+    }
+
     /// A protected domain or name placed in the labels left of someone else's
     /// registrable domain: `smbc-card.com.pllpx.com`, `cr.mufg.example.com`.
     fn judge_subdomain(&self, host: &str, reg: &str) -> Option<Hit> {
@@ -447,10 +480,7 @@ impl DomainIndex {
             for j in (i + 2)..=(i + 4).min(n) {
                 let seq = labels[i..j].join(".");
                 if let Some(b) = self.official(&seq) {
-                    let imitated = self
-                        .protected
-                        .iter()
-                        .position(|p| p.brand == b && domain::is_within(&seq, &p.registrable));
+                    let imitated = self.protected_within(&seq, b);
                     if let Some(pi) = imitated {
                         return Some((
                             FindingKind::Subdomain,
