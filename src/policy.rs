@@ -428,9 +428,17 @@ impl Builder {
             message,
         };
         self.sources.push(file.to_string());
+        // Several files make one policy: its name lists them all, so logs
+        // and kinko_policy_info say exactly what is in force.
         if let Some(meta) = pf.policy {
-            self.name = Some(meta.name);
-            self.version = meta.version.or(self.version.take());
+            let join = |a: Option<String>, b: String| match a {
+                Some(a) if a != b => format!("{a}+{b}"),
+                _ => b,
+            };
+            self.name = Some(join(self.name.take(), meta.name));
+            if let Some(v) = meta.version {
+                self.version = Some(join(self.version.take(), v));
+            }
         }
         for (key, value) in pf.scores {
             let kind = FindingKind::from_name(key.get_ref()).ok_or_else(|| {
