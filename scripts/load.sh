@@ -13,6 +13,7 @@
 #   bash scripts/load.sh [ROUNDS] [MESSAGES_PER_ROUND] [SESSIONS] [TRANSPORT]
 #   TRANSPORT: inet (default) or unix
 #   SOAK_SECONDS=1800 bash scripts/load.sh 1 2000 20   # soak: RSS and fds over time
+#   MSG_KB=1024 bash scripts/load.sh 1 300 100         # 100 connections of 1 MB messages
 # Prints one JSON line per round and a summary with medians and ratios.
 # Needs root (Postfix) and the packages scripts/test.sh installs.
 set -euo pipefail
@@ -57,11 +58,13 @@ dnsmasq --no-daemon --port="$dns_port" --listen-address=127.0.0.1 --bind-interfa
 pids+=($!)
 
 # A 13.5 KB message: text and HTML parts, a few links, signed.
-python3 - "$tmp/msg.eml" <<'PY'
+python3 - "$tmp/msg.eml" "${MSG_KB:-13}" <<'PY'
 import sys
 para = ("Thank you for using Load Test Bank. Your monthly statement is ready. "
         "This paragraph is filler so the message has the size of real mail. ") * 3
-text = "\n\n".join([para] * 12)
+# About 13 KB by default; MSG_KB grows the text part for large-message runs.
+extra = max(0, int(sys.argv[2]) - 13) * 1024 // (len(para) + 2)
+text = "\n\n".join([para] * (12 + extra))
 html = "".join(f"<p>{para} <a href=\"https://www.load.test/info/{i}\">www.load.test/info/{i}</a></p>\n" for i in range(14))
 msg = f"""From: Load Test Bank <info@load.test>
 To: customer@sink.test
