@@ -97,6 +97,17 @@ pub async fn serve_tcp(
     indymilter::run(NoDelayListener(listener), callbacks, config, shutdown).await
 }
 
+/// Serves the milter protocol on a unix socket until `shutdown` completes.
+pub async fn serve_unix(
+    listener: UnixListener,
+    runtime: Arc<Runtime>,
+    config: indymilter::Config,
+    shutdown: impl std::future::Future,
+) -> io::Result<()> {
+    let callbacks = crate::milter::callbacks(runtime);
+    indymilter::run(listener, callbacks, config, shutdown).await
+}
+
 /// Binds a unix socket, removing a stale socket file left by a crash but
 /// refusing to steal the socket of a running instance.
 async fn bind_unix(path: &Path) -> io::Result<UnixListener> {
@@ -246,9 +257,8 @@ pub async fn run(config_path: Option<PathBuf>, cli_dry_run: bool) -> i32 {
                 }
             };
             announce(&format!("unix:{}", path.display()), &policy_desc, dry_run);
-            let callbacks = crate::milter::callbacks(runtime.clone());
             let r = with_grace(
-                indymilter::run(listener, callbacks, milter_config, shutdown),
+                serve_unix(listener, runtime.clone(), milter_config, shutdown),
                 shutdown_rx,
             )
             .await;

@@ -29,6 +29,8 @@ pub const AUTHSERV: &str = "mx.kinko.test";
 
 pub struct Milter {
     pub addr: SocketAddr,
+    /// Set when the milter serves a unix socket instead of `addr`.
+    pub unix: Option<std::path::PathBuf>,
     stop: Option<oneshot::Sender<()>>,
     pub pkcs8: Vec<u8>,
     pub metrics: Arc<Metrics>,
@@ -40,6 +42,7 @@ impl Milter {
     pub fn view(&self) -> Milter {
         Milter {
             addr: self.addr,
+            unix: self.unix.clone(),
             stop: None,
             pkcs8: self.pkcs8.clone(),
             metrics: self.metrics.clone(),
@@ -69,6 +72,16 @@ fn nxdomain() -> Txt {
 /// A milter whose DNS knows bank.test (SPF: 192.0.2.1, ed25519 DKIM key
 /// `sel`, DMARC p=reject) and nothing else.
 pub async fn start(tweak: impl FnOnce(&mut Config)) -> Milter {
+    start_on(None, tweak).await
+}
+
+/// The same milter on a unix socket at `path` (no TCP, so no Nagle on
+/// either side: what a benchmark of the milter's own work wants).
+pub async fn start_unix(path: &std::path::Path, tweak: impl FnOnce(&mut Config)) -> Milter {
+    start_on(Some(path), tweak).await
+}
+
+async fn start_on(unix: Option<&std::path::Path>, tweak: impl FnOnce(&mut Config)) -> Milter {
     let mut cfg = Config {
         authserv_id: AUTHSERV.into(),
         trusted_networks: vec![],
@@ -122,19 +135,26 @@ pub async fn start(tweak: impl FnOnce(&mut Config)) -> Milter {
         config: Arc::new(cfg),
     };
     let runtime = Arc::new(Runtime::new(state, metrics.clone()));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(kinko_milter::server::serve_tcp(
-        listener,
-        runtime,
-        milter_config,
-        async move {
-            let _ = rx.await;
-        },
-    ));
+    let stopped = async move {
+        let _ = rx.await;
+    };
+    let addr = match unix {
+        Some(path) => {
+            let listener = tokio::net::UnixListener::bind(path).unwrap();
+            tokio::spawn(kinko_milter::server::serve_unix(listener, runtime, milter_config, stopped));
+            SocketAddr::from(([0, 0, 0, 0], 0))
+        }
+        None => {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            tokio::spawn(kinko_milter::server::serve_tcp(listener, runtime, milter_config, stopped));
+            addr
+        }
+    };
     Milter {
         addr,
+        unix: unix.map(|p| p.to_path_buf()),
         stop: Some(tx),
         pkcs8,
         metrics,
@@ -159,11 +179,11 @@ pub async fn transact(
     mail_from: &str,
     raw: &str,
 ) -> (Vec<EomAction>, Status) {
-    let mut conn = TestConnection::configure()
-        .exact_leading_space(true)
-        .open_tcp(m.addr)
-        .await
-        .unwrap();
+    let builder = TestConnection::configure().exact_leading_space(true);
+    let mut conn = match &m.unix {
+        Some(path) => builder.open_unix(path).await.unwrap(),
+        None => builder.open_tcp(m.addr).await.unwrap(),
+    };
     let st = conn
         .connect("client.example", (client, 40000))
         .await
