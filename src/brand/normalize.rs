@@ -79,13 +79,37 @@ pub use crate::sanitize::is_hidden;
 
 /// The confusable skeleton of one character, lower-cased: `0` and `o`, `1`
 /// and `l`, Cyrillic `а` and Latin `a` end up equal.
+///
+/// Folding runs over every subject and body text, and computing a skeleton
+/// is the costliest step of it: ASCII comes from a table, other characters
+/// from a small per-thread memo (text repeats few distinct characters).
 fn skeleton_char(c: char, out: &mut String) {
-    let mut buf = [0u8; 4];
-    for s in unicode_security::skeleton(c.encode_utf8(&mut buf)) {
-        for l in s.to_lowercase() {
-            out.push(l);
-        }
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    use std::sync::OnceLock;
+    static ASCII: OnceLock<Vec<String>> = OnceLock::new();
+    thread_local! {
+        static MEMO: RefCell<HashMap<char, Box<str>>> = RefCell::new(HashMap::new());
     }
+    if c.is_ascii() {
+        let table = ASCII.get_or_init(|| (0u8..128).map(|b| compute_skeleton(b as char)).collect());
+        out.push_str(&table[c as usize]);
+        return;
+    }
+    MEMO.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() > 8192 {
+            m.clear();
+        }
+        out.push_str(m.entry(c).or_insert_with(|| compute_skeleton(c).into()));
+    });
+}
+
+fn compute_skeleton(c: char) -> String {
+    let mut buf = [0u8; 4];
+    unicode_security::skeleton(c.encode_utf8(&mut buf))
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// Folds text for brand-name matching: hidden characters removed (and kept

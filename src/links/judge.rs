@@ -71,6 +71,66 @@ impl BrandTerms {
     }
 }
 
+/// Every brand's URL words compiled together; pattern ids map back to the
+/// brand's index in [`LinkRules::brand_terms`].
+#[derive(Debug, Default)]
+pub struct BrandWords {
+    ascii: Option<aho_corasick::AhoCorasick>,
+    ascii_brand: Vec<usize>,
+    native: Option<aho_corasick::AhoCorasick>,
+    native_brand: Vec<usize>,
+}
+
+impl BrandWords {
+    pub fn new(terms: &[BrandTerms]) -> BrandWords {
+        let build = |pick: fn(&BrandTerms) -> &Vec<String>| {
+            let mut pats = Vec::new();
+            let mut owner = Vec::new();
+            for (i, t) in terms.iter().enumerate() {
+                for w in pick(t) {
+                    pats.push(w.clone());
+                    owner.push(i);
+                }
+            }
+            let ac = (!pats.is_empty())
+                .then(|| aho_corasick::AhoCorasick::new(&pats).ok())
+                .flatten();
+            (ac, owner)
+        };
+        let (ascii, ascii_brand) = build(|t| &t.ascii);
+        let (native, native_brand) = build(|t| &t.native);
+        BrandWords {
+            ascii,
+            ascii_brand,
+            native,
+            native_brand,
+        }
+    }
+
+    /// Indexes of the brands with a word in `host` (ASCII words) or `path`
+    /// (both), in policy order.
+    fn brands_in(&self, host: &str, path: &str) -> Vec<usize> {
+        let mut hits = Vec::new();
+        if let Some(ac) = &self.ascii {
+            for text in [host, path] {
+                hits.extend(
+                    ac.find_overlapping_iter(text)
+                        .map(|m| self.ascii_brand[m.pattern().as_usize()]),
+                );
+            }
+        }
+        if let Some(ac) = &self.native {
+            hits.extend(
+                ac.find_overlapping_iter(path)
+                    .map(|m| self.native_brand[m.pattern().as_usize()]),
+            );
+        }
+        hits.sort_unstable();
+        hits.dedup();
+        hits
+    }
+}
+
 /// Collects up to a few hosts per kind, so one finding per kind names examples.
 #[derive(Default)]
 pub struct Collector {
@@ -430,20 +490,13 @@ pub fn judge(cx: &Context, x: &Extracted, out: &mut Collector) {
 /// The brand whose name or domain label appears in the host or path of a
 /// link that is not the brand's own.
 fn brand_in_link<'r>(rules: &'r LinkRules, l: &Link) -> Option<&'r str> {
-    for t in &rules.brand_terms {
-        if t.owns(&l.host) {
-            continue;
-        }
-        let hit = t
-            .ascii
-            .iter()
-            .any(|w| l.host.contains(w.as_str()) || l.path.contains(w.as_str()))
-            || t.native.iter().any(|n| l.path.contains(n.as_str()));
-        if hit {
-            return Some(&t.brand);
-        }
-    }
-    None
+    rules
+        .brand_words
+        .brands_in(&l.host, &l.path)
+        .into_iter()
+        .map(|i| &rules.brand_terms[i])
+        .find(|t| !t.owns(&l.host))
+        .map(|t| t.brand.as_str())
 }
 
 /// The domain a link's text shows, when the link goes to another registrable

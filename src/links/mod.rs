@@ -26,6 +26,9 @@ pub struct LinkRules {
     pub feed: Feed,
     /// Protected brands' words, for [`FindingKind::LinkBrand`].
     pub brand_terms: Vec<BrandTerms>,
+    /// All brands' words in one automaton each (ASCII for hosts and paths,
+    /// native script for paths): a link costs one scan, not one per brand.
+    pub brand_words: judge::BrandWords,
     feed_paths: Vec<PathBuf>,
 }
 
@@ -45,6 +48,7 @@ impl LinkRules {
             redirectors,
             feed,
             brand_terms: Vec::new(),
+            brand_words: judge::BrandWords::default(),
             feed_paths: feeds.to_vec(),
         })
     }
@@ -60,6 +64,7 @@ impl LinkRules {
             .iter()
             .map(|b| BrandTerms::of(b, link_words.get(&b.id).map(Vec::as_slice)))
             .collect();
+        self.brand_words = judge::BrandWords::new(&self.brand_terms);
         self
     }
 

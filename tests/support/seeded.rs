@@ -142,13 +142,23 @@ async fn start_on(unix: Option<&std::path::Path>, tweak: impl FnOnce(&mut Config
     let addr = match unix {
         Some(path) => {
             let listener = tokio::net::UnixListener::bind(path).unwrap();
-            tokio::spawn(kinko_milter::server::serve_unix(listener, runtime, milter_config, stopped));
+            tokio::spawn(kinko_milter::server::serve_unix(
+                listener,
+                runtime,
+                milter_config,
+                stopped,
+            ));
             SocketAddr::from(([0, 0, 0, 0], 0))
         }
         None => {
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
-            tokio::spawn(kinko_milter::server::serve_tcp(listener, runtime, milter_config, stopped));
+            tokio::spawn(kinko_milter::server::serve_tcp(
+                listener,
+                runtime,
+                milter_config,
+                stopped,
+            ));
             addr
         }
     };
