@@ -61,6 +61,10 @@ kinds! {
     LinkUserinfo = "link-userinfo",
     LinkPunycode = "link-punycode",
     LinkShortener = "link-shortener",
+    /// Link to a free hosting, app-platform or form service.
+    LinkHosting = "link-hosting",
+    /// The From domain is a free hosting or app-platform domain.
+    SenderHosting = "sender-hosting",
     LinkCredentialPath = "link-credential-path",
     LinkFeed = "link-feed",
     FormPassword = "form-password",
