@@ -78,6 +78,12 @@ const ASKS: &[&str] = &[
     "jetzt bestätigen",
     "jetzt einlösen",
     "jetzt abholen",
+    "jetzt überprüfen",
+    "jetzt registrieren",
+    "sichern sie sich",
+    "klicken sie",
+    "zu bestätigen",
+    "ihre angaben",
     // French.
     "vérifier votre compte",
     "vérifiez votre",
@@ -199,6 +205,12 @@ const PRESSURES: &[&str] = &[
     "nicht abgeholt",
     "gewonnen",
     "gewinner",
+    "ausgewählt",
+    "auszahlung",
+    "warten sie nicht",
+    "nur noch heute",
+    "freispiele",
+    "free spins",
     // French.
     "suspendu",
     "bloqué",
@@ -408,6 +420,10 @@ mod tests {
             // Release notes and delivery reports carry one half only.
             ("The old API will be deleted in the next release.", false),
             ("Bitte bestätigen Sie den Termin für das Treffen.", false),
+            (
+                "Sie haben gewonnen! Klicken Sie hier, um die Auszahlung zu bestätigen.",
+                true,
+            ),
         ];
         for (text, want) in cases {
             assert_eq!(
