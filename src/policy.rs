@@ -313,6 +313,9 @@ pub fn default_score(kind: FindingKind) -> i32 {
         BrandCredentialLink => 60,
         OfficialCredentialLink => 0,
         CredentialLure => 25,
+        // With the lure and hosting points this reaches quarantine: together
+        // they describe a throwaway login page, which neither does alone.
+        HostedLure => 35,
         Truncated => 0,
     }
 }

@@ -641,4 +641,31 @@ domains = ["bk.mufg.jp", "mufg.jp"]
         assert!(!k.contains(&FindingKind::SenderHosting), "{k:?}");
         assert!(!k.contains(&FindingKind::LinkHosting), "{k:?}");
     }
+
+    #[test]
+    fn lure_on_free_hosting_is_a_hosted_lure() {
+        let lure = "Your mailbox quota exceeded. Verify your mailbox within 24 hours.";
+        let k = embedded_kinds(
+            "Mail Admin <admin@corp-mail.example>",
+            &format!("{lure}\nhttps://mailbox-verify.web.app/"),
+        );
+        assert!(k.contains(&FindingKind::CredentialLure), "{k:?}");
+        assert!(k.contains(&FindingKind::HostedLure), "{k:?}");
+    }
+
+    #[test]
+    fn lure_on_an_ordinary_host_or_hosting_without_lure_is_not_a_hosted_lure() {
+        let lure = "Your mailbox quota exceeded. Verify your mailbox within 24 hours.";
+        let k = embedded_kinds(
+            "Mail Admin <admin@corp-mail.example>",
+            &format!("{lure}\nhttps://mail.corp-mail.example/"),
+        );
+        assert!(k.contains(&FindingKind::CredentialLure), "{k:?}");
+        assert!(!k.contains(&FindingKind::HostedLure), "{k:?}");
+        let k = embedded_kinds(
+            "App <noreply@myapp-1.firebaseapp.com>",
+            "Thanks for signing up.\nhttps://myapp-1.web.app/welcome",
+        );
+        assert!(!k.contains(&FindingKind::HostedLure), "{k:?}");
+    }
 }
