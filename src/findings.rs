@@ -78,6 +78,8 @@ kinds! {
     /// Wording that asks for credentials under pressure ("verify your account
     /// … suspended", 本人確認 … 利用停止), with a link off the brands' sites.
     CredentialLure = "credential-lure",
+    /// A credential lure none of whose links goes to the sender's own domain.
+    LureForeignLink = "lure-foreign-link",
     /// A credential lure sent from, or linking to, a free hosting platform.
     HostedLure = "hosted-lure",
 

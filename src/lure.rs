@@ -339,17 +339,22 @@ fn head(s: &str, max: usize) -> &str {
 }
 
 /// A `credential-lure` finding when the Subject or first body text asks for
-/// credentials under pressure and a link leads off the protected brands' sites.
-pub fn check(cx: &Context, x: &Extracted) -> Option<Finding> {
+/// credentials under pressure and a link leads off the protected brands' sites;
+/// with it `lure-foreign-link` when no link stays on the sender's own domain.
+pub fn check(cx: &Context, x: &Extracted) -> Vec<Finding> {
+    let mut out = Vec::new();
     // The brand's own authenticated mail may ask its customers to log in.
     if crate::brand::official_sender(cx).is_some() {
-        return None;
+        return out;
     }
     let index = &cx.policy.brand_index;
-    let offsite = x
+    let Some(offsite) = x
         .links
         .iter()
-        .find(|l| l.ip || index.official_brand(&l.host).is_none())?;
+        .find(|l| l.ip || index.official_brand(&l.host).is_none())
+    else {
+        return out;
+    };
     let mut text = String::new();
     if let Some(s) = cx.msg.subject() {
         text.push_str(s);
@@ -360,9 +365,9 @@ pub fn check(cx: &Context, x: &Extracted) -> Option<Finding> {
     }
     let lure = cx.policy.lures.scan(&text);
     if !lure.is_lure() {
-        return None;
+        return out;
     }
-    Some(Finding::new(
+    out.push(Finding::new(
         FindingKind::CredentialLure,
         format!(
             "asks '{}' under pressure '{}', links to {}",
@@ -370,7 +375,26 @@ pub fn check(cx: &Context, x: &Extracted) -> Option<Finding> {
             lure.pressures.join("', '"),
             offsite.host
         ),
-    ))
+    ));
+    // A service that really needs its users to act links to its own site
+    // somewhere in the mail (at least its logo or footer); a lure whose every
+    // link leaves the sender's domain sends the reader elsewhere.
+    let sender_reg = cx
+        .from_domain
+        .as_deref()
+        .and_then(crate::domain::registrable);
+    if let Some(reg) = sender_reg {
+        if !x.links.iter().any(|l| l.registrable.as_ref() == Some(&reg)) {
+            out.push(Finding::new(
+                FindingKind::LureForeignLink,
+                format!(
+                    "no link goes to the sender's domain {reg}; links to {}",
+                    offsite.host
+                ),
+            ));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -491,6 +515,29 @@ mod tests {
         let k = analyze("三井住友銀行 <info@dn.smbc.co.jp>", body, true);
         assert!(!k.contains(&FindingKind::CredentialLure), "{k:?}");
         assert!(!k.contains(&FindingKind::BrandCredentialLink), "{k:?}");
+    }
+
+    #[test]
+    fn lure_linking_only_away_from_the_sender_is_a_foreign_link() {
+        let lure = "お客様のアカウントは利用停止となりました。本人確認をお願いします。";
+        let k = analyze(
+            "info@shop.example",
+            &format!("{lure}\nhttps://verify.other.example/"),
+            false,
+        );
+        assert!(k.contains(&FindingKind::LureForeignLink), "{k:?}");
+    }
+
+    #[test]
+    fn lure_with_a_link_to_the_sender_is_not_a_foreign_link() {
+        let lure = "お客様のアカウントは利用停止となりました。本人確認をお願いします。";
+        let k = analyze(
+            "info@mail.shop.example",
+            &format!("{lure}\nhttps://www.shop.example/login\nhttps://help.other.example/"),
+            false,
+        );
+        assert!(k.contains(&FindingKind::CredentialLure), "{k:?}");
+        assert!(!k.contains(&FindingKind::LureForeignLink), "{k:?}");
     }
 
     #[test]

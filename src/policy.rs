@@ -316,6 +316,9 @@ pub fn default_score(kind: FindingKind) -> i32 {
         // With the lure and hosting points this reaches quarantine: together
         // they describe a throwaway login page, which neither does alone.
         HostedLure => 35,
+        // Just enough to lift a lure into the tag band: mail that pushes the
+        // reader to log in elsewhere than the sender's own site.
+        LureForeignLink => 10,
         Truncated => 0,
     }
 }
