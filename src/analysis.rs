@@ -168,6 +168,7 @@ pub fn analyze(
 /// for credentials. Official mail of the brand that asks for credentials gets
 /// a kind of its own, so the bank decides what to do with it.
 fn combine(cx: &Context, findings: &mut Vec<Finding>) {
+    hosted_lure(findings);
     let asks = findings.iter().find(|f| CREDENTIAL_ASKS.contains(&f.kind));
     let Some(asks) = asks else { return };
     let ask_kind = asks.kind;
@@ -188,6 +189,28 @@ fn combine(cx: &Context, findings: &mut Vec<Finding>) {
         );
         f.brand = claim.brand.clone();
         findings.push(f);
+    }
+}
+
+/// Lure wording on a free hosting platform. A legitimate service that
+/// writes "verify your account … suspended" sends from and links to its own
+/// domain; a phisher's page often lives on someone else's free platform.
+fn hosted_lure(findings: &mut Vec<Finding>) {
+    if !findings
+        .iter()
+        .any(|f| f.kind == FindingKind::CredentialLure)
+    {
+        return;
+    }
+    let hosting = findings.iter().find(|f| {
+        matches!(
+            f.kind,
+            FindingKind::SenderHosting | FindingKind::LinkHosting
+        )
+    });
+    if let Some(h) = hosting {
+        let evidence = format!("credential-lure together with {} ({})", h.kind, h.evidence);
+        findings.push(Finding::new(FindingKind::HostedLure, evidence));
     }
 }
 

@@ -61,6 +61,10 @@ kinds! {
     LinkUserinfo = "link-userinfo",
     LinkPunycode = "link-punycode",
     LinkShortener = "link-shortener",
+    /// Link to a free hosting, app-platform or form service.
+    LinkHosting = "link-hosting",
+    /// The From domain is a free hosting or app-platform domain.
+    SenderHosting = "sender-hosting",
     LinkCredentialPath = "link-credential-path",
     LinkFeed = "link-feed",
     FormPassword = "form-password",
@@ -74,6 +78,10 @@ kinds! {
     /// Wording that asks for credentials under pressure ("verify your account
     /// … suspended", 本人確認 … 利用停止), with a link off the brands' sites.
     CredentialLure = "credential-lure",
+    /// A credential lure none of whose links goes to the sender's own domain.
+    LureForeignLink = "lure-foreign-link",
+    /// A credential lure sent from, or linking to, a free hosting platform.
+    HostedLure = "hosted-lure",
 
     // Limits.
     /// A bound (message bytes, MIME parts, HTML bytes, links) was reached;

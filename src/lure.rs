@@ -51,6 +51,47 @@ const ASKS: &[&str] = &[
     "restore access",
     "enter your password",
     "keep your password",
+    "update your password",
+    "verify your mailbox",
+    "confirm your mailbox",
+    "upgrade your mailbox",
+    "revalidate your",
+    "re-validate your",
+    "confirm your payment",
+    "pay the delivery",
+    "delivery fee",
+    "shipping fee",
+    "customs fee",
+    "reschedule your delivery",
+    "claim your reward",
+    "claim your prize",
+    "claim your refund",
+    "claim your gift",
+    // German.
+    "bestätigen sie",
+    "überprüfen sie",
+    "aktualisieren sie",
+    "verifizieren sie",
+    "melden sie sich an",
+    "ihre daten",
+    "jetzt sichern",
+    "jetzt bestätigen",
+    "jetzt einlösen",
+    "jetzt abholen",
+    "jetzt überprüfen",
+    "jetzt registrieren",
+    "sichern sie sich",
+    "klicken sie",
+    "zu bestätigen",
+    "ihre angaben",
+    // French.
+    "vérifier votre compte",
+    "vérifiez votre",
+    "confirmez votre",
+    "confirmer votre",
+    "mettre à jour vos",
+    "mettez à jour vos",
+    "connectez-vous",
     // Portuguese and Spanish.
     "verifique sua conta",
     "confirme seus dados",
@@ -64,6 +105,14 @@ const ASKS: &[&str] = &[
     "actualizar sus datos",
     "inicie sesión",
     "confirme su identidad",
+    "clique aqui",
+    "clique no link",
+    "regularize",
+    "atualize",
+    "haga clic",
+    "pulse aquí",
+    "verifique su",
+    "confirme su",
     // Japanese.
     "本人確認",
     "暗証番号",
@@ -123,6 +172,52 @@ const PRESSURES: &[&str] = &[
     "immediately",
     "final notice",
     "action required",
+    "has expired",
+    "will expire",
+    "expires today",
+    "storage quota",
+    "mailbox quota",
+    "quota exceeded",
+    "storage limit",
+    "pending messages",
+    "will be deleted",
+    "could not be delivered",
+    "was not delivered",
+    "delivery failed",
+    "on hold",
+    "last chance",
+    "last reminder",
+    "you have won",
+    "you've won",
+    "you have been selected",
+    // German.
+    "gesperrt",
+    "eingeschränkt",
+    "läuft ab",
+    "abgelaufen",
+    "verfällt",
+    "letzte chance",
+    "letzte erinnerung",
+    "innerhalb von 24 stunden",
+    "innerhalb von 48 stunden",
+    "dringend",
+    "nicht zugestellt",
+    "nicht abgeholt",
+    "gewonnen",
+    "gewinner",
+    "ausgewählt",
+    "auszahlung",
+    "warten sie nicht",
+    "nur noch heute",
+    "freispiele",
+    "free spins",
+    // French.
+    "suspendu",
+    "bloqué",
+    "expiré",
+    "dernier rappel",
+    "dans les 24 heures",
+    "immédiatement",
     // Portuguese and Spanish.
     "suspensa",
     "bloqueada",
@@ -131,6 +226,18 @@ const PRESSURES: &[&str] = &[
     "urgente",
     "imediatamente",
     "inmediatamente",
+    "será devolvida",
+    "será devolvido",
+    "retida",
+    "retenido",
+    "pendente",
+    "pendiente",
+    "expirado",
+    "expira hoje",
+    "vence hoje",
+    "última chance",
+    "último aviso",
+    "cancelada",
     // Japanese.
     "停止",
     "利用制限",
@@ -232,17 +339,22 @@ fn head(s: &str, max: usize) -> &str {
 }
 
 /// A `credential-lure` finding when the Subject or first body text asks for
-/// credentials under pressure and a link leads off the protected brands' sites.
-pub fn check(cx: &Context, x: &Extracted) -> Option<Finding> {
+/// credentials under pressure and a link leads off the protected brands' sites;
+/// with it `lure-foreign-link` when no link stays on the sender's own domain.
+pub fn check(cx: &Context, x: &Extracted) -> Vec<Finding> {
+    let mut out = Vec::new();
     // The brand's own authenticated mail may ask its customers to log in.
     if crate::brand::official_sender(cx).is_some() {
-        return None;
+        return out;
     }
     let index = &cx.policy.brand_index;
-    let offsite = x
+    let Some(offsite) = x
         .links
         .iter()
-        .find(|l| l.ip || index.official_brand(&l.host).is_none())?;
+        .find(|l| l.ip || index.official_brand(&l.host).is_none())
+    else {
+        return out;
+    };
     let mut text = String::new();
     if let Some(s) = cx.msg.subject() {
         text.push_str(s);
@@ -253,9 +365,9 @@ pub fn check(cx: &Context, x: &Extracted) -> Option<Finding> {
     }
     let lure = cx.policy.lures.scan(&text);
     if !lure.is_lure() {
-        return None;
+        return out;
     }
-    Some(Finding::new(
+    out.push(Finding::new(
         FindingKind::CredentialLure,
         format!(
             "asks '{}' under pressure '{}', links to {}",
@@ -263,7 +375,26 @@ pub fn check(cx: &Context, x: &Extracted) -> Option<Finding> {
             lure.pressures.join("', '"),
             offsite.host
         ),
-    ))
+    ));
+    // A service that really needs its users to act links to its own site
+    // somewhere in the mail (at least its logo or footer); a lure whose every
+    // link leaves the sender's domain sends the reader elsewhere.
+    let sender_reg = cx
+        .from_domain
+        .as_deref()
+        .and_then(crate::domain::registrable);
+    if let Some(reg) = sender_reg {
+        if !x.links.iter().any(|l| l.registrable.as_ref() == Some(&reg)) {
+            out.push(Finding::new(
+                FindingKind::LureForeignLink,
+                format!(
+                    "no link goes to the sender's domain {reg}; links to {}",
+                    offsite.host
+                ),
+            ));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -296,6 +427,27 @@ mod tests {
             ),
             ("パスワードを忘れた場合はこちら", false),
             ("配送が遅れています。至急", false),
+            // Mailbox, delivery-fee and German/French lures.
+            (
+                "Your mailbox quota exceeded. Verify your mailbox to keep receiving mail.",
+                true,
+            ),
+            (
+                "Ihr Paket wurde nicht zugestellt. Bitte bestätigen Sie die Lieferadresse.",
+                true,
+            ),
+            ("Votre compte est suspendu. Confirmez votre identité.", true),
+            (
+                "Sua encomenda será devolvida. Clique aqui e regularize.",
+                true,
+            ),
+            // Release notes and delivery reports carry one half only.
+            ("The old API will be deleted in the next release.", false),
+            ("Bitte bestätigen Sie den Termin für das Treffen.", false),
+            (
+                "Sie haben gewonnen! Klicken Sie hier, um die Auszahlung zu bestätigen.",
+                true,
+            ),
         ];
         for (text, want) in cases {
             assert_eq!(
@@ -363,6 +515,29 @@ mod tests {
         let k = analyze("三井住友銀行 <info@dn.smbc.co.jp>", body, true);
         assert!(!k.contains(&FindingKind::CredentialLure), "{k:?}");
         assert!(!k.contains(&FindingKind::BrandCredentialLink), "{k:?}");
+    }
+
+    #[test]
+    fn lure_linking_only_away_from_the_sender_is_a_foreign_link() {
+        let lure = "お客様のアカウントは利用停止となりました。本人確認をお願いします。";
+        let k = analyze(
+            "info@shop.example",
+            &format!("{lure}\nhttps://verify.other.example/"),
+            false,
+        );
+        assert!(k.contains(&FindingKind::LureForeignLink), "{k:?}");
+    }
+
+    #[test]
+    fn lure_with_a_link_to_the_sender_is_not_a_foreign_link() {
+        let lure = "お客様のアカウントは利用停止となりました。本人確認をお願いします。";
+        let k = analyze(
+            "info@mail.shop.example",
+            &format!("{lure}\nhttps://www.shop.example/login\nhttps://help.other.example/"),
+            false,
+        );
+        assert!(k.contains(&FindingKind::CredentialLure), "{k:?}");
+        assert!(!k.contains(&FindingKind::LureForeignLink), "{k:?}");
     }
 
     #[test]

@@ -27,6 +27,7 @@ const EMBEDDED_LISTS: &[(&str, &str)] = &[
     ("freemail.txt", include_str!("../policy/freemail.txt")),
     ("shorteners.txt", include_str!("../policy/shorteners.txt")),
     ("redirectors.txt", include_str!("../policy/redirectors.txt")),
+    ("hosting.txt", include_str!("../policy/hosting.txt")),
 ];
 
 /// A policy error that points at the place to fix: `file:line: field: what`.
@@ -147,6 +148,7 @@ struct ListsFile {
     freemail: Option<Vec<Spanned<String>>>,
     shorteners: Option<Vec<Spanned<String>>>,
     redirectors: Option<Vec<Spanned<String>>>,
+    hosting: Option<Vec<Spanned<String>>>,
     feeds: Option<Vec<Spanned<String>>>,
 }
 
@@ -298,6 +300,10 @@ pub fn default_score(kind: FindingKind) -> i32 {
         LinkUserinfo => 40,
         LinkPunycode => 20,
         LinkShortener => 10,
+        // Legitimate projects use these platforms too (Firebase sends its
+        // own password-reset mail from them): weight for other evidence only.
+        LinkHosting => 10,
+        SenderHosting => 20,
         LinkCredentialPath => 15,
         LinkFeed => 100,
         FormPassword => 50,
@@ -307,6 +313,12 @@ pub fn default_score(kind: FindingKind) -> i32 {
         BrandCredentialLink => 60,
         OfficialCredentialLink => 0,
         CredentialLure => 25,
+        // With the lure and hosting points this reaches quarantine: together
+        // they describe a throwaway login page, which neither does alone.
+        HostedLure => 35,
+        // Just enough to lift a lure into the tag band: mail that pushes the
+        // reader to log in elsewhere than the sender's own site.
+        LureForeignLink => 10,
         Truncated => 0,
     }
 }
@@ -410,6 +422,7 @@ struct Builder {
     freemail: HashSet<String>,
     shorteners: HashSet<String>,
     redirectors: HashSet<String>,
+    hosting: HashSet<String>,
     feeds: Vec<PathBuf>,
     brands: Vec<Brand>,
     link_words: HashMap<String, Vec<String>>,
@@ -511,6 +524,7 @@ impl Builder {
                     &mut self.redirectors,
                     "lists.redirectors",
                 ),
+                (&lists.hosting, &mut self.hosting, "lists.hosting"),
             ] {
                 for entry in entries.iter().flatten() {
                     let (text, _) = read(entry, field)?;
@@ -657,7 +671,7 @@ impl Builder {
 
     fn finish(self) -> Result<Policy, SourceError> {
         let brand_index = BrandIndex::new(&self.brands);
-        let links = LinkRules::new(self.shorteners, self.redirectors, &self.feeds)
+        let mut links = LinkRules::new(self.shorteners, self.redirectors, &self.feeds)
             .map_err(|(path, line, m)| SourceError {
                 file: path.display().to_string(),
                 line,
@@ -665,6 +679,7 @@ impl Builder {
                 message: m,
             })?
             .with_brands(&self.brands, &self.link_words);
+        links.hosting = self.hosting;
         Ok(Policy {
             name: self.name.unwrap_or_else(|| "unnamed".into()),
             version: self.version.unwrap_or_default(),

@@ -51,6 +51,10 @@ fn corpus_figures_do_not_regress() {
         label("phish", "tagged_or_worse") >= PHISH_TAG_MIN,
         "phish recall dropped"
     );
+    assert!(
+        label("phish", "quarantined_or_worse") >= PHISH_QUARANTINE_MIN,
+        "phish quarantine recall dropped"
+    );
     assert!(f("recall_tag") >= RECALL_TAG_MIN, "recall dropped");
 
     // The bank policy alone must be as careful with legitimate mail.
@@ -61,11 +65,14 @@ fn corpus_figures_do_not_regress() {
 
 // Measured with jp-financial.toml + global-brands.toml, links and
 // credential-lure included: false positives 0.0% (ham 0/1029, jp-ham 0/65);
-// jp-phish 90.0% at tag or above, 79.6% at quarantine or above; phish 14.8%
-// (mostly brands and languages no policy here protects); overall 34.0%.
+// jp-phish 93.2% at tag or above, 80.3% at quarantine or above; phish 23.6%
+// / 10.6% after lure phrases in German/French, free-hosting kinds and
+// lure-foreign-link (the rest is mostly prize and casino spam naming no
+// protected brand); overall 41.4%.
 // jp-financial alone: false positives 0.0%, jp-phish 50.2% / 33.7%.
 const FP_MAX: f64 = 0.003;
-const JP_PHISH_TAG_MIN: f64 = 0.87;
+const JP_PHISH_TAG_MIN: f64 = 0.90;
 const JP_PHISH_QUARANTINE_MIN: f64 = 0.76;
-const PHISH_TAG_MIN: f64 = 0.13;
-const RECALL_TAG_MIN: f64 = 0.32;
+const PHISH_TAG_MIN: f64 = 0.22;
+const PHISH_QUARANTINE_MIN: f64 = 0.09;
+const RECALL_TAG_MIN: f64 = 0.39;

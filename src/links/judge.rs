@@ -361,6 +361,14 @@ pub fn judge(cx: &Context, x: &Extracted, out: &mut Collector) {
                 None,
             );
         }
+        if official.is_none() && within_set(&l.host, &rules.hosting) {
+            out.add(
+                FindingKind::LinkHosting,
+                "link to a free hosting or form service",
+                &l.host,
+                None,
+            );
+        }
         if let Some(w) = credential_word(&l.path) {
             out.add(
                 FindingKind::LinkCredentialPath,

@@ -22,6 +22,8 @@ use std::path::PathBuf;
 pub struct LinkRules {
     pub shorteners: HashSet<String>,
     pub redirectors: HashSet<String>,
+    /// Free hosting and form services, for `link-hosting` and `sender-hosting`.
+    pub hosting: HashSet<String>,
     /// Known phishing hosts, host+paths and URLs.
     pub feed: Feed,
     /// Protected brands' words, for [`FindingKind::LinkBrand`].
@@ -46,6 +48,7 @@ impl LinkRules {
         Ok(LinkRules {
             shorteners,
             redirectors,
+            hosting: HashSet::new(),
             feed,
             brand_terms: Vec::new(),
             brand_words: judge::BrandWords::default(),
@@ -80,6 +83,16 @@ pub fn check(cx: &Context) -> Vec<Finding> {
     let mut out = judge::Collector::default();
     judge::judge(cx, &x, &mut out);
     let mut findings = out.into_findings();
+    // Checked here rather than with the sender's brand claims: it is the
+    // same host list, and a phisher on a free platform sends from it too.
+    if let Some(d) = cx.from_domain.as_deref() {
+        if judge::within_set(d, &cx.policy.links.hosting) {
+            findings.push(Finding::new(
+                FindingKind::SenderHosting,
+                format!("From domain {d} is on a free hosting platform"),
+            ));
+        }
+    }
     findings.extend(crate::lure::check(cx, &x));
     if !x.truncated.is_empty() {
         findings.push(Finding::new(FindingKind::Truncated, x.truncated.join("; ")));
@@ -597,5 +610,67 @@ domains = ["bk.mufg.jp", "mufg.jp"]
         assert!(f
             .iter()
             .all(|f| !crate::sanitize::has_hidden_or_control(&f.evidence)));
+    }
+
+    fn embedded_kinds(from: &str, body: &str) -> Vec<FindingKind> {
+        let raw =
+            format!("From: {from}\r\nSubject: hello\r\nContent-Type: text/plain\r\n\r\n{body}\r\n");
+        let a = crate::analysis::analyze(
+            raw.as_bytes(),
+            false,
+            &Envelope::default(),
+            &AuthSummary::skipped("test"),
+            &Policy::embedded().unwrap(),
+            &Limits::default(),
+        );
+        a.findings.iter().map(|f| f.kind).collect()
+    }
+
+    #[test]
+    fn free_hosting_links_and_senders_are_reported() {
+        let k = embedded_kinds(
+            "Support <noreply@shop-9f3a.firebaseapp.com>",
+            "See https://login-check.web.app/start",
+        );
+        assert!(k.contains(&FindingKind::SenderHosting), "{k:?}");
+        assert!(k.contains(&FindingKind::LinkHosting), "{k:?}");
+    }
+
+    #[test]
+    fn ordinary_hosts_are_not_free_hosting() {
+        // A name merely ending in a listed name is not under it.
+        let k = embedded_kinds(
+            "News <news@example.com>",
+            "See https://www.myweb.app.example.com/ and https://notweb.app/",
+        );
+        assert!(!k.contains(&FindingKind::SenderHosting), "{k:?}");
+        assert!(!k.contains(&FindingKind::LinkHosting), "{k:?}");
+    }
+
+    #[test]
+    fn lure_on_free_hosting_is_a_hosted_lure() {
+        let lure = "Your mailbox quota exceeded. Verify your mailbox within 24 hours.";
+        let k = embedded_kinds(
+            "Mail Admin <admin@corp-mail.example>",
+            &format!("{lure}\nhttps://mailbox-verify.web.app/"),
+        );
+        assert!(k.contains(&FindingKind::CredentialLure), "{k:?}");
+        assert!(k.contains(&FindingKind::HostedLure), "{k:?}");
+    }
+
+    #[test]
+    fn lure_on_an_ordinary_host_or_hosting_without_lure_is_not_a_hosted_lure() {
+        let lure = "Your mailbox quota exceeded. Verify your mailbox within 24 hours.";
+        let k = embedded_kinds(
+            "Mail Admin <admin@corp-mail.example>",
+            &format!("{lure}\nhttps://mail.corp-mail.example/"),
+        );
+        assert!(k.contains(&FindingKind::CredentialLure), "{k:?}");
+        assert!(!k.contains(&FindingKind::HostedLure), "{k:?}");
+        let k = embedded_kinds(
+            "App <noreply@myapp-1.firebaseapp.com>",
+            "Thanks for signing up.\nhttps://myapp-1.web.app/welcome",
+        );
+        assert!(!k.contains(&FindingKind::HostedLure), "{k:?}");
     }
 }
