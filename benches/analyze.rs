@@ -35,8 +35,8 @@ fn bench(c: &mut Criterion) {
         return;
     }
     let paths = [
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("policy/example-shinkin.toml"),
         Path::new(env!("CARGO_MANIFEST_DIR")).join("policy/jp-financial.toml"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("policy/global-brands.toml"),
     ];
     let paths: Vec<_> = paths.into_iter().filter(|p| p.exists()).collect();
     let policy = Policy::load_files(&paths).expect("shipped policies load");
