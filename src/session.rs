@@ -73,9 +73,12 @@ pub struct Session {
     pub leading_space: bool,
     env: Envelope,
     headers: Vec<(String, String)>,
-    header_bytes: usize,
     headers_dropped: bool,
-    body: Vec<u8>,
+    /// The message as it arrived (header fields, blank line, body), built as
+    /// the callbacks deliver it so the end of message needs no second copy:
+    /// with 100 connections of 1 MB that copy was a third of peak memory.
+    raw: Vec<u8>,
+    in_body: bool,
     body_dropped: bool,
     /// Bytes received, including those not kept.
     received: usize,
@@ -97,9 +100,9 @@ impl Session {
             leading_space: false,
             env: Envelope::default(),
             headers: Vec::new(),
-            header_bytes: 0,
             headers_dropped: false,
-            body: Vec::new(),
+            raw: Vec::new(),
+            in_body: false,
             body_dropped: false,
             received: 0,
         }
@@ -169,26 +172,41 @@ impl Session {
         // Headers count against the same byte budget as the body; past the
         // bounds they are still delivered by the MTA, just not analysed.
         if self.headers.len() >= limits.max_headers
-            || self.header_bytes + size > limits.max_message_bytes
+            || self.raw.len() + size > limits.max_message_bytes
         {
             self.headers_dropped = true;
             return;
         }
-        self.header_bytes += size;
+        // CRLF line ends throughout: the MTA sends folded values with bare LF.
+        self.raw.extend_from_slice(name.as_bytes());
+        self.raw.push(b':');
+        if !self.leading_space {
+            self.raw.push(b' ');
+        }
+        push_crlf(&mut self.raw, value.as_bytes());
+        self.raw.extend_from_slice(b"\r\n");
         self.headers.push((name.to_string(), value.to_string()));
     }
 
+    fn end_headers(&mut self) {
+        if !self.in_body {
+            self.raw.extend_from_slice(b"\r\n");
+            self.in_body = true;
+        }
+    }
+
     pub fn body(&mut self, chunk: &[u8]) {
+        self.end_headers();
         self.received += chunk.len();
         let room = self
             .state
             .config
             .limits
             .max_message_bytes
-            .saturating_sub(self.header_bytes + self.body.len());
+            .saturating_sub(self.raw.len());
         let take = chunk.len().min(room);
         self.body_dropped |= take < chunk.len();
-        self.body.extend_from_slice(&chunk[..take]);
+        self.raw.extend_from_slice(&chunk[..take]);
     }
 
     pub fn abort(&mut self) {
@@ -200,29 +218,11 @@ impl Session {
         self.env.rcpts.clear();
         self.env.queue_id = None;
         self.headers.clear();
-        self.header_bytes = 0;
         self.headers_dropped = false;
-        self.body = Vec::new();
+        self.raw = Vec::new();
+        self.in_body = false;
         self.body_dropped = false;
         self.received = 0;
-    }
-
-    /// The message as it arrived: header fields, blank line, body, with
-    /// CRLF line ends (the MTA sends folded values with bare LF).
-    fn raw_message(&self) -> Vec<u8> {
-        let mut raw = Vec::with_capacity(self.header_bytes + self.body.len() + 64);
-        for (name, value) in &self.headers {
-            raw.extend_from_slice(name.as_bytes());
-            raw.push(b':');
-            if !self.leading_space {
-                raw.push(b' ');
-            }
-            push_crlf(&mut raw, value.as_bytes());
-            raw.extend_from_slice(b"\r\n");
-        }
-        raw.extend_from_slice(b"\r\n");
-        raw.extend_from_slice(&self.body);
-        raw
     }
 
     /// End of message: authenticate, analyse, decide and plan the actions.
@@ -233,7 +233,8 @@ impl Session {
         let state = self.state.clone();
         let cfg = &state.config;
         self.metrics.message_bytes.observe(self.received as f64);
-        let raw = self.raw_message();
+        self.end_headers();
+        let raw = std::mem::take(&mut self.raw);
         let truncated = self.headers_dropped || self.body_dropped;
 
         let auth = self.authenticate(&raw, &state, truncated).await;
