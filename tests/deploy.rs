@@ -154,3 +154,27 @@ fn config_check_names_file_line_and_field() {
         "{err}"
     );
 }
+
+/// Every shipped policy and list file goes into the Debian package, so the
+/// installed policies find the lists they name.
+#[test]
+fn debian_package_ships_every_policy_file() {
+    let manifest: toml::Value =
+        toml::from_str(&std::fs::read_to_string(root().join("Cargo.toml")).unwrap()).unwrap();
+    let assets: Vec<String> = manifest["package"]["metadata"]["deb"]["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a[0].as_str().unwrap().to_string())
+        .collect();
+    let mut shipped = 0;
+    for entry in std::fs::read_dir(root().join("policy")).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".toml") || name.ends_with(".txt") {
+            let path = format!("policy/{name}");
+            assert!(assets.contains(&path), "{path} is not in [package.metadata.deb] assets");
+            shipped += 1;
+        }
+    }
+    assert!(shipped >= 6, "only {shipped} policy files found");
+}
