@@ -67,4 +67,13 @@ set +e
 cargo test --locked --no-fail-fast
 status=$?
 echo "test.sh: cargo test exited with $status" >&2
+
+# In CI (or when asked) also build the Debian package, install it and start
+# the installed binary: it changes the system, so not on a developer's
+# machine by default.
+if [ "$status" -eq 0 ] && { [ "${CI:-}" = true ] || [ -n "${KINKO_TEST_PACKAGE:-}" ]; }; then
+  bash scripts/package.sh
+  status=$?
+  echo "test.sh: package test exited with $status" >&2
+fi
 exit $status
