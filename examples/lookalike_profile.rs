@@ -5,51 +5,9 @@ use kinko_milter::policy::Brand;
 use std::hint::black_box;
 use std::time::Instant;
 
-/// Deterministic pseudo-words (a fixed LCG), so every run benches the same set.
-fn synthetic_brands(n: usize) -> Vec<Brand> {
-    const SYL: &[&str] = &[
-        "ka", "ki", "ku", "ke", "ko", "sa", "shi", "su", "se", "so", "ta", "chi", "tsu", "te",
-        "to", "na", "ni", "nu", "ne", "no", "ha", "hi", "fu", "he", "ho", "ma", "mi", "mu", "me",
-        "mo", "ya", "yu", "yo", "ra", "ri", "ru", "re", "ro", "wa",
-    ];
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut next = || {
-        state = state
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (state >> 33) as usize
-    };
-    let suffixes = ["co.jp", "jp", "com", "ne.jp", "or.jp"];
-    (0..n)
-        .map(|i| {
-            let syllables = 2 + next() % 4;
-            let name: String = (0..syllables).map(|_| SYL[next() % SYL.len()]).collect();
-            let suffix = suffixes[next() % suffixes.len()];
-            Brand {
-                id: format!("b{i}"),
-                names: vec![],
-                domains: vec![
-                    format!("{name}{i}.{suffix}"),
-                    format!("{name}-shinkin.{suffix}"),
-                ],
-                authorized: vec![],
-                action: None,
-            }
-        })
-        .collect()
-}
-
-/// A mix of what a milter sees: ordinary senders, lookalikes of real shapes.
-const HOSTS: &[&str] = &[
-    "mail.example.com",
-    "lists.sourceforge.net",
-    "smbc-card.com.pllpx.com",
-    "rakuten-cards-infrom.com",
-    "mizuh0bank.co.jp",
-    "paypay-bans.com",
-    "aeno.co.jp.handyes.cn",
-    "bounce.newsletter-provider.example.co.jp",
-];
+#[path = "../benches/support/synthetic.rs"]
+mod synthetic;
+use synthetic::{synthetic_brands, HOSTS};
 
 #[inline(never)]
 fn run_lookups(ix: &BrandIndex, iters: usize) {

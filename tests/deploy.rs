@@ -172,7 +172,10 @@ fn debian_package_ships_every_policy_file() {
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.ends_with(".toml") || name.ends_with(".txt") {
             let path = format!("policy/{name}");
-            assert!(assets.contains(&path), "{path} is not in [package.metadata.deb] assets");
+            assert!(
+                assets.contains(&path),
+                "{path} is not in [package.metadata.deb] assets"
+            );
             shipped += 1;
         }
     }
