@@ -133,7 +133,14 @@ pub fn fold(s: &str) -> Folded {
     let mut boundary = Vec::with_capacity(visible.len() + 1);
     let mut pending = true;
     let mut last: Option<Class> = None;
-    for c in visible.nfkc().flat_map(char::to_lowercase) {
+    // NFKC and Unicode lower-casing leave ASCII as it is (bar case): skip
+    // them for ASCII text, most of what a milter folds.
+    let chars: Box<dyn Iterator<Item = char>> = if visible.is_ascii() {
+        Box::new(visible.chars().map(|c| c.to_ascii_lowercase()))
+    } else {
+        Box::new(visible.nfkc().flat_map(char::to_lowercase))
+    };
+    for c in chars {
         let c = fold_kana(c);
         // An ASCII hyphen between Latin letters separates words (Rakuten-Card);
         // elsewhere it stands in for a long-vowel mark.
