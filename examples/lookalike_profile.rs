@@ -1,13 +1,12 @@
 //! Profiling harness for `BrandIndex::lookalike` (same synthetic set as
 //! benches/lookalike.rs), for callgrind: `lookalike_profile N ITERS`.
 use kinko_milter::brand::BrandIndex;
-use kinko_milter::policy::Brand;
 use std::hint::black_box;
 use std::time::Instant;
 
 #[path = "../benches/support/synthetic.rs"]
 mod synthetic;
-use synthetic::{synthetic_brands, HOSTS};
+use synthetic::{protected_set, HOSTS};
 
 #[inline(never)]
 fn run_lookups(ix: &BrandIndex, iters: usize) {
@@ -22,22 +21,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
     let iters: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100);
-    let mut brands = synthetic_brands(n);
-    for (id, d) in [
-        ("smbc-card", "smbc-card.com"),
-        ("rakuten-card", "rakuten-card.co.jp"),
-        ("mizuho", "mizuhobank.co.jp"),
-        ("paypay-bank", "paypay-bank.co.jp"),
-        ("aeon", "aeon.co.jp"),
-    ] {
-        brands.push(Brand {
-            id: id.into(),
-            names: vec![],
-            domains: vec![d.into()],
-            authorized: vec![],
-            action: None,
-        });
-    }
+    let brands = protected_set(n);
     let t = Instant::now();
     let ix = BrandIndex::new(&brands);
     eprintln!("BrandIndex::new({n}) took {:?}", t.elapsed());

@@ -11,7 +11,7 @@ mod common;
 
 use common::{
     dkim_sign, head, header_values, our_auth_results, Builder, Harness, ListenerSpec, Mail,
-    MilterRef, MilterSpec, AUTHSERV_ID, SELECTOR,
+    MilterRef, MilterSpec, SmtpOutcome, AUTHSERV_ID, SELECTOR,
 };
 use libtest_mimic::{Arguments, Trial};
 use std::net::{IpAddr, Ipv4Addr};
@@ -617,15 +617,21 @@ fn milter_killed_in_flight(h: &Harness) -> Result<(), String> {
     Ok(())
 }
 
-fn milter_down_tempfail(h: &Harness) -> Result<(), String> {
-    let mail = Mail::new("down-tempfail", "someone@sender.example", RCPT);
+/// Sends one plain message to a listener whose milter is down.
+fn send_to_down_listener(h: &Harness, listener: &str) -> Result<(Mail, SmtpOutcome), String> {
+    let mail = Mail::new(listener, "someone@sender.example", RCPT);
     let r = h.send(
-        "down-tempfail",
+        listener,
         "someone@sender.example",
         RCPT,
         &mail.render(),
         None,
     )?;
+    Ok((mail, r))
+}
+
+fn milter_down_tempfail(h: &Harness) -> Result<(), String> {
+    let (_, r) = send_to_down_listener(h, "down-tempfail")?;
     ensure!(
         r.is_temporary(),
         "milter_default_action=tempfail with no milter should answer 4xx, got {r}"
@@ -634,14 +640,7 @@ fn milter_down_tempfail(h: &Harness) -> Result<(), String> {
 }
 
 fn milter_down_accept(h: &Harness) -> Result<(), String> {
-    let mail = Mail::new("down-accept", "someone@sender.example", RCPT);
-    let r = h.send(
-        "down-accept",
-        "someone@sender.example",
-        RCPT,
-        &mail.render(),
-        None,
-    )?;
+    let (mail, r) = send_to_down_listener(h, "down-accept")?;
     ensure!(
         r.accepted(),
         "milter_default_action=accept with no milter: {r}"

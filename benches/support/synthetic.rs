@@ -48,3 +48,25 @@ pub const HOSTS: &[&str] = &[
     "aeno.co.jp.handyes.cn",
     "bounce.newsletter-provider.example.co.jp",
 ];
+
+/// The synthetic set plus the real brands [`HOSTS`] imitate, so hits are
+/// part of the work.
+pub fn protected_set(n: usize) -> Vec<Brand> {
+    let mut brands = synthetic_brands(n);
+    for (id, d) in [
+        ("smbc-card", "smbc-card.com"),
+        ("rakuten-card", "rakuten-card.co.jp"),
+        ("mizuho", "mizuhobank.co.jp"),
+        ("paypay-bank", "paypay-bank.co.jp"),
+        ("aeon", "aeon.co.jp"),
+    ] {
+        brands.push(Brand {
+            id: id.into(),
+            names: vec![],
+            domains: vec![d.into()],
+            authorized: vec![],
+            action: None,
+        });
+    }
+    brands
+}
