@@ -98,7 +98,7 @@ pub fn parse(raw: &[u8]) -> Message<'_> {
     // accessors index out of bounds.
     //
     // mail-parser 0.11 can also panic on some malformed multipart nesting
-    // (found by fuzzing; the fixed 1.x line needs a newer compiler). Such
+    // (found by fuzzing; moving to the 1.x line needs a newer compiler). Such
     // input is treated the same way instead of taking the message down.
     let parsed = std::panic::catch_unwind(|| MessageParser::default().parse(raw))
         .ok()
