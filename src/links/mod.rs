@@ -588,15 +588,25 @@ domains = ["bk.mufg.jp", "mufg.jp"]
     }
 
     #[test]
-    fn lookalike_is_asked_for_each_non_official_host() {
-        // Wiring only: BrandIndex::lookalike is implemented on another branch
-        // and returns None here. After the merge, add the expectation that
-        // `smbc-co.jp` gives LinkLookalike with brand `smbc`.
+    fn lookalike_link_host_is_found_with_its_brand() {
         let (_d, p) = bank_policy();
         let f = run(&p, &text_mail("https://smbc-co.jp/"), &Limits::default());
-        assert!(f
-            .iter()
-            .all(|f| f.kind != FindingKind::LinkLookalike || f.brand.as_deref() == Some("smbc")));
+        let hit = f.iter().find(|f| f.kind == FindingKind::LinkLookalike);
+        assert_eq!(
+            hit.and_then(|f| f.brand.as_deref()),
+            Some("smbc"),
+            "smbc-co.jp imitates smbc.co.jp: {f:?}"
+        );
+        // The bank's own site is not a lookalike of itself.
+        let f = run(
+            &p,
+            &text_mail("https://www.smbc.co.jp/"),
+            &Limits::default(),
+        );
+        assert!(
+            f.iter().all(|f| f.kind != FindingKind::LinkLookalike),
+            "{f:?}"
+        );
     }
 
     #[test]
