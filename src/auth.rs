@@ -539,6 +539,13 @@ pub fn from_recorded(headers: &[(&str, &str)], authserv_id: &str) -> Option<Auth
     Some(s)
 }
 
+/// Results of a trusted upstream, or a summary saying it left none.
+pub fn trusted_upstream(headers: &[(&str, &str)], authserv_id: &str) -> AuthSummary {
+    from_recorded(headers, authserv_id).unwrap_or_else(|| {
+        AuthSummary::skipped(format!("no Authentication-Results from {authserv_id}"))
+    })
+}
+
 /// The authserv-id of an `Authentication-Results` value (its first token).
 pub fn authserv_id_of(value: &str) -> Option<&str> {
     let v = value.trim_start();

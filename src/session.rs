@@ -311,7 +311,14 @@ impl Session {
     async fn authenticate(&self, raw: &[u8], state: &State, truncated: bool) -> AuthSummary {
         let cfg = &state.config;
         if let Some(id) = &cfg.trust_authserv_id {
-            return crate::check::recorded_auth(raw, Some(id));
+            // The header fields are at hand already; parsing the whole
+            // message again just to find them would double the MIME work.
+            let headers: Vec<(&str, &str)> = self
+                .headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect();
+            return crate::auth::trusted_upstream(&headers, id);
         }
         let started = Instant::now();
         let work = state.authenticator.authenticate(

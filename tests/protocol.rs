@@ -292,3 +292,17 @@ async fn connections_beyond_the_limit_wait_rather_than_fail() {
     assert_eq!(status, Status::Accept);
     b.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn results_of_a_trusted_upstream_are_used_instead_of_dns() {
+    let m = start(|c| c.trust_authserv_id = Some("upstream.test".into())).await;
+    // Unsigned, from an address SPF would fail: only the upstream's word counts.
+    let failed = "Authentication-Results: upstream.test; spf=fail smtp.mailfrom=x@evil.test;\r\n\tdmarc=fail header.from=bank.test policy.dmarc=reject\r\n";
+    let raw = message("Bank <info@bank.test>", "upstream says fail", failed);
+    let (_, status) = transact(&m, "198.51.100.7".parse().unwrap(), "x@evil.test", &raw).await;
+    assert!(matches!(status, Status::Reject { .. }), "{status:?}");
+    let passed = "Authentication-Results: upstream.test; dmarc=pass header.from=bank.test\r\n";
+    let raw = message("Bank <info@bank.test>", "upstream says pass", passed);
+    let (_, status) = transact(&m, "198.51.100.7".parse().unwrap(), "x@evil.test", &raw).await;
+    assert_eq!(status, Status::Accept);
+}
