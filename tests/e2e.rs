@@ -492,7 +492,16 @@ fn metrics_scrape(h: &Harness) -> Result<(), String> {
         Some(EXTERNAL),
     )?;
     ensure!(r.code == 550, "{r}");
-    let (status, text) = common::http_get(m.metrics_addr, "/metrics")?;
+    // Postfix closes its milter connection when the SMTP session ends,
+    // after the reply the sender saw: wait for the gauge to settle.
+    let deadline = std::time::Instant::now() + common::WAIT;
+    let (status, text) = loop {
+        let (status, text) = common::http_get(m.metrics_addr, "/metrics")?;
+        if text.contains("kinko_connections_active 0") || std::time::Instant::now() > deadline {
+            break (status, text);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
     ensure!(status == 200, "/metrics answered {status}");
     for series in [
         "kinko_messages_total{action=\"accept\"} 1",
