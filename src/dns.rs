@@ -150,8 +150,7 @@ pub fn resolver(
             // per-message time budget depends on them.
             let (cfg, mut opts) = mail_auth::hickory_resolver::system_conf::read_system_conf()
                 .map_err(|e| std::io::Error::other(e.to_string()))?;
-            opts.timeout = timeout;
-            opts.attempts = attempts;
+            tune(&mut opts, timeout, attempts);
             MessageAuthenticator::new(cfg, opts).map_err(to_io)
         }
         Upstream::Servers(addrs) => {
@@ -167,11 +166,25 @@ pub fn resolver(
                 .collect();
             let cfg = ResolverConfig::from_name_servers(servers);
             let mut opts = ResolverOpts::default();
-            opts.timeout = timeout;
-            opts.attempts = attempts;
+            tune(&mut opts, timeout, attempts);
             MessageAuthenticator::new(cfg, opts).map_err(to_io)
         }
     }
+}
+
+/// Negative answers are kept at least this long by the resolver's own cache.
+///
+/// mail-auth caches only records it found, and its DMARC tree walk asks for
+/// `_dmarc.<parent>` of every From domain (`_dmarc.co.jp`, `_dmarc.jp`), which
+/// almost never exist. A negative answer carrying an SOA is cached for the
+/// SOA's minimum anyway; one without (some forwarders and local zones send
+/// none) would otherwise cost a query for every message.
+const NEGATIVE_MIN_TTL: Duration = Duration::from_secs(60);
+
+fn tune(opts: &mut ResolverOpts, timeout: Duration, attempts: usize) {
+    opts.timeout = timeout;
+    opts.attempts = attempts;
+    opts.negative_min_ttl = Some(NEGATIVE_MIN_TTL);
 }
 
 fn to_io(e: impl std::fmt::Display) -> std::io::Error {
