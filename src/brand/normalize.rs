@@ -77,23 +77,31 @@ fn is_elongation(c: char) -> bool {
 /// Whether a character is invisible or reorders text (reported, then ignored).
 pub use crate::sanitize::is_hidden;
 
+/// Confusable skeletons of the 128 ASCII characters, lower-cased.
+fn ascii_skeletons() -> &'static [Box<str>] {
+    use std::sync::OnceLock;
+    static ASCII: OnceLock<Vec<Box<str>>> = OnceLock::new();
+    ASCII.get_or_init(|| {
+        (0u8..128)
+            .map(|b| compute_skeleton(b as char).into())
+            .collect()
+    })
+}
+
 /// The confusable skeleton of one character, lower-cased: `0` and `o`, `1`
 /// and `l`, Cyrillic `а` and Latin `a` end up equal.
 ///
-/// Folding runs over every subject and body text, and computing a skeleton
-/// is the costliest step of it: ASCII comes from a table, other characters
-/// from a small per-thread memo (text repeats few distinct characters).
+/// Computing a skeleton is the costliest step of folding: ASCII comes from a
+/// table, other characters from a small per-thread memo (text repeats few
+/// distinct characters).
 fn skeleton_char(c: char, out: &mut String) {
     use std::cell::RefCell;
     use std::collections::HashMap;
-    use std::sync::OnceLock;
-    static ASCII: OnceLock<Vec<String>> = OnceLock::new();
     thread_local! {
         static MEMO: RefCell<HashMap<char, Box<str>>> = RefCell::new(HashMap::new());
     }
-    if c.is_ascii() {
-        let table = ASCII.get_or_init(|| (0u8..128).map(|b| compute_skeleton(b as char)).collect());
-        out.push_str(&table[c as usize]);
+    if let Some(sk) = ascii_skeletons().get(c as usize) {
+        out.push_str(sk);
         return;
     }
     MEMO.with(|m| {
@@ -117,60 +125,89 @@ fn compute_skeleton(c: char) -> String {
 /// skeleton; separators removed but remembered as token boundaries, as are
 /// changes between Latin, kana and other scripts (JCBカード is two tokens).
 pub fn fold(s: &str) -> Folded {
-    let mut hidden = Vec::new();
-    let visible: String = s
-        .chars()
-        .filter(|&c| {
-            if is_hidden(c) {
-                hidden.push(c);
-                false
-            } else {
-                true
-            }
-        })
-        .collect();
-    let mut text = String::with_capacity(visible.len());
-    let mut boundary = Vec::with_capacity(visible.len() + 1);
-    let mut pending = true;
-    let mut last: Option<Class> = None;
-    // NFKC and Unicode lower-casing leave ASCII as it is (bar case): skip
-    // them for ASCII text, most of what a milter folds.
-    let chars: Box<dyn Iterator<Item = char>> = if visible.is_ascii() {
-        Box::new(visible.chars().map(|c| c.to_ascii_lowercase()))
-    } else {
-        Box::new(visible.nfkc().flat_map(char::to_lowercase))
+    let mut out = Folder {
+        text: String::with_capacity(s.len()),
+        boundary: Vec::with_capacity(s.len() + 1),
+        pending: true,
+        last: None,
     };
-    for c in chars {
-        let c = fold_kana(c);
-        // An ASCII hyphen between Latin letters separates words (Rakuten-Card);
-        // elsewhere it stands in for a long-vowel mark.
-        if c == '-' && last == Some(Class::Ascii) {
-            pending = true;
-            continue;
+    // Folding runs over every subject and body, most of it ASCII, for which
+    // NFKC and Unicode lower-casing change nothing but case and no character
+    // is hidden: that path walks bytes and never leaves the skeleton table.
+    let hidden = if s.is_ascii() {
+        let table = ascii_skeletons();
+        for b in s.bytes() {
+            out.push(b.to_ascii_lowercase() as char, table);
         }
-        if is_elongation(c) {
-            continue;
+        Vec::new()
+    } else {
+        let mut hidden = Vec::new();
+        let visible: String = s
+            .chars()
+            .filter(|&c| {
+                let h = is_hidden(c);
+                if h {
+                    hidden.push(c);
+                }
+                !h
+            })
+            .collect();
+        let table = ascii_skeletons();
+        for c in visible.nfkc().flat_map(char::to_lowercase) {
+            out.push(fold_kana(c), table);
         }
-        if !c.is_alphanumeric() {
-            pending = true;
-            continue;
-        }
-        let cl = class(c);
-        let starts = pending || last.is_some_and(|l| l != cl);
-        pending = false;
-        last = Some(cl);
-        let at = text.len();
-        skeleton_char(c, &mut text);
-        boundary.resize(text.len(), false);
-        if at < boundary.len() {
-            boundary[at] = starts;
-        }
-    }
+        hidden
+    };
+    let Folder {
+        text, mut boundary, ..
+    } = out;
     boundary.push(true);
     Folded {
         text,
         boundary,
         hidden,
+    }
+}
+
+/// The state of one [`fold`]: text so far and where tokens start.
+struct Folder {
+    text: String,
+    boundary: Vec<bool>,
+    /// A separator was seen since the last kept character.
+    pending: bool,
+    last: Option<Class>,
+}
+
+impl Folder {
+    /// Takes one character already NFKC-normalised, lower-cased and
+    /// kana-folded.
+    fn push(&mut self, c: char, ascii: &[Box<str>]) {
+        // An ASCII hyphen between Latin letters separates words (Rakuten-Card);
+        // elsewhere it stands in for a long-vowel mark.
+        if c == '-' && self.last == Some(Class::Ascii) {
+            self.pending = true;
+            return;
+        }
+        if is_elongation(c) {
+            return;
+        }
+        if !c.is_alphanumeric() {
+            self.pending = true;
+            return;
+        }
+        let cl = class(c);
+        let starts = self.pending || self.last.is_some_and(|l| l != cl);
+        self.pending = false;
+        self.last = Some(cl);
+        let at = self.text.len();
+        match ascii.get(c as usize) {
+            Some(sk) => self.text.push_str(sk),
+            None => skeleton_char(c, &mut self.text),
+        }
+        self.boundary.resize(self.text.len(), false);
+        if at < self.boundary.len() {
+            self.boundary[at] = starts;
+        }
     }
 }
 
@@ -196,6 +233,21 @@ pub fn domain_skeleton(unicode: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ascii_fast_path_folds_as_the_unicode_path_does() {
+        // One non-ASCII character at the end sends the same text down the
+        // general path; everything before it must fold identically.
+        let ascii = "Rakuten-Card LOGIN now: 0O1l rn-m ~x~ a--b HTTPS://Example.COM/Verify?id=1";
+        let fast = fold(ascii);
+        let slow = fold(&format!("{ascii} あ"));
+        assert_eq!(slow.text.strip_suffix("あ"), Some(fast.text.as_str()));
+        assert_eq!(
+            &slow.boundary[..fast.text.len()],
+            &fast.boundary[..fast.text.len()]
+        );
+        assert!(fast.text.contains("rakuten"), "{}", fast.text);
+    }
 
     #[test]
     fn widths_kana_and_case_fold_together() {
