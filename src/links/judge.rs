@@ -4,8 +4,9 @@
 use super::extract::{Extracted, Link};
 use super::LinkRules;
 use crate::analysis::Context;
+use crate::brand::Lookalike;
 use crate::findings::{Finding, FindingKind};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// A protected brand's words as they can appear in a URL, built at load time.
 #[derive(Debug, Clone)]
@@ -323,11 +324,26 @@ pub fn judge(cx: &Context, x: &Extracted, out: &mut Collector) {
         .as_deref()
         .and_then(crate::domain::registrable);
     let official_sender = crate::brand::official_sender(cx);
+    // Mail repeats a few hosts across many links (a newsletter's every link
+    // goes to one tracker); the brand lookups depend on the host alone.
+    let mut hosts: HashMap<&str, (Option<&str>, Option<Lookalike>)> = HashMap::new();
     for l in &x.links {
-        let official = if l.ip {
-            None
-        } else {
-            index.official_brand(&l.host)
+        let (official, lookalike) = match hosts.get(l.host.as_str()) {
+            Some((o, la)) => (*o, la.clone()),
+            None => {
+                let official = if l.ip {
+                    None
+                } else {
+                    index.official_brand(&l.host)
+                };
+                let lookalike = if official.is_none() && !l.ip {
+                    index.lookalike(&l.host)
+                } else {
+                    None
+                };
+                hosts.insert(&l.host, (official, lookalike.clone()));
+                (official, lookalike)
+            }
         };
         if l.ip {
             out.add(
@@ -377,7 +393,10 @@ pub fn judge(cx: &Context, x: &Extracted, out: &mut Collector) {
                 official,
             );
         }
-        if let Ok(u) = url::Url::parse(&l.url) {
+        if let Some(u) = (!rules.feed.is_empty())
+            .then(|| url::Url::parse(&l.url).ok())
+            .flatten()
+        {
             if let Some(entry) = rules.feed.matches(&u) {
                 out.add(
                     FindingKind::LinkFeed,
@@ -390,7 +409,7 @@ pub fn judge(cx: &Context, x: &Extracted, out: &mut Collector) {
         if official.is_some() || l.ip {
             continue;
         }
-        if let Some(la) = index.lookalike(&l.host) {
+        if let Some(la) = lookalike {
             out.add(
                 FindingKind::LinkLookalike,
                 "link host imitates a protected domain",
