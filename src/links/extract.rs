@@ -5,9 +5,12 @@
 //! normalises each target once so the judges compare plain strings.
 
 use crate::analysis::Limits;
-use lol_html::{element, text, HtmlRewriter, Settings};
+use lol_html::html_content::{Element, TextChunk};
+use lol_html::{ElementContentHandlers, HandlerResult, HtmlRewriter, Selector, Settings};
 use mail_parser::{Message, MessagePart, MimeHeaders, PartType};
+use std::borrow::Cow;
 use std::cell::RefCell;
+use std::sync::LazyLock;
 use url::{Host, Url};
 
 /// Where a link was found.
@@ -356,9 +359,50 @@ impl HtmlState {
     }
 }
 
+/// The selectors [`scan_html`] listens on, parsed once: lol_html's macros
+/// would parse and compile them again for every HTML part of every message.
+fn selectors() -> &'static [Selector; 7] {
+    static SELECTORS: LazyLock<[Selector; 7]> = LazyLock::new(|| {
+        [
+            "base[href]",
+            "a",
+            "area[href]",
+            "form",
+            "input",
+            "script",
+            "meta[http-equiv]",
+        ]
+        .map(|s| s.parse().expect("static selector"))
+    });
+    &SELECTORS
+}
+
+type Handler<'h> = (Cow<'static, Selector>, ElementContentHandlers<'h>);
+
+fn on_element<'h>(
+    sel: &'static Selector,
+    f: impl FnMut(&mut Element<'_, '_>) -> HandlerResult + 'h,
+) -> Handler<'h> {
+    (
+        Cow::Borrowed(sel),
+        ElementContentHandlers::default().element(f),
+    )
+}
+
+fn on_text<'h>(
+    sel: &'static Selector,
+    f: impl FnMut(&mut TextChunk<'_>) -> HandlerResult + 'h,
+) -> Handler<'h> {
+    (
+        Cow::Borrowed(sel),
+        ElementContentHandlers::default().text(f),
+    )
+}
+
 fn scan_html(bytes: &[u8], st: &RefCell<HtmlState>) {
+    let [base, a, area, form, input, script, meta] = selectors();
     let settings = Settings::new()
-        .append_element_content_handler(element!("base[href]", |el| {
+        .append_element_content_handler(on_element(base, |el| {
             let mut s = st.borrow_mut();
             if s.base.is_none() {
                 if let Some(h) = el.get_attribute("href") {
@@ -367,7 +411,7 @@ fn scan_html(bytes: &[u8], st: &RefCell<HtmlState>) {
             }
             Ok(())
         }))
-        .append_element_content_handler(element!("a", |el| {
+        .append_element_content_handler(on_element(a, |el| {
             let mut s = st.borrow_mut();
             s.anchor = None;
             if let Some(h) = el.get_attribute("href") {
@@ -375,7 +419,7 @@ fn scan_html(bytes: &[u8], st: &RefCell<HtmlState>) {
             }
             Ok(())
         }))
-        .append_element_content_handler(text!("a", |t| {
+        .append_element_content_handler(on_text(a, |t| {
             let mut s = st.borrow_mut();
             if let Some(i) = s.anchor {
                 let chunk = t.as_str();
@@ -386,13 +430,13 @@ fn scan_html(bytes: &[u8], st: &RefCell<HtmlState>) {
             }
             Ok(())
         }))
-        .append_element_content_handler(element!("area[href]", |el| {
+        .append_element_content_handler(on_element(area, |el| {
             if let Some(h) = el.get_attribute("href") {
                 st.borrow_mut().target(&h, LinkKind::Area);
             }
             Ok(())
         }))
-        .append_element_content_handler(element!("form", |el| {
+        .append_element_content_handler(on_element(form, |el| {
             let mut s = st.borrow_mut();
             s.doc.forms += 1;
             let before = s.forms.len();
@@ -408,7 +452,7 @@ fn scan_html(bytes: &[u8], st: &RefCell<HtmlState>) {
             }
             Ok(())
         }))
-        .append_element_content_handler(element!("input", |el| {
+        .append_element_content_handler(on_element(input, |el| {
             let mut s = st.borrow_mut();
             let ty = el
                 .get_attribute("type")
@@ -423,11 +467,11 @@ fn scan_html(bytes: &[u8], st: &RefCell<HtmlState>) {
             }
             Ok(())
         }))
-        .append_element_content_handler(element!("script", |_| {
+        .append_element_content_handler(on_element(script, |_| {
             st.borrow_mut().doc.scripts += 1;
             Ok(())
         }))
-        .append_element_content_handler(element!("meta[http-equiv]", |el| {
+        .append_element_content_handler(on_element(meta, |el| {
             let refresh = el
                 .get_attribute("http-equiv")
                 .is_some_and(|v| v.trim().eq_ignore_ascii_case("refresh"));
