@@ -50,6 +50,7 @@ pub=$(openssl rsa -in "$tmp/dkim.pem" -pubout -outform DER 2>/dev/null | base64 
 dkim_txt="v=DKIM1; k=rsa; p=${pub:0:200},${pub:200}"
 dnsmasq --no-daemon --port="$dns_port" --listen-address=127.0.0.1 --bind-interfaces \
   --no-resolv --no-hosts --local=/test/ --local=/arpa/ --local=/com/ --local=/jp/ \
+  --local-ttl=300 \
   --txt-record=load.test,"v=spf1 ip4:192.0.2.0/24 -all" \
   --txt-record=mail.load.test,"v=spf1 ip4:192.0.2.0/24 -all" \
   --txt-record=sel._domainkey.load.test,"$dkim_txt" \
@@ -110,7 +111,7 @@ EOF
 RUST_LOG=warn "$bin/kinko-milter" run --config "$tmp/kinko.toml" 2>"$tmp/kinko.log" &
 kinko_pid=$!; pids+=($kinko_pid)
 "$bin/examples/noop_milter" "127.0.0.1:$noop_port" 2>/dev/null &
-pids+=($!)
+noop_pid=$!; pids+=($noop_pid)
 wait_port "$metrics_port"; wait_port "$noop_port"; wait_port "$sink_port"
 [ "$transport" = unix ] && chmod 666 "$tmp/kinko.sock" 2>/dev/null || true
 
@@ -151,7 +152,7 @@ fi
 wait_port "$p_none"; wait_port "$p_kinko"; wait_port "$p_noop"
 
 queue_empty() { [ -z "$(postqueue -c "$tmp/etc" -j 2>/dev/null)" ]; }
-cpu_ticks() { awk '{print $14+$15}' "/proc/$kinko_pid/stat"; }
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 
 run_round() { # name port
@@ -199,24 +200,28 @@ PY
 fi
 results="$tmp/results.jsonl"
 : > "$results"
-cpu_kinko=0; msgs_kinko=0
+cpu_kinko=0; cpu_noop=0; msgs=0
 for r in $(seq "$rounds"); do
   for v in none kinko noop; do
     case $v in none) port=$p_none ;; kinko) port=$p_kinko ;; noop) port=$p_noop ;; esac
-    c0=$(cpu_ticks)
+    k0=$(cpu_ticks "$kinko_pid"); n0=$(cpu_ticks "$noop_pid")
     line=$(run_round "$v" "$port")
-    c1=$(cpu_ticks)
-    if [ "$v" = kinko ]; then cpu_kinko=$((cpu_kinko + c1 - c0)); msgs_kinko=$((msgs_kinko + per_round)); fi
+    k1=$(cpu_ticks "$kinko_pid"); n1=$(cpu_ticks "$noop_pid")
+    case $v in
+      kinko) cpu_kinko=$((cpu_kinko + k1 - k0)); msgs=$((msgs + per_round)) ;;
+      noop) cpu_noop=$((cpu_noop + n1 - n0)) ;;
+    esac
     echo "$line" | tee -a "$results"
   done
 done
 rss_kb=$(awk '/VmHWM/ {print $2}' "/proc/$kinko_pid/status")
 curl -s "http://127.0.0.1:$metrics_port/metrics" > "$tmp/metrics.txt" || true
 
-python3 - "$results" "$cpu_kinko" "$msgs_kinko" "$hz" "$rss_kb" "$tmp/metrics.txt" "$transport" <<'PY'
+python3 - "$results" "$cpu_kinko" "$msgs" "$hz" "$rss_kb" "$tmp/metrics.txt" "$transport" "$cpu_noop" <<'PY'
 import json, statistics, sys, re
 rows = [json.loads(l) for l in open(sys.argv[1])]
 cpu_ticks, msgs, hz, rss_kb = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+noop_ticks = int(sys.argv[8])
 med = {}
 for v in ("none", "kinko", "noop"):
     r = [x for x in rows if x["name"] == v]
@@ -232,6 +237,7 @@ summary = {
     "ratio_kinko_vs_noop_milter": round(med["kinko"]["delivered_per_s"] / med["noop"]["delivered_per_s"], 3),
     "ratio_noop_vs_postfix_alone": round(med["noop"]["delivered_per_s"] / med["none"]["delivered_per_s"], 3),
     "kinko_cpu_ms_per_message": round(cpu_ticks * 1000 / hz / max(msgs, 1), 3),
+    "noop_cpu_ms_per_message": round(noop_ticks * 1000 / hz / max(msgs, 1), 3),
     "kinko_peak_rss_mb": round(rss_kb / 1024, 1),
     "kinko_actions": acts,
     "kinko_dmarc_results": {k: v for k, v in dmarc.items() if v != "0"},
