@@ -18,9 +18,11 @@ declare -A provider=(
   [systemd-analyze]=systemd
   [promtool]=prometheus
   [man]=man-db
+  [cc]=gcc
 )
 missing=()
-for cmd in postfix dnsmasq openssl systemd-analyze promtool man; do
+# cc: ring (DKIM's RSA) compiles C and assembly.
+for cmd in postfix dnsmasq openssl systemd-analyze promtool man cc; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${provider[$cmd]}")
 done
 
