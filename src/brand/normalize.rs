@@ -135,10 +135,7 @@ pub fn fold(s: &str) -> Folded {
     // NFKC and Unicode lower-casing change nothing but case and no character
     // is hidden: that path walks bytes and never leaves the skeleton table.
     let hidden = if s.is_ascii() {
-        let table = ascii_skeletons();
-        for b in s.bytes() {
-            out.push(b.to_ascii_lowercase() as char, table);
-        }
+        out.push_ascii(s.as_bytes(), ascii_skeletons());
         Vec::new()
     } else {
         let mut hidden = Vec::new();
@@ -179,6 +176,38 @@ struct Folder {
 }
 
 impl Folder {
+    /// [`Folder::push`] for ASCII bytes: the same decisions, taken on bytes
+    /// (in ASCII text every kept character is of class ASCII).
+    fn push_ascii(&mut self, bytes: &[u8], table: &[Box<str>]) {
+        for &b in bytes {
+            let b = b.to_ascii_lowercase();
+            if !b.is_ascii_alphanumeric() {
+                // '-' between letters separates; '-' or '~' elsewhere is an
+                // elongation and is dropped without splitting.
+                if (b == b'-' && self.last.is_none()) || b == b'~' {
+                    continue;
+                }
+                self.pending = true;
+                continue;
+            }
+            let starts = self.pending || self.last.is_none();
+            self.pending = false;
+            self.last = Some(Class::Ascii);
+            let sk = table[b as usize].as_bytes();
+            if let [one] = sk {
+                self.text.push(*one as char);
+                self.boundary.push(starts);
+            } else {
+                let at = self.text.len();
+                self.text.push_str(&table[b as usize]);
+                self.boundary.resize(self.text.len(), false);
+                if let Some(first) = self.boundary.get_mut(at) {
+                    *first = starts;
+                }
+            }
+        }
+    }
+
     /// Takes one character already NFKC-normalised, lower-cased and
     /// kana-folded.
     fn push(&mut self, c: char, ascii: &[Box<str>]) {
@@ -238,7 +267,7 @@ mod tests {
     fn ascii_fast_path_folds_as_the_unicode_path_does() {
         // One non-ASCII character at the end sends the same text down the
         // general path; everything before it must fold identically.
-        let ascii = "Rakuten-Card LOGIN now: 0O1l rn-m ~x~ a--b HTTPS://Example.COM/Verify?id=1";
+        let ascii = "-~Rakuten-Card LOGIN now: 0O1l rn-m ~x~ a--b HTTPS://Example.COM/Verify?id=1";
         let fast = fold(ascii);
         let slow = fold(&format!("{ascii} あ"));
         assert_eq!(slow.text.strip_suffix("あ"), Some(fast.text.as_str()));
