@@ -1,4 +1,4 @@
-//! A milter that does nothing, on the same library and socket settings as
+//! A milter that does nothing, on the same library, runtime and socket settings as
 //! kinko-milter: the protocol floor for load tests. Postfix sends it every
 //! stage (connect to end of message, body included), so the difference to
 //! kinko-milter is exactly the work kinko-milter does.
@@ -8,8 +8,16 @@
 use indymilter::{Callbacks, Status};
 use tokio::net::TcpListener;
 
-#[tokio::main]
-async fn main() -> std::io::Result<()> {
+fn main() -> std::io::Result<()> {
+    // The same number of runtime threads as kinko-milter's default.
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(kinko_milter::config::Config::default().threads())
+        .enable_all()
+        .build()?
+        .block_on(serve())
+}
+
+async fn serve() -> std::io::Result<()> {
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:7045".into());

@@ -115,13 +115,15 @@ pub fn main() -> i32 {
                 LogFormatArg::Text => LogFormat::Text,
                 LogFormatArg::Json => LogFormat::Json,
             });
-            let file_format = config
+            // A config that does not load is reported by server::run, with
+            // logging up; until then the defaults stand in.
+            let early = config
                 .as_deref()
                 .and_then(|p| Config::load(p).ok())
-                .map(|c| c.log_format)
                 .unwrap_or_default();
-            init_logging(format.unwrap_or(file_format));
+            init_logging(format.unwrap_or(early.log_format));
             let rt = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(early.threads())
                 .enable_all()
                 .build()
             {

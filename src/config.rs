@@ -39,6 +39,27 @@ pub struct Config {
     pub trust_authserv_id: Option<String>,
     pub actions: ActionsConfig,
     pub log_format: LogFormat,
+    /// Threads running connections; 0: half the CPUs, at least one.
+    pub worker_threads: usize,
+}
+
+impl Config {
+    /// The runtime's thread count for [`Config::worker_threads`].
+    ///
+    /// The milter shares its machine with the MTA, which spends several
+    /// times the milter's CPU on each message. Measured on 2 cores under
+    /// full load, one worker thread used a fifth less CPU per message than
+    /// one per core (fewer cross-thread wake-ups), and both Postfix with
+    /// kinko-milter and with a no-op milter delivered more.
+    pub fn threads(&self) -> usize {
+        match self.worker_threads {
+            0 => std::thread::available_parallelism()
+                .map(|n| n.get() / 2)
+                .unwrap_or(1)
+                .max(1),
+            n => n,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -103,6 +124,7 @@ impl Default for Config {
             trust_authserv_id: None,
             actions: ActionsConfig::default(),
             log_format: LogFormat::Text,
+            worker_threads: 0,
         }
     }
 }
@@ -301,6 +323,18 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn worker_threads_leave_half_the_cpus_unless_set() {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let auto = Config::default();
+        assert_eq!(auto.threads(), (cpus / 2).max(1));
+        let set = Config {
+            worker_threads: 3,
+            ..Config::default()
+        };
+        assert_eq!(set.threads(), 3);
+    }
 
     #[test]
     fn empty_file_is_the_default() {

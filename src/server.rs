@@ -379,6 +379,12 @@ pub fn reload(config_path: Option<&Path>, cli_dry_run: bool, runtime: &Runtime) 
                 "changed setting takes effect only after a restart"
             );
         }
+        if current.config.worker_threads != cfg.worker_threads {
+            warn!(
+                setting = "worker_threads",
+                "changed setting takes effect only after a restart"
+            );
+        }
         build_state(cfg, &runtime.metrics, Some(&current))
     });
     match result {
