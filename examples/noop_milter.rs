@@ -5,7 +5,8 @@
 //!
 //!     cargo run --release --example noop_milter -- 127.0.0.1:7045
 
-use indymilter::{Callbacks, Status};
+use indymilter::{Callbacks, ProtoOpts, Status};
+use kinko_milter::milter::QUIET_STAGES;
 use tokio::net::TcpListener;
 
 fn main() -> std::io::Result<()> {
@@ -23,15 +24,26 @@ async fn serve() -> std::io::Result<()> {
         .unwrap_or_else(|| "127.0.0.1:7045".into());
     let listener = TcpListener::bind(&addr).await?;
     eprintln!("noop milter on inet:{addr}");
-    let callbacks: Callbacks<()> = Callbacks::new()
+    // The same protocol options as kinko-milter: the MTA is asked not to
+    // wait at the stages kinko-milter only records, so the floor is the
+    // protocol as kinko-milter speaks it.
+    let callbacks: Callbacks<ProtoOpts> = Callbacks::new()
+        .on_negotiate(|cx, _, offered| {
+            Box::pin(async move {
+                let quiet = QUIET_STAGES & offered;
+                cx.requested_opts |= quiet;
+                cx.data = Some(quiet);
+                Status::Continue
+            })
+        })
         .on_connect(|_, _, _| Box::pin(async { Status::Continue }))
-        .on_helo(|_, _| Box::pin(async { Status::Continue }))
+        .on_helo(|cx, _| Box::pin(async move { answer(&cx.data, ProtoOpts::NOREPLY_HELO) }))
         .on_mail(|_, _| Box::pin(async { Status::Continue }))
-        .on_rcpt(|_, _| Box::pin(async { Status::Continue }))
-        .on_data(|_| Box::pin(async { Status::Continue }))
-        .on_header(|_, _, _| Box::pin(async { Status::Continue }))
-        .on_eoh(|_| Box::pin(async { Status::Continue }))
-        .on_body(|_, _| Box::pin(async { Status::Continue }))
+        .on_rcpt(|cx, _| Box::pin(async move { answer(&cx.data, ProtoOpts::NOREPLY_RCPT) }))
+        .on_data(|cx| Box::pin(async move { answer(&cx.data, ProtoOpts::NOREPLY_DATA) }))
+        .on_header(|cx, _, _| Box::pin(async move { answer(&cx.data, ProtoOpts::NOREPLY_HEADER) }))
+        .on_eoh(|cx| Box::pin(async move { answer(&cx.data, ProtoOpts::NOREPLY_EOH) }))
+        .on_body(|cx, _| Box::pin(async move { answer(&cx.data, ProtoOpts::NOREPLY_BODY) }))
         .on_eom(|_| Box::pin(async { Status::Continue }));
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -39,4 +51,11 @@ async fn serve() -> std::io::Result<()> {
     // Nagle off, as kinko-milter does, so the floor is comparable.
     let listener = kinko_milter::server::NoDelayListener(listener);
     indymilter::run(listener, callbacks, Default::default(), shutdown).await
+}
+
+fn answer(quiet: &Option<ProtoOpts>, stage: ProtoOpts) -> Status {
+    match quiet {
+        Some(q) if q.contains(stage) => Status::Noreply,
+        _ => Status::Continue,
+    }
 }

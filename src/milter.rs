@@ -21,6 +21,25 @@ fn requested_macros() -> Vec<(MacroStage, &'static str)> {
     ]
 }
 
+/// Stages whose callbacks only record and always continue: the MTA need not
+/// wait for our answer to them. Postfix then streams a message's header
+/// fields and body without a round trip each (a dozen or more per message).
+/// Connect and MAIL FROM are not among them: they may accept early.
+pub const QUIET_STAGES: ProtoOpts = ProtoOpts::NOREPLY_HELO
+    .union(ProtoOpts::NOREPLY_RCPT)
+    .union(ProtoOpts::NOREPLY_DATA)
+    .union(ProtoOpts::NOREPLY_HEADER)
+    .union(ProtoOpts::NOREPLY_EOH)
+    .union(ProtoOpts::NOREPLY_BODY);
+
+/// What a quiet stage answers: nothing, when that was negotiated.
+fn proceed(session: Option<&Session>, stage: ProtoOpts) -> Status {
+    match session {
+        Some(s) if s.quiet.contains(stage) => Status::Noreply,
+        _ => Status::Continue,
+    }
+}
+
 fn text(s: &CStr) -> String {
     String::from_utf8_lossy(s.to_bytes()).into_owned()
 }
@@ -53,7 +72,7 @@ pub fn callbacks(runtime: Arc<Runtime>) -> Callbacks<Session> {
                 if let Some(s) = cx.data.as_mut() {
                     s.helo(&text(&name));
                 }
-                Status::Continue
+                proceed(cx.data.as_ref(), ProtoOpts::NOREPLY_HELO)
             })
         })
         .on_mail(|cx, args| {
@@ -75,7 +94,7 @@ pub fn callbacks(runtime: Arc<Runtime>) -> Callbacks<Session> {
                 if let (Some(s), Some(r)) = (cx.data.as_mut(), args.first()) {
                     s.rcpt(&text(r));
                 }
-                Status::Continue
+                proceed(cx.data.as_ref(), ProtoOpts::NOREPLY_RCPT)
             })
         })
         .on_data(|cx| {
@@ -84,7 +103,7 @@ pub fn callbacks(runtime: Arc<Runtime>) -> Callbacks<Session> {
                 if let Some(s) = cx.data.as_mut() {
                     s.set_queue_id(id.as_deref());
                 }
-                Status::Continue
+                proceed(cx.data.as_ref(), ProtoOpts::NOREPLY_DATA)
             })
         })
         .on_header(|cx, name, value| {
@@ -92,7 +111,7 @@ pub fn callbacks(runtime: Arc<Runtime>) -> Callbacks<Session> {
                 if let Some(s) = cx.data.as_mut() {
                     s.header(&text(&name), &text(&value));
                 }
-                Status::Continue
+                proceed(cx.data.as_ref(), ProtoOpts::NOREPLY_HEADER)
             })
         })
         .on_eoh(|cx| {
@@ -101,7 +120,7 @@ pub fn callbacks(runtime: Arc<Runtime>) -> Callbacks<Session> {
                 if let Some(s) = cx.data.as_mut() {
                     s.set_queue_id(id.as_deref());
                 }
-                Status::Continue
+                proceed(cx.data.as_ref(), ProtoOpts::NOREPLY_EOH)
             })
         })
         .on_body(|cx, chunk| {
@@ -109,7 +128,7 @@ pub fn callbacks(runtime: Arc<Runtime>) -> Callbacks<Session> {
                 if let Some(s) = cx.data.as_mut() {
                     s.body(&chunk);
                 }
-                Status::Continue
+                proceed(cx.data.as_ref(), ProtoOpts::NOREPLY_BODY)
             })
         })
         .on_eom(|cx| Box::pin(eom(cx)))
@@ -148,6 +167,8 @@ fn negotiate(
         cx.requested_opts |= ProtoOpts::LEADING_SPACE;
         session.leading_space = true;
     }
+    session.quiet = QUIET_STAGES & opts;
+    cx.requested_opts |= session.quiet;
     for (stage, names) in requested_macros() {
         let entry = cx.requested_macros.entry(stage).or_default();
         let mut joined = text(entry);

@@ -71,6 +71,8 @@ pub struct Session {
     metrics: Arc<Metrics>,
     /// Whether header values arrive (and must be sent back) with their leading space.
     pub leading_space: bool,
+    /// Stages negotiated to need no answer (`milter::QUIET_STAGES`).
+    pub quiet: indymilter::ProtoOpts,
     env: Envelope,
     headers: Vec<(String, String)>,
     headers_dropped: bool,
@@ -98,6 +100,7 @@ impl Session {
             state: runtime.snapshot(),
             metrics: runtime.metrics.clone(),
             leading_space: false,
+            quiet: indymilter::ProtoOpts::empty(),
             env: Envelope::default(),
             headers: Vec::new(),
             headers_dropped: false,

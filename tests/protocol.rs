@@ -9,7 +9,7 @@ mod seeded;
 
 use indymilter_test::{EomAction, Status};
 use kinko_milter::config::Fallback;
-use seeded::{message, sign, start, transact, AUTHSERV};
+use seeded::{message, sign, start, transact, transact_offering, AUTHSERV};
 
 fn inserted_results(actions: &[EomAction]) -> String {
     actions
@@ -226,6 +226,39 @@ async fn mta_dropping_mid_body_leaves_nothing_behind() {
         .metrics
         .render()
         .contains("kinko_messages_total{action=\"accept\"} 1"));
+}
+
+#[tokio::test]
+async fn recorded_stages_need_no_answer_and_older_mtas_still_get_one() {
+    use indymilter_test::{ProtoOpts, TestConnection};
+    use kinko_milter::milter::QUIET_STAGES;
+    let m = start(|_| {}).await;
+    // Offered everything (as Postfix does), the milter asks the MTA not to
+    // wait at the stages it only records, and not at connect and MAIL FROM,
+    // which may accept early.
+    let conn = TestConnection::open(m.addr).await.unwrap();
+    let got = conn.negotiated_opts();
+    assert!(got.contains(QUIET_STAGES), "{got:?}");
+    assert!(!got.intersects(ProtoOpts::NOREPLY_CONNECT | ProtoOpts::NOREPLY_MAIL));
+    conn.close().await.unwrap();
+    // An MTA without no-reply support gets an answer at every stage (the
+    // transaction checks each one) and the same verdict.
+    let offered = ProtoOpts::all()
+        - (QUIET_STAGES
+            | ProtoOpts::NOREPLY_CONNECT
+            | ProtoOpts::NOREPLY_MAIL
+            | ProtoOpts::NOREPLY_UNKNOWN);
+    let raw = sign(&m, &message("Bank <info@bank.test>", "statement", ""));
+    let (actions, status) = transact_offering(
+        &m,
+        Some(offered),
+        "192.0.2.1".parse().unwrap(),
+        "bounce@bank.test",
+        &raw,
+    )
+    .await;
+    assert_eq!(status, Status::Accept);
+    assert!(inserted_results(&actions).contains("dmarc=pass"));
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 //! does. Shared by the protocol tests and the milter benchmark.
 #![allow(dead_code)]
 
-use indymilter_test::{EomAction, MacroStage, Status, TestConnection};
+use indymilter_test::{EomAction, MacroStage, ProtoOpts, Status, TestConnection};
 use kinko_milter::auth::Authenticator;
 use kinko_milter::config::Config;
 use kinko_milter::dns::{self, Caches, Upstream};
@@ -189,7 +189,32 @@ pub async fn transact(
     mail_from: &str,
     raw: &str,
 ) -> (Vec<EomAction>, Status) {
-    let builder = TestConnection::configure().exact_leading_space(true);
+    transact_offering(m, None, client, mail_from, raw).await
+}
+
+/// What a stage the milter only records answers: nothing if the MTA
+/// agreed to that, else continue.
+fn quiet(conn: &TestConnection, stage: ProtoOpts) -> Status {
+    if conn.negotiated_opts().contains(stage) {
+        Status::Noreply
+    } else {
+        Status::Continue
+    }
+}
+
+/// [`transact`] with an MTA that offers only `offered` protocol options
+/// (`None`: all of them, as Postfix does).
+pub async fn transact_offering(
+    m: &Milter,
+    offered: Option<ProtoOpts>,
+    client: IpAddr,
+    mail_from: &str,
+    raw: &str,
+) -> (Vec<EomAction>, Status) {
+    let mut builder = TestConnection::configure().exact_leading_space(true);
+    if let Some(o) = offered {
+        builder = builder.available_opts(o);
+    }
     let mut conn = match &m.unix {
         Some(path) => builder.open_unix(path).await.unwrap(),
         None => builder.open_tcp(m.addr).await.unwrap(),
@@ -202,19 +227,19 @@ pub async fn transact(
         conn.close().await.unwrap();
         return (vec![], st);
     }
-    assert_eq!(conn.helo("mail.bank.test").await.unwrap(), Status::Continue);
+    let helo = conn.helo("mail.bank.test").await.unwrap();
+    assert_eq!(helo, quiet(&conn, ProtoOpts::NOREPLY_HELO));
     assert_eq!(
         conn.mail([format!("<{mail_from}>")]).await.unwrap(),
         Status::Continue
     );
-    assert_eq!(
-        conn.rcpt(["<user@kinko.test>"]).await.unwrap(),
-        Status::Continue
-    );
+    let rcpt = conn.rcpt(["<user@kinko.test>"]).await.unwrap();
+    assert_eq!(rcpt, quiet(&conn, ProtoOpts::NOREPLY_RCPT));
     conn.macros(MacroStage::Data, [("i", "4Xq1Yz2Abc")])
         .await
         .unwrap();
-    assert_eq!(conn.data().await.unwrap(), Status::Continue);
+    let data = conn.data().await.unwrap();
+    assert_eq!(data, quiet(&conn, ProtoOpts::NOREPLY_DATA));
     let (head, body) = raw.split_once("\r\n\r\n").unwrap();
     for line in head
         .split("\r\n")
@@ -225,10 +250,13 @@ pub async fn transact(
     {
         let line = line.replace('\u{1}', "\n\t");
         let (name, value) = line.split_once(':').unwrap();
-        assert_eq!(conn.header(name, value).await.unwrap(), Status::Continue);
+        let st = conn.header(name, value).await.unwrap();
+        assert_eq!(st, quiet(&conn, ProtoOpts::NOREPLY_HEADER));
     }
-    assert_eq!(conn.eoh().await.unwrap(), Status::Continue);
-    assert_eq!(conn.body(body.to_string()).await.unwrap(), Status::Continue);
+    let eoh = conn.eoh().await.unwrap();
+    assert_eq!(eoh, quiet(&conn, ProtoOpts::NOREPLY_EOH));
+    let body = conn.body(body.to_string()).await.unwrap();
+    assert_eq!(body, quiet(&conn, ProtoOpts::NOREPLY_BODY));
     let (actions, status) = conn.eom().await.unwrap();
     conn.close().await.unwrap();
     (actions.actions, status)
