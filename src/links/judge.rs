@@ -328,9 +328,9 @@ pub fn judge(cx: &Context, x: &Extracted, out: &mut Collector) {
     // goes to one tracker); the brand lookups depend on the host alone.
     let mut hosts: HashMap<&str, (Option<&str>, Option<Lookalike>)> = HashMap::new();
     for l in &x.links {
-        let (official, lookalike) = match hosts.get(l.host.as_str()) {
-            Some((o, la)) => (*o, la.clone()),
-            None => {
+        let (official, lookalike) = hosts
+            .entry(l.host.as_str())
+            .or_insert_with(|| {
                 let official = if l.ip {
                     None
                 } else {
@@ -341,10 +341,9 @@ pub fn judge(cx: &Context, x: &Extracted, out: &mut Collector) {
                 } else {
                     None
                 };
-                hosts.insert(&l.host, (official, lookalike.clone()));
                 (official, lookalike)
-            }
-        };
+            })
+            .clone();
         if l.ip {
             out.add(
                 FindingKind::LinkIpHost,
@@ -393,11 +392,11 @@ pub fn judge(cx: &Context, x: &Extracted, out: &mut Collector) {
                 official,
             );
         }
-        if let Some(u) = (!rules.feed.is_empty())
-            .then(|| url::Url::parse(&l.url).ok())
-            .flatten()
-        {
-            if let Some(entry) = rules.feed.matches(&u) {
+        if !rules.feed.is_empty() {
+            let listed = url::Url::parse(&l.url)
+                .ok()
+                .and_then(|u| rules.feed.matches(&u));
+            if let Some(entry) = listed {
                 out.add(
                     FindingKind::LinkFeed,
                     "link listed in a phishing feed",
