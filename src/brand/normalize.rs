@@ -149,9 +149,8 @@ pub fn fold(s: &str) -> Folded {
                 !h
             })
             .collect();
-        let table = ascii_skeletons();
         for c in visible.nfkc().flat_map(char::to_lowercase) {
-            out.push(fold_kana(c), table);
+            out.push(fold_kana(c));
         }
         hidden
     };
@@ -210,7 +209,7 @@ impl Folder {
 
     /// Takes one character already NFKC-normalised, lower-cased and
     /// kana-folded.
-    fn push(&mut self, c: char, ascii: &[Box<str>]) {
+    fn push(&mut self, c: char) {
         // An ASCII hyphen between Latin letters separates words (Rakuten-Card);
         // elsewhere it stands in for a long-vowel mark.
         if c == '-' && self.last == Some(Class::Ascii) {
@@ -229,10 +228,7 @@ impl Folder {
         self.pending = false;
         self.last = Some(cl);
         let at = self.text.len();
-        match ascii.get(c as usize) {
-            Some(sk) => self.text.push_str(sk),
-            None => skeleton_char(c, &mut self.text),
-        }
+        skeleton_char(c, &mut self.text);
         self.boundary.resize(self.text.len(), false);
         if at < self.boundary.len() {
             self.boundary[at] = starts;
