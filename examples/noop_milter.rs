@@ -6,7 +6,7 @@
 //!     cargo run --release --example noop_milter -- 127.0.0.1:7045
 
 use indymilter::{Callbacks, ProtoOpts, Status};
-use kinko_milter::milter::QUIET_STAGES;
+use kinko_milter::milter::{quiet_answer, QUIET_STAGES};
 use tokio::net::TcpListener;
 
 fn main() -> std::io::Result<()> {
@@ -37,13 +37,37 @@ async fn serve() -> std::io::Result<()> {
             })
         })
         .on_connect(|_, _, _| Box::pin(async { Status::Continue }))
-        .on_helo(|cx, _| Box::pin(async move { answer(&cx.data, ProtoOpts::NOREPLY_HELO) }))
+        .on_helo(|cx, _| {
+            Box::pin(
+                async move { quiet_answer(cx.data.unwrap_or_default(), ProtoOpts::NOREPLY_HELO) },
+            )
+        })
         .on_mail(|_, _| Box::pin(async { Status::Continue }))
-        .on_rcpt(|cx, _| Box::pin(async move { answer(&cx.data, ProtoOpts::NOREPLY_RCPT) }))
-        .on_data(|cx| Box::pin(async move { answer(&cx.data, ProtoOpts::NOREPLY_DATA) }))
-        .on_header(|cx, _, _| Box::pin(async move { answer(&cx.data, ProtoOpts::NOREPLY_HEADER) }))
-        .on_eoh(|cx| Box::pin(async move { answer(&cx.data, ProtoOpts::NOREPLY_EOH) }))
-        .on_body(|cx, _| Box::pin(async move { answer(&cx.data, ProtoOpts::NOREPLY_BODY) }))
+        .on_rcpt(|cx, _| {
+            Box::pin(
+                async move { quiet_answer(cx.data.unwrap_or_default(), ProtoOpts::NOREPLY_RCPT) },
+            )
+        })
+        .on_data(|cx| {
+            Box::pin(
+                async move { quiet_answer(cx.data.unwrap_or_default(), ProtoOpts::NOREPLY_DATA) },
+            )
+        })
+        .on_header(|cx, _, _| {
+            Box::pin(
+                async move { quiet_answer(cx.data.unwrap_or_default(), ProtoOpts::NOREPLY_HEADER) },
+            )
+        })
+        .on_eoh(|cx| {
+            Box::pin(
+                async move { quiet_answer(cx.data.unwrap_or_default(), ProtoOpts::NOREPLY_EOH) },
+            )
+        })
+        .on_body(|cx, _| {
+            Box::pin(
+                async move { quiet_answer(cx.data.unwrap_or_default(), ProtoOpts::NOREPLY_BODY) },
+            )
+        })
         .on_eom(|_| Box::pin(async { Status::Continue }));
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -51,11 +75,4 @@ async fn serve() -> std::io::Result<()> {
     // Nagle off, as kinko-milter does, so the floor is comparable.
     let listener = kinko_milter::server::NoDelayListener(listener);
     indymilter::run(listener, callbacks, Default::default(), shutdown).await
-}
-
-fn answer(quiet: &Option<ProtoOpts>, stage: ProtoOpts) -> Status {
-    match quiet {
-        Some(q) if q.contains(stage) => Status::Noreply,
-        _ => Status::Continue,
-    }
 }

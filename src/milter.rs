@@ -32,12 +32,18 @@ pub const QUIET_STAGES: ProtoOpts = ProtoOpts::NOREPLY_HELO
     .union(ProtoOpts::NOREPLY_EOH)
     .union(ProtoOpts::NOREPLY_BODY);
 
-/// What a quiet stage answers: nothing, when that was negotiated.
-fn proceed(session: Option<&Session>, stage: ProtoOpts) -> Status {
-    match session {
-        Some(s) if s.quiet.contains(stage) => Status::Noreply,
-        _ => Status::Continue,
+/// What a quiet stage answers given the `negotiated` quiet stages: nothing
+/// if the MTA agreed to that, else continue.
+pub fn quiet_answer(negotiated: ProtoOpts, stage: ProtoOpts) -> Status {
+    if negotiated.contains(stage) {
+        Status::Noreply
+    } else {
+        Status::Continue
     }
+}
+
+fn proceed(session: Option<&Session>, stage: ProtoOpts) -> Status {
+    quiet_answer(session.map_or(ProtoOpts::empty(), |s| s.quiet), stage)
 }
 
 fn text(s: &CStr) -> String {
