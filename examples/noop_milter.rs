@@ -73,6 +73,6 @@ async fn serve() -> std::io::Result<()> {
         let _ = tokio::signal::ctrl_c().await;
     };
     // Nagle off, as kinko-milter does, so the floor is comparable.
-    let listener = kinko_milter::server::NoDelayListener(listener);
+    let listener = kinko_milter::listener::TcpAccept(listener);
     indymilter::run(listener, callbacks, Default::default(), shutdown).await
 }

@@ -1,7 +1,6 @@
 //! What a verdict does to a message, planned as data before anything is sent
 //! to the MTA, so the plan can be tested without a milter connection.
 
-use crate::auth::authserv_id_of;
 use crate::config::Config;
 use crate::findings::Action;
 use crate::verdict::Verdict;
@@ -51,59 +50,70 @@ pub struct Plan {
     pub disposition: Disposition,
 }
 
-/// Deletions for headers a sender must not be able to forge: our
-/// `Authentication-Results` and our verdict headers. Indices are per name and
-/// emitted last-first, because deleting the first occurrence would renumber
-/// the ones after it.
-pub fn forged_header_deletions(headers: &[(String, String)], authserv_id: &str) -> Vec<HeaderOp> {
-    let mut ops = Vec::new();
-    let mut seen: Vec<(String, i32)> = Vec::new();
-    for (name, value) in headers {
-        let lname = name.to_ascii_lowercase();
-        let index = match seen.iter_mut().find(|(n, _)| *n == lname) {
-            Some((_, i)) => {
-                *i += 1;
-                *i
-            }
-            None => {
-                seen.push((lname.clone(), 1));
-                1
-            }
-        };
-        let forged = if lname == "authentication-results" {
-            authserv_id_of(value).is_some_and(|id| id.eq_ignore_ascii_case(authserv_id))
+/// Header fields a sender must not be able to forge (our
+/// `Authentication-Results` and our verdict fields), found while the MTA
+/// sends the header. Every field the MTA sends is counted, however many
+/// the analysis keeps, so each deletion names the right occurrence.
+#[derive(Debug, Default)]
+pub struct Forged {
+    /// Occurrences so far of `Authentication-Results` and of each of
+    /// [`OUR_HEADERS`], in that order.
+    seen: [i32; 4],
+    deletions: Vec<HeaderOp>,
+}
+
+impl Forged {
+    pub fn header(&mut self, name: &str, value: &str, authserv_id: &str) {
+        let slot = if name.eq_ignore_ascii_case(AUTH_RESULTS) {
+            0
+        } else if let Some(i) = OUR_HEADERS
+            .iter()
+            .position(|h| h.eq_ignore_ascii_case(name))
+        {
+            i + 1
         } else {
-            OUR_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(&lname))
+            return;
         };
+        self.seen[slot] = self.seen[slot].saturating_add(1);
+        let forged = slot > 0 || crate::authserv::is_ours(value, authserv_id);
         if forged {
-            ops.push(HeaderOp::Delete {
-                name: name.clone(),
-                index,
+            self.deletions.push(HeaderOp::Delete {
+                name: name.to_string(),
+                index: self.seen[slot],
             });
         }
     }
-    ops.reverse();
-    ops
+
+    /// The deletions, last first: deleting an earlier occurrence first
+    /// would renumber the ones after it.
+    pub fn deletions(&self) -> impl Iterator<Item = &HeaderOp> {
+        self.deletions.iter().rev()
+    }
 }
+
+const AUTH_RESULTS: &str = "Authentication-Results";
 
 /// Builds the plan for a judged message.
 ///
-/// `headers` are the incoming header fields (name, value); `ar_value` is our
+/// `forged` holds the incoming fields to delete; `subject` is the first
+/// incoming Subject's value as the MTA sent it (bytes, since undeclared
+/// 8-bit subjects are common in Japanese mail); `ar_value` is our
 /// `Authentication-Results` value, when authentication ran; `leading_space`
 /// says whether values we send must carry their own leading space (the
 /// LEADING_SPACE protocol option).
 pub fn plan(
-    headers: &[(String, String)],
+    forged: &Forged,
+    subject: Option<&[u8]>,
     ar_value: Option<&str>,
     verdict: &Verdict,
     cfg: &Config,
     leading_space: bool,
 ) -> Plan {
     let sp = if leading_space { " " } else { "" };
-    let mut ops = forged_header_deletions(headers, &cfg.authserv_id);
+    let mut ops: Vec<HeaderOp> = forged.deletions().cloned().collect();
     if let Some(ar) = ar_value {
         ops.push(HeaderOp::InsertTop {
-            name: "Authentication-Results".into(),
+            name: AUTH_RESULTS.into(),
             value: format!("{sp}{ar}"),
         });
     }
@@ -137,30 +147,24 @@ pub fn plan(
             let reasons = crate::sanitize::header_ascii(&verdict.reasons.join("; "), 900);
             ops.push(HeaderOp::Add {
                 name: REASONS_HEADER.into(),
-                value: format!("{sp}{}", fold(&reasons)),
+                value: format!("{sp}{}", crate::header_text::fold_at_semicolons(&reasons)),
             });
         }
     }
 
     if verdict.action == Action::Tag && !cfg.actions.subject_prefix.is_empty() {
-        let prefix = encode_word(&cfg.actions.subject_prefix);
-        match headers
-            .iter()
-            .position(|(n, _)| n.eq_ignore_ascii_case("Subject"))
-        {
-            Some(i) => {
-                let old = headers[i].1.trim_start();
-                ops.push(HeaderOp::Change {
-                    name: headers[i].0.clone(),
-                    index: 1,
-                    value: format!("{sp}{prefix} {old}"),
-                });
-            }
-            None => ops.push(HeaderOp::Add {
+        let value = crate::header_text::prefixed_subject(&cfg.actions.subject_prefix, subject);
+        ops.push(match subject {
+            Some(_) => HeaderOp::Change {
                 name: "Subject".into(),
-                value: format!("{sp}{prefix}"),
-            }),
-        }
+                index: 1,
+                value: format!("{sp}{value}"),
+            },
+            None => HeaderOp::Add {
+                name: "Subject".into(),
+                value: format!("{sp}{value}"),
+            },
+        });
     }
 
     let disposition = match verdict.action {
@@ -188,66 +192,17 @@ pub fn plan(
     }
 }
 
-/// RFC 2047 encoded-words for non-ASCII text (UTF-8, base64), each at most
-/// 75 characters; ASCII text is returned as is.
-pub fn encode_word(text: &str) -> String {
-    if text.chars().all(|c| c.is_ascii() && !c.is_ascii_control()) {
-        return text.to_string();
-    }
-    // 45 bytes of UTF-8 become 60 base64 characters, plus 12 for the
-    // =?UTF-8?B??= frame: within the 75-character limit. Split on character
-    // boundaries so no word carries half a character.
-    let mut words = Vec::new();
-    let mut chunk = String::new();
-    for c in text.chars() {
-        if chunk.len() + c.len_utf8() > 45 {
-            words.push(format!("=?UTF-8?B?{}?=", base64(chunk.as_bytes())));
-            chunk.clear();
-        }
-        chunk.push(c);
-    }
-    if !chunk.is_empty() {
-        words.push(format!("=?UTF-8?B?{}?=", base64(chunk.as_bytes())));
-    }
-    words.join("\n\t")
-}
-
-/// Standard base64 with padding (RFC 4648).
-pub fn base64(bytes: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for c in bytes.chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
-        out.push(T[(n >> 18) as usize & 63] as char);
-        out.push(T[(n >> 12) as usize & 63] as char);
-        out.push(if c.len() > 1 {
-            T[(n >> 6) as usize & 63] as char
-        } else {
-            '='
-        });
-        out.push(if c.len() > 2 {
-            T[n as usize & 63] as char
-        } else {
-            '='
-        });
-    }
-    out
-}
-
-/// Folds a long header value at "; " so lines stay readable (LF-TAB, the
-/// milter convention).
-fn fold(value: &str) -> String {
-    value.replace("; ", ";\n\t")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::header_text::encode_word;
 
-    fn h(n: &str, v: &str) -> (String, String) {
-        (n.into(), v.into())
+    fn forged(headers: &[(&str, &str)], ours: &str) -> Forged {
+        let mut f = Forged::default();
+        for (n, v) in headers {
+            f.header(n, v, ours);
+        }
+        f
     }
 
     fn verdict(action: Action, dry_run: bool) -> Verdict {
@@ -262,14 +217,17 @@ mod tests {
 
     #[test]
     fn forged_results_are_deleted_in_reverse_order() {
-        let headers = vec![
-            h("Authentication-Results", " mx.example; dkim=pass"),
-            h("Received", " from a"),
-            h("authentication-results", " other.example; spf=pass"),
-            h("Authentication-Results", " MX.EXAMPLE; spf=pass"),
-            h("X-Kinko-Verdict", " accept"),
-        ];
-        let ops = forged_header_deletions(&headers, "mx.example");
+        let f = forged(
+            &[
+                ("Authentication-Results", " mx.example; dkim=pass"),
+                ("Received", " from a"),
+                ("authentication-results", " other.example; spf=pass"),
+                ("Authentication-Results", " (c) \"MX.EXAMPLE.\"; spf=pass"),
+                ("X-Kinko-Verdict", " accept"),
+            ],
+            "mx.example",
+        );
+        let ops: Vec<HeaderOp> = f.deletions().cloned().collect();
         assert_eq!(
             ops,
             vec![
@@ -290,13 +248,47 @@ mod tests {
     }
 
     #[test]
+    fn forged_fields_are_counted_beyond_any_bound() {
+        // 2,000 foreign results, then a forged one: its index counts them all.
+        let mut f = Forged::default();
+        for _ in 0..2000 {
+            f.header(
+                "Authentication-Results",
+                " other.example; spf=pass",
+                "mx.example",
+            );
+        }
+        f.header(
+            "Authentication-Results",
+            " mx.example; dkim=pass",
+            "mx.example",
+        );
+        f.header("X-Kinko-Score", " 0", "mx.example");
+        let ops: Vec<HeaderOp> = f.deletions().cloned().collect();
+        assert_eq!(
+            ops,
+            vec![
+                HeaderOp::Delete {
+                    name: "X-Kinko-Score".into(),
+                    index: 1
+                },
+                HeaderOp::Delete {
+                    name: "Authentication-Results".into(),
+                    index: 2001
+                },
+            ]
+        );
+    }
+
+    #[test]
     fn quarantine_plan_inserts_results_and_verdict() {
         let cfg = Config {
             authserv_id: "mx.example".into(),
             ..Config::default()
         };
         let p = plan(
-            &[],
+            &Forged::default(),
+            None,
             Some("mx.example; spf=pass"),
             &verdict(Action::Quarantine, false),
             &cfg,
@@ -319,7 +311,14 @@ mod tests {
     #[test]
     fn dry_run_shows_the_policy_action_but_accepts() {
         let cfg = Config::default();
-        let p = plan(&[], None, &verdict(Action::Reject, true), &cfg, false);
+        let p = plan(
+            &Forged::default(),
+            None,
+            None,
+            &verdict(Action::Reject, true),
+            &cfg,
+            false,
+        );
         assert_eq!(p.disposition, Disposition::Accept);
         assert!(p.headers.contains(&HeaderOp::Add {
             name: VERDICT_HEADER.into(),
@@ -331,8 +330,15 @@ mod tests {
     fn japanese_subject_prefix_is_encoded() {
         let mut cfg = Config::default();
         cfg.actions.subject_prefix = "[なりすまし注意]".into();
-        let headers = vec![h("Subject", " =?ISO-2022-JP?B?GyRCJDMkcyRLJEEkTxsoQg==?=")];
-        let p = plan(&headers, None, &verdict(Action::Tag, false), &cfg, true);
+        let subject: &[u8] = b" =?ISO-2022-JP?B?GyRCJDMkcyRLJEEkTxsoQg==?=";
+        let p = plan(
+            &Forged::default(),
+            Some(subject),
+            None,
+            &verdict(Action::Tag, false),
+            &cfg,
+            true,
+        );
         let change = p
             .headers
             .iter()

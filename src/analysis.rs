@@ -7,7 +7,7 @@
 use crate::auth::AuthSummary;
 use crate::findings::{Finding, FindingKind};
 use crate::policy::Policy;
-use mail_parser::{Message, MessageParser};
+use mail_parser::{Message, MessageParser, PartType};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
@@ -42,6 +42,16 @@ pub struct Limits {
     pub message_time_budget_ms: u64,
     /// A silent MTA connection is dropped after this long.
     pub connection_timeout_s: u64,
+    /// Longest stretch a peer may take from connect to MAIL, from MAIL to
+    /// the end of that message, or between messages, however it spaces
+    /// its packets; then the connection is closed.
+    pub message_timeout_s: u64,
+}
+
+impl Limits {
+    pub fn message_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.message_timeout_s.max(1))
+    }
 }
 
 impl Default for Limits {
@@ -56,6 +66,7 @@ impl Default for Limits {
             max_connections: 100,
             message_time_budget_ms: 10_000,
             connection_timeout_s: 300,
+            message_timeout_s: 600,
         }
     }
 }
@@ -91,7 +102,7 @@ const CREDENTIAL_ASKS: &[FindingKind] = &[
     FindingKind::CredentialLure,
 ];
 
-pub fn parse(raw: &[u8]) -> Message<'_> {
+pub fn parse(raw: &[u8]) -> Parsed<'_> {
     // mail-parser returns None for input with no header at all (empty, or
     // only blank lines). Judge such input as an empty message rather than
     // fail: a hand-built Message without parts would make mail-parser's
@@ -105,11 +116,47 @@ pub fn parse(raw: &[u8]) -> Message<'_> {
     let parsed = std::panic::catch_unwind(|| MessageParser::default().parse(raw))
         .ok()
         .flatten();
-    parsed.unwrap_or_else(|| {
+    Parsed(Some(parsed.unwrap_or_else(|| {
         MessageParser::default()
             .parse(EMPTY_MESSAGE)
             .expect("a header-only message parses")
-    })
+    })))
+}
+
+/// A parsed message that is taken apart without recursion when dropped.
+///
+/// mail-parser parses iteratively, but it nests each `message/rfc822`
+/// part's message inside its parent, and the compiler's drop of that tree
+/// recurses once per level: 35,000 levels (1 MB of mail) overflow a worker
+/// thread's stack and abort the process, which no `catch_unwind` can stop.
+/// Every walk of ours is bounded by `max_mime_depth`; this makes the drop
+/// flat as well, whatever the depth.
+pub struct Parsed<'x>(Option<Message<'x>>);
+
+impl<'x> std::ops::Deref for Parsed<'x> {
+    type Target = Message<'x>;
+
+    fn deref(&self) -> &Message<'x> {
+        self.0.as_ref().expect("present until dropped")
+    }
+}
+
+impl Drop for Parsed<'_> {
+    fn drop(&mut self) {
+        let mut pending: Vec<Message> = self.0.take().into_iter().collect();
+        while let Some(mut msg) = pending.pop() {
+            for part in &mut msg.parts {
+                if matches!(part.body, PartType::Message(_)) {
+                    if let PartType::Message(inner) =
+                        std::mem::replace(&mut part.body, PartType::Multipart(Vec::new()))
+                    {
+                        pending.push(inner);
+                    }
+                }
+            }
+            // `msg` now holds no nested message: dropping it is flat.
+        }
+    }
 }
 
 const EMPTY_MESSAGE: &[u8] = b"X-Kinko-Empty: 1\r\n\r\n";

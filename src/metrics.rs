@@ -33,6 +33,8 @@ pub struct Metrics {
     policy_info: IntGaugeVec,
     pub policy_brands: IntGauge,
     skipped: IntCounterVec,
+    closed: IntCounterVec,
+    accept_errors: IntCounterVec,
     /// Pre-created per-action handles, indexed like [`Action::ALL`].
     action_handles: Vec<IntCounter>,
     kind_handles: HashMap<FindingKind, IntCounter>,
@@ -159,6 +161,18 @@ impl Metrics {
             "Messages not analysed, by reason (trusted network, authenticated submission).",
             &["reason"],
         );
+        let closed = counter_vec(
+            &r,
+            "connections_closed_total",
+            "Milter connections we closed ourselves, by reason (out_of_order command, message_timeout, drained at shutdown).",
+            &["reason"],
+        );
+        let accept_errors = counter_vec(
+            &r,
+            "accept_errors_total",
+            "Failed accept() calls (descriptor limits, aborted connections), by listener; each is retried after a pause.",
+            &["listener"],
+        );
         let build = IntGaugeVec::new(
             Opts::new("build_info", "Build of the running binary (value 1)."),
             &["version"],
@@ -199,6 +213,13 @@ impl Metrics {
             skipped.with_label_values(&[reason]);
         }
 
+        for reason in ["out_of_order", "message_timeout", "drained"] {
+            closed.with_label_values(&[reason]);
+        }
+        for l in ["milter", "http"] {
+            accept_errors.with_label_values(&[l]);
+        }
+
         Metrics {
             registry: r,
             findings,
@@ -216,6 +237,8 @@ impl Metrics {
             policy_info,
             policy_brands,
             skipped,
+            closed,
+            accept_errors,
             action_handles,
             kind_handles,
             last_policy: Mutex::new(None),
@@ -268,6 +291,16 @@ impl Metrics {
 
     pub fn skipped(&self, reason: &str) {
         self.skipped.with_label_values(&[reason]).inc();
+    }
+
+    /// `reason` is one of the closed set in [`crate::guard::End`].
+    pub fn guard_close(&self, reason: &str) {
+        self.closed.with_label_values(&[reason]).inc();
+    }
+
+    /// `listener` is `milter` or `http`.
+    pub fn accept_error(&self, listener: &str) {
+        self.accept_errors.with_label_values(&[listener]).inc();
     }
 
     pub fn reload(&self, ok: bool) {

@@ -115,7 +115,7 @@ pub fn callbacks(runtime: Arc<Runtime>) -> Callbacks<Session> {
         .on_header(|cx, name, value| {
             Box::pin(async move {
                 if let Some(s) = cx.data.as_mut() {
-                    s.header(&text(&name), &text(&value));
+                    s.header(&text(&name), value.to_bytes());
                 }
                 proceed(cx.data.as_ref(), ProtoOpts::NOREPLY_HEADER)
             })

@@ -4,18 +4,15 @@
 use crate::auth::Authenticator;
 use crate::config::{Config, Socket};
 use crate::dns::{self, Caches};
+use crate::listener::{MilterListener, TcpAccept};
 use crate::metrics::Metrics;
 use crate::policy::Policy;
 use crate::session::{Runtime, State};
-use indymilter::Listener;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream, UnixListener};
+use tokio::net::{TcpListener, UnixListener};
 use tokio::signal::unix::{signal, SignalKind};
 use tracing::{error, info, warn};
 
@@ -69,85 +66,6 @@ fn load_config(path: Option<&Path>) -> Result<Config, String> {
     }
 }
 
-/// A TCP listener whose connections have Nagle's algorithm off: the milter
-/// protocol is request/response with small packets, and Nagle with delayed
-/// ACKs would stall each reply by tens of milliseconds.
-pub struct NoDelayListener(pub TcpListener);
-
-impl Listener for NoDelayListener {
-    type Io = QuickAckStream;
-
-    fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<QuickAckStream>> {
-        self.0.poll_accept(cx).map_ok(|(stream, _)| {
-            if let Err(e) = stream.set_nodelay(true) {
-                warn!(error = %e, "could not disable Nagle on a milter connection");
-            }
-            QuickAckStream(stream)
-        })
-    }
-}
-
-/// A milter connection that acknowledges what it reads at once.
-///
-/// Postfix's end keeps Nagle on. At the stages negotiated to need no answer
-/// it writes header fields, body and end of message back to back, so each
-/// write after the first waits for the ACK of the one before, which delayed
-/// ACK holds back 40 ms: every message stalled that long. Linux drops out of
-/// quick-ACK mode by itself, so it is asked for again after every read.
-pub struct QuickAckStream(TcpStream);
-
-impl QuickAckStream {
-    fn quickack(&self) {
-        // Failure only costs latency; there is nothing better to do.
-        let _ = socket2::SockRef::from(&self.0).set_tcp_quickack(true);
-    }
-}
-
-impl AsyncRead for QuickAckStream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let polled = Pin::new(&mut self.0).poll_read(cx, buf);
-        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            self.quickack();
-        }
-        polled
-    }
-}
-
-impl AsyncWrite for QuickAckStream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.0.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.0).poll_shutdown(cx)
-    }
-}
-
 /// Serves the milter protocol on a TCP listener until `shutdown` completes.
 /// The daemon uses it, and so do in-process protocol tests.
 pub async fn serve_tcp(
@@ -156,8 +74,10 @@ pub async fn serve_tcp(
     config: indymilter::Config,
     shutdown: impl std::future::Future,
 ) -> io::Result<()> {
+    let guards = runtime.guards.clone();
     let callbacks = crate::milter::callbacks(runtime);
-    indymilter::run(NoDelayListener(listener), callbacks, config, shutdown).await
+    let listener = MilterListener::new(TcpAccept(listener), guards);
+    indymilter::run(listener, callbacks, config, shutdown).await
 }
 
 /// Serves the milter protocol on a unix socket until `shutdown` completes.
@@ -167,7 +87,9 @@ pub async fn serve_unix(
     config: indymilter::Config,
     shutdown: impl std::future::Future,
 ) -> io::Result<()> {
+    let guards = runtime.guards.clone();
     let callbacks = crate::milter::callbacks(runtime);
+    let listener = MilterListener::new(listener, guards);
     indymilter::run(listener, callbacks, config, shutdown).await
 }
 
@@ -234,17 +156,15 @@ pub async fn run(config_path: Option<PathBuf>, cli_dry_run: bool) -> i32 {
         connection_timeout,
         ..Default::default()
     };
-    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
-
     if !metrics_address.is_empty() {
         match crate::httpd::bind(&metrics_address).await {
             Ok(listener) => {
-                eprintln!("kinko-milter: metrics on http://{metrics_address}/metrics");
-                tokio::spawn(crate::httpd::serve(
-                    listener,
-                    runtime.clone(),
-                    shutdown_rx.clone(),
-                ));
+                let bound = listener
+                    .local_addr()
+                    .map(|a| a.to_string())
+                    .unwrap_or(metrics_address);
+                eprintln!("kinko-milter: metrics on http://{bound}/metrics");
+                tokio::spawn(crate::httpd::serve(listener, runtime.clone()));
             }
             Err(e) => {
                 eprintln!("kinko-milter: metrics address {metrics_address}: {e}");
@@ -263,27 +183,8 @@ pub async fn run(config_path: Option<PathBuf>, cli_dry_run: bool) -> i32 {
         cli_dry_run,
         runtime.clone(),
     ));
-
-    let shutdown = {
-        let mut rx = shutdown_rx.clone();
-        async move {
-            let _ = rx.wait_for(|stop| *stop).await;
-        }
-    };
-    tokio::spawn(async move {
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(e) => {
-                error!(error = %e, "cannot listen for SIGTERM");
-                return;
-            }
-        };
-        tokio::select! {
-            _ = term.recv() => info!("SIGTERM: no new connections; finishing messages in progress"),
-            _ = tokio::signal::ctrl_c() => info!("interrupt: shutting down"),
-        }
-        let _ = shutdown_tx.send(true);
-    });
+    tokio::spawn(drain_on_signal(runtime.clone()));
+    let shutdown = stopped(runtime.clone());
 
     let served = match &socket {
         Socket::Inet(addr) => {
@@ -305,11 +206,7 @@ pub async fn run(config_path: Option<PathBuf>, cli_dry_run: bool) -> i32 {
                 &policy_desc,
                 dry_run,
             );
-            with_grace(
-                serve_tcp(listener, runtime.clone(), milter_config, shutdown),
-                shutdown_rx,
-            )
-            .await
+            serve_tcp(listener, runtime.clone(), milter_config, shutdown).await
         }
         Socket::Unix(path) => {
             let listener = match bind_unix(path).await {
@@ -320,11 +217,7 @@ pub async fn run(config_path: Option<PathBuf>, cli_dry_run: bool) -> i32 {
                 }
             };
             announce(&format!("unix:{}", path.display()), &policy_desc, dry_run);
-            let r = with_grace(
-                serve_unix(listener, runtime.clone(), milter_config, shutdown),
-                shutdown_rx,
-            )
-            .await;
+            let r = serve_unix(listener, runtime.clone(), milter_config, shutdown).await;
             let _ = std::fs::remove_file(path);
             r
         }
@@ -351,25 +244,38 @@ fn announce(socket: &str, policy: &str, dry_run: bool) {
     info!(socket, policy, dry_run, "listening");
 }
 
-/// Lets sessions finish for at most [`SHUTDOWN_GRACE`] after shutdown starts.
-async fn with_grace(
-    run: impl std::future::Future<Output = io::Result<()>>,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
-) -> io::Result<()> {
-    tokio::pin!(run);
-    tokio::select! {
-        r = &mut run => return r,
-        _ = shutdown.wait_for(|s| *s) => {}
-    }
-    match tokio::time::timeout(SHUTDOWN_GRACE, run).await {
-        Ok(r) => r,
-        Err(_) => {
-            warn!(
-                grace_s = SHUTDOWN_GRACE.as_secs(),
-                "messages still in progress after the grace period; exiting"
-            );
-            Ok(())
+/// SIGTERM or SIGINT starts draining: the listener closes, idle
+/// connections end, messages in progress go on to their end.
+async fn drain_on_signal(runtime: Arc<Runtime>) {
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            error!(error = %e, "cannot listen for SIGTERM");
+            return;
         }
+    };
+    tokio::select! {
+        _ = term.recv() => info!("SIGTERM: no new connections; finishing messages in progress"),
+        _ = tokio::signal::ctrl_c() => info!("interrupt: no new connections; finishing messages in progress"),
+    }
+    runtime.guards.drain();
+}
+
+/// Completes when the daemon may stop: draining has started and every
+/// connection has ended, or [`SHUTDOWN_GRACE`] has passed. indymilter then
+/// ends whatever is left.
+async fn stopped(runtime: Arc<Runtime>) {
+    let guards = runtime.guards.clone();
+    let _ = guards.subscribe_drain().wait_for(|d| *d).await;
+    if tokio::time::timeout(SHUTDOWN_GRACE, guards.all_closed())
+        .await
+        .is_err()
+    {
+        warn!(
+            grace_s = SHUTDOWN_GRACE.as_secs(),
+            connections = guards.active(),
+            "messages still in progress after the grace period; exiting"
+        );
     }
 }
 
@@ -417,36 +323,38 @@ async fn watch_feeds(config_path: Option<PathBuf>, cli_dry_run: bool, runtime: A
     }
 }
 
+/// Settings fixed when the daemon starts: the listeners, the runtime and
+/// indymilter's own configuration. A reload says so rather than pretend.
+fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
+    let mut changed = Vec::new();
+    let mut check = |name: &'static str, differs: bool| {
+        if differs {
+            changed.push(name);
+        }
+    };
+    check("socket", old.socket != new.socket);
+    check(
+        "metrics_address",
+        old.metrics_address != new.metrics_address,
+    );
+    check(
+        "limits.max_connections",
+        old.limits.max_connections != new.limits.max_connections,
+    );
+    check(
+        "limits.connection_timeout_s",
+        old.limits.connection_timeout_s != new.limits.connection_timeout_s,
+    );
+    check("worker_threads", old.worker_threads != new.worker_threads);
+    changed
+}
+
 pub fn reload(config_path: Option<&Path>, cli_dry_run: bool, runtime: &Runtime) -> bool {
     let current = runtime.snapshot();
     let result = load_config(config_path).and_then(|mut cfg| {
         cfg.dry_run |= cli_dry_run;
-        for (what, old, new) in [
-            ("socket", &current.config.socket, &cfg.socket),
-            (
-                "metrics_address",
-                &current.config.metrics_address,
-                &cfg.metrics_address,
-            ),
-        ] {
-            if old != new {
-                warn!(
-                    setting = what,
-                    "changed setting takes effect only after a restart"
-                );
-            }
-        }
-        if current.config.limits.max_connections != cfg.limits.max_connections {
-            warn!(
-                setting = "limits.max_connections",
-                "changed setting takes effect only after a restart"
-            );
-        }
-        if current.config.worker_threads != cfg.worker_threads {
-            warn!(
-                setting = "worker_threads",
-                "changed setting takes effect only after a restart"
-            );
+        for setting in restart_only_changes(&current.config, &cfg) {
+            warn!(setting, "changed setting takes effect only after a restart");
         }
         build_state(cfg, &runtime.metrics, Some(&current))
     });

@@ -3,11 +3,12 @@
 //! plan). The callbacks in [`crate::milter`] only translate to and from the
 //! protocol; everything that decides lives here.
 
-use crate::actions::{self, Plan};
+use crate::actions::{self, Forged, Plan};
 use crate::analysis::{self, Envelope};
 use crate::auth::{AuthSummary, Authenticator, Res};
 use crate::config::{Config, Fallback};
 use crate::findings::Action;
+use crate::guard::Guards;
 use crate::metrics::Metrics;
 use crate::policy::Policy;
 use crate::verdict::{self, Verdict};
@@ -27,17 +28,20 @@ pub struct State {
     pub trusted: Vec<IpNet>,
 }
 
-/// Process-wide: the current state and the metrics.
+/// Process-wide: the current state, the metrics and the connection guards.
 pub struct Runtime {
     state: RwLock<Arc<State>>,
     pub metrics: Arc<Metrics>,
+    pub guards: Arc<Guards>,
 }
 
 impl Runtime {
     pub fn new(state: State, metrics: Arc<Metrics>) -> Runtime {
+        let guards = Guards::new(state.config.limits.message_timeout(), metrics.clone());
         Runtime {
             state: RwLock::new(Arc::new(state)),
             metrics,
+            guards,
         }
     }
 
@@ -46,6 +50,8 @@ impl Runtime {
     }
 
     pub fn replace(&self, state: State) {
+        self.guards
+            .set_message_timeout(state.config.limits.message_timeout());
         *self.state.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(state);
     }
 }
@@ -74,8 +80,19 @@ pub struct Session {
     /// Stages negotiated to need no answer (`milter::QUIET_STAGES`).
     pub quiet: indymilter::ProtoOpts,
     env: Envelope,
+    msg: Incoming,
+}
+
+/// What the MTA sends of one message; replaced whole at each MAIL.
+#[derive(Default)]
+struct Incoming {
+    /// Header fields kept for analysis (bounded).
     headers: Vec<(String, String)>,
     headers_dropped: bool,
+    /// Fields to delete, found among all the fields sent.
+    forged: Forged,
+    /// The first Subject as sent, for the subject prefix.
+    subject: Option<Vec<u8>>,
     /// The message as it arrived (header fields, blank line, body), built as
     /// the callbacks deliver it so the end of message needs no second copy:
     /// with 100 connections of 1 MB that copy was a third of peak memory.
@@ -102,12 +119,7 @@ impl Session {
             leading_space: false,
             quiet: indymilter::ProtoOpts::empty(),
             env: Envelope::default(),
-            headers: Vec::new(),
-            headers_dropped: false,
-            raw: Vec::new(),
-            in_body: false,
-            body_dropped: false,
-            received: 0,
+            msg: Incoming::default(),
         }
     }
 
@@ -168,48 +180,58 @@ impl Session {
         }
     }
 
-    pub fn header(&mut self, name: &str, value: &str) {
+    /// One header field; `value` as the MTA sent it (possibly raw 8-bit).
+    pub fn header(&mut self, name: &str, value: &[u8]) {
         let limits = &self.state.config.limits;
+        let msg = &mut self.msg;
         let size = name.len() + value.len() + 3;
-        self.received += size;
+        msg.received += size;
+        let text = String::from_utf8_lossy(value);
+        // Before any bound: a forged field is deleted wherever it stands.
+        msg.forged
+            .header(name, &text, &self.state.config.authserv_id);
+        if msg.subject.is_none() && name.eq_ignore_ascii_case("Subject") {
+            msg.subject = Some(value.to_vec());
+        }
         // Headers count against the same byte budget as the body; past the
         // bounds they are still delivered by the MTA, just not analysed.
-        if self.headers.len() >= limits.max_headers
-            || self.raw.len() + size > limits.max_message_bytes
+        if msg.headers.len() >= limits.max_headers
+            || msg.raw.len() + size > limits.max_message_bytes
         {
-            self.headers_dropped = true;
+            msg.headers_dropped = true;
             return;
         }
         // CRLF line ends throughout: the MTA sends folded values with bare LF.
-        self.raw.extend_from_slice(name.as_bytes());
-        self.raw.push(b':');
+        msg.raw.extend_from_slice(name.as_bytes());
+        msg.raw.push(b':');
         if !self.leading_space {
-            self.raw.push(b' ');
+            msg.raw.push(b' ');
         }
-        push_crlf(&mut self.raw, value.as_bytes());
-        self.raw.extend_from_slice(b"\r\n");
-        self.headers.push((name.to_string(), value.to_string()));
+        push_crlf(&mut msg.raw, value);
+        msg.raw.extend_from_slice(b"\r\n");
+        msg.headers.push((name.to_string(), text.into_owned()));
     }
 
     fn end_headers(&mut self) {
-        if !self.in_body {
-            self.raw.extend_from_slice(b"\r\n");
-            self.in_body = true;
+        if !self.msg.in_body {
+            self.msg.raw.extend_from_slice(b"\r\n");
+            self.msg.in_body = true;
         }
     }
 
     pub fn body(&mut self, chunk: &[u8]) {
         self.end_headers();
-        self.received += chunk.len();
+        let msg = &mut self.msg;
+        msg.received += chunk.len();
         let room = self
             .state
             .config
             .limits
             .max_message_bytes
-            .saturating_sub(self.raw.len());
+            .saturating_sub(msg.raw.len());
         let take = chunk.len().min(room);
-        self.body_dropped |= take < chunk.len();
-        self.raw.extend_from_slice(&chunk[..take]);
+        msg.body_dropped |= take < chunk.len();
+        msg.raw.extend_from_slice(&chunk[..take]);
     }
 
     pub fn abort(&mut self) {
@@ -220,12 +242,7 @@ impl Session {
         self.env.mail_from.clear();
         self.env.rcpts.clear();
         self.env.queue_id = None;
-        self.headers.clear();
-        self.headers_dropped = false;
-        self.raw = Vec::new();
-        self.in_body = false;
-        self.body_dropped = false;
-        self.received = 0;
+        self.msg = Incoming::default();
     }
 
     /// End of message: authenticate, analyse, decide and plan the actions.
@@ -235,10 +252,10 @@ impl Session {
         let started = Instant::now();
         let state = self.state.clone();
         let cfg = &state.config;
-        self.metrics.message_bytes.observe(self.received as f64);
+        self.metrics.message_bytes.observe(self.msg.received as f64);
         self.end_headers();
-        let raw = std::mem::take(&mut self.raw);
-        let truncated = self.headers_dropped || self.body_dropped;
+        let raw = std::mem::take(&mut self.msg.raw);
+        let truncated = self.msg.headers_dropped || self.msg.body_dropped;
 
         let auth = self.authenticate(&raw, &state, truncated).await;
         self.metrics.auth(&auth);
@@ -299,7 +316,8 @@ impl Session {
         };
         self.metrics.action(verdict.action);
         let plan = actions::plan(
-            &self.headers,
+            &self.msg.forged,
+            self.msg.subject.as_deref(),
             auth.header.as_deref(),
             &verdict,
             cfg,
@@ -317,6 +335,7 @@ impl Session {
             // The header fields are at hand already; parsing the whole
             // message again just to find them would double the MIME work.
             let headers: Vec<(&str, &str)> = self
+                .msg
                 .headers
                 .iter()
                 .map(|(n, v)| (n.as_str(), v.as_str()))

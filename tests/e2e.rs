@@ -382,7 +382,7 @@ fn dry_run_tags_but_delivers(h: &Harness) -> Result<(), String> {
 fn bank_name_from(addr: &str) -> String {
     format!(
         "{} <{addr}>",
-        kinko_milter::actions::encode_word("テスト銀行")
+        kinko_milter::header_text::encode_word("テスト銀行")
     )
 }
 

@@ -109,7 +109,7 @@ async fn start_on(unix: Option<&std::path::Path>, tweak: impl FnOnce(&mut Config
     seed(&caches, "_dmarc.test.", nxdomain());
     let record = format!(
         "v=DKIM1; k=ed25519; p={}",
-        kinko_milter::actions::base64(&key.public_key())
+        kinko_milter::header_text::base64(&key.public_key())
     );
     seed(
         &caches,
