@@ -267,6 +267,48 @@ fn hosted_lure(findings: &mut Vec<Finding>) {
 mod tests {
     use super::*;
 
+    /// 100,000 levels of each kind of nesting are judged on a thread with
+    /// half the stack of a tokio worker: nothing recurses per level.
+    #[test]
+    fn deep_nesting_needs_no_deep_stack() {
+        const LEVELS: usize = 100_000;
+        let head = b"From: a@example.com\r\nMIME-Version: 1.0\r\n".to_vec();
+        let mut rfc822 = head.clone();
+        rfc822.extend(b"Content-Type: message/rfc822\r\n\r\n".repeat(LEVELS));
+        let mut multipart = head.clone();
+        for i in 0..LEVELS {
+            multipart.extend(
+                format!("Content-Type: multipart/mixed; boundary=b{i}\r\n\r\n--b{i}\r\n").bytes(),
+            );
+        }
+        let mut html = head;
+        html.extend(b"Content-Type: text/html\r\n\r\n");
+        html.extend(b"<div>".repeat(LEVELS));
+        html.extend(b"<a href=\"http://x.example/\">x</a>");
+        let limits = Limits {
+            max_message_bytes: usize::MAX,
+            ..Limits::default()
+        };
+        let worker = std::thread::Builder::new()
+            .stack_size(1024 * 1024)
+            .spawn(move || {
+                let policy = Policy::embedded().unwrap();
+                for raw in [rfc822, multipart, html] {
+                    let a = analyze(
+                        &raw,
+                        false,
+                        &Envelope::default(),
+                        &AuthSummary::default(),
+                        &policy,
+                        &limits,
+                    );
+                    assert!(a.findings.iter().all(|f| !f.evidence.contains('\n')));
+                }
+            })
+            .unwrap();
+        worker.join().expect("no overflow, no panic");
+    }
+
     /// Inputs found by fuzzing: each once crashed analysis.
     #[test]
     fn hostile_inputs_are_judged_without_panic() {

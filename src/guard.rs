@@ -410,6 +410,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
                 return Poll::Ready(Err(this.finish(End::Deadline)));
             }
         }
+        // `end` is set once this is ready, so it is never polled again.
         if !this.in_message && this.drain_wait.as_mut().poll(cx).is_ready() {
             return Poll::Ready(Err(this.finish(End::Drained)));
         }

@@ -178,7 +178,7 @@ impl<L: Listener> Listener for MilterListener<L> {
     type Io = Guarded<L::Io>;
 
     fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Self::Io>> {
-        if self.drain.as_mut().poll(cx).is_ready() {
+        if self.inner.is_some() && self.drain.as_mut().poll(cx).is_ready() {
             // Close the socket, so the MTA is refused at once and applies
             // its default action instead of waiting in our listen queue.
             self.inner = None;

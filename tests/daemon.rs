@@ -2,20 +2,12 @@
 //! and then a good policy, stop with SIGTERM.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_kinko-milter");
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -81,14 +73,13 @@ fn write_policy(path: &Path, name: &str, broken: bool) {
 #[test]
 fn reload_keeps_the_old_policy_on_errors_and_sigterm_stops() {
     let dir = tempfile::tempdir().unwrap();
-    let (milter_port, metrics_port) = (free_port(), free_port());
     let policy = dir.path().join("policy.toml");
     write_policy(&policy, "first", false);
     let config = dir.path().join("kinko.toml");
     std::fs::write(
         &config,
         format!(
-            "socket = \"inet:127.0.0.1:{milter_port}\"\nmetrics_address = \"127.0.0.1:{metrics_port}\"\nauthserv_id = \"mx.test\"\npolicy = [\"policy.toml\"]\n[dns]\nnameservers = [\"127.0.0.1:9\"]\n"
+            "socket = \"inet:127.0.0.1:0\"\nmetrics_address = \"127.0.0.1:0\"\nauthserv_id = \"mx.test\"\npolicy = [\"policy.toml\"]\n[dns]\nnameservers = [\"127.0.0.1:9\"]\n"
         ),
     )
     .unwrap();
@@ -97,10 +88,27 @@ fn reload_keeps_the_old_policy_on_errors_and_sigterm_stops() {
         .arg(&config)
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("log")).unwrap())
         .spawn()
         .unwrap();
     let mut d = Daemon(child);
+    // Both listeners bind port 0; the daemon names the ports it got.
+    let log = dir.path().join("log");
+    let port_after = |marker: &str| -> Option<u16> {
+        let text = std::fs::read_to_string(&log).ok()?;
+        let rest = &text[text.find(marker)? + marker.len()..];
+        let addr = rest.split([';', '/', ' ', '\n']).next()?;
+        addr.rsplit(':').next()?.parse().ok()
+    };
+    let mut ports = (None, None);
+    wait_for("both listeners announced", || {
+        ports = (
+            port_after("listening on inet:"),
+            port_after("metrics on http://"),
+        );
+        ports.0.is_some() && ports.1.is_some()
+    });
+    let (milter_port, metrics_port) = (ports.0.unwrap(), ports.1.unwrap());
     wait_for("metrics endpoint", || {
         http_get(metrics_port, "/ready").is_some()
     });

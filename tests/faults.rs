@@ -58,13 +58,27 @@ fn answer(q: &Message) -> Option<Message> {
     Some(r)
 }
 
+/// A UDP socket and a TCP listener on the same loopback port. The port
+/// the kernel picks for UDP may be held for TCP by another process (the
+/// suite runs many binaries at once): then try a new pair.
+async fn udp_and_tcp_pair() -> (UdpSocket, TcpListener) {
+    let mut last = None;
+    for _ in 0..50 {
+        let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        match TcpListener::bind(sock.local_addr().unwrap()).await {
+            Ok(tcp) => return (sock, tcp),
+            Err(e) => last = Some(e),
+        }
+    }
+    panic!("no loopback port free for both UDP and TCP: {last:?}");
+}
+
 /// A DNS server on loopback, UDP and TCP on one port, as real servers
 /// behave: answers too large for UDP go out truncated, and the resolver
 /// must come back over TCP.
 async fn fault_server() -> SocketAddr {
-    let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let (sock, tcp) = udp_and_tcp_pair().await;
     let addr = sock.local_addr().unwrap();
-    let tcp = TcpListener::bind(addr).await.unwrap();
     tokio::spawn(async move {
         let mut buf = vec![0u8; 4096];
         loop {

@@ -536,6 +536,41 @@ impl Proc {
         }
     }
 
+    /// Waits until the process's log names the address it bound after
+    /// `marker` (as `kinko-milter run` does on its first lines), failing
+    /// early if the process exits.
+    fn wait_announced(&self, marker: &str, timeout: Duration) -> Result<SocketAddr, String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let log = self.log();
+            if let Some(at) = log.find(marker) {
+                let rest = &log[at + marker.len()..];
+                let word = rest
+                    .split(|c: char| c.is_whitespace() || c == ';' || c == '/')
+                    .next()
+                    .unwrap_or("");
+                return word.parse().map_err(|e| {
+                    format!("{}: bad address {word:?} after {marker:?}: {e}", self.name)
+                });
+            }
+            if let Some(status) = self.exited() {
+                return Err(format!(
+                    "{} exited ({status}) before announcing {marker:?}; log:\n{}",
+                    self.name,
+                    self.log_tail(30)
+                ));
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "{} did not announce {marker:?} after {timeout:?}; log:\n{}",
+                    self.name,
+                    self.log_tail(30)
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Waits until `addr` accepts connections, failing early if the
     /// process exits.
     fn wait_listening(&self, addr: SocketAddr, timeout: Duration) -> Result<(), String> {
@@ -707,12 +742,12 @@ fn start_milter_in(
         write(&mdir.join("policy.toml"), &spec.policy)?;
         policies.push("policy.toml");
     }
-    let addr = free_addr()?;
-    let metrics_addr = free_addr()?;
+    // Port 0 for both listeners: the daemon binds what is free and says
+    // which ports it got, so no other process can take them in between.
     let config = format!(
         "# Written by the e2e harness for milter {name}.\n\
-         socket = \"inet:{addr}\"\n\
-         metrics_address = \"{metrics_addr}\"\n\
+         socket = \"inet:127.0.0.1:0\"\n\
+         metrics_address = \"127.0.0.1:0\"\n\
          authserv_id = \"{AUTHSERV_ID}\"\n\
          policy = {policies:?}\n\
          # Loopback clients stand for the Internet here.\n\
@@ -734,6 +769,8 @@ fn start_milter_in(
         cmd,
         mdir.join("kinko-milter.log"),
     )?;
+    let addr = proc.wait_announced("listening on inet:", Duration::from_secs(15))?;
+    let metrics_addr = proc.wait_announced("metrics on http://", Duration::from_secs(1))?;
     proc.wait_listening(addr, Duration::from_secs(15))?;
     Ok(MilterHandle {
         name: name.into(),
