@@ -78,9 +78,7 @@ fn reload_keeps_the_old_policy_on_errors_and_sigterm_stops() {
     let config = dir.path().join("kinko.toml");
     std::fs::write(
         &config,
-        format!(
-            "socket = \"inet:127.0.0.1:0\"\nmetrics_address = \"127.0.0.1:0\"\nauthserv_id = \"mx.test\"\npolicy = [\"policy.toml\"]\n[dns]\nnameservers = [\"127.0.0.1:9\"]\n"
-        ),
+        "socket = \"inet:127.0.0.1:0\"\nmetrics_address = \"127.0.0.1:0\"\nauthserv_id = \"mx.test\"\npolicy = [\"policy.toml\"]\n[dns]\nnameservers = [\"127.0.0.1:9\"]\n"
     )
     .unwrap();
     let child = Command::new(BIN)

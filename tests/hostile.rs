@@ -687,7 +687,7 @@ fn decode_words(v: &str) -> String {
     let mut out = String::new();
     let mut pending_space = false;
     for token in v
-        .split(|c: char| c == ' ' || c == '\n' || c == '\t')
+        .split([' ', '\n', '\t'])
         .filter(|t| !t.is_empty())
     {
         if let Some(b64) = token
