@@ -314,6 +314,19 @@ fn forged_auth_results_removed(h: &Harness) -> Result<(), String> {
         .header(&format!("Authentication-Results: {forged_ours}"))
         .header(&format!("authentication-results: {forged_upper}"))
         .header(&format!("Authentication-Results: {foreign}"))
+        // Other RFC 8601 forms of the same authserv-id.
+        .header(&format!(
+            "Authentication-Results: (x) {AUTHSERV_ID}; dkim=pass header.d=forger.example"
+        ))
+        .header(&format!(
+            "Authentication-Results: (folded\r\n\tcomment)\r\n\t{AUTHSERV_ID}; dkim=pass header.d=forger.example"
+        ))
+        .header(&format!(
+            "Authentication-Results: \"{AUTHSERV_ID}\"; dkim=pass header.d=forger.example"
+        ))
+        .header(&format!(
+            "Authentication-Results: {AUTHSERV_ID}.; dkim=pass header.d=forger.example"
+        ))
         .header("X-Kinko-Verdict: forged-by-sender");
     let raw = dkim_sign(&mail.render(), "bank.test", SELECTOR)?;
     let r = h.send("normal", "bounce@bank.test", RCPT, &raw, None)?;
@@ -329,6 +342,11 @@ fn forged_auth_results_removed(h: &Harness) -> Result<(), String> {
         head(&got)
     );
     let all = header_values(&got, "Authentication-Results");
+    ensure!(
+        !all.iter().any(|v| v.contains("forger.example")),
+        "a forged Authentication-Results survived:\n{}",
+        head(&got)
+    );
     ensure!(
         all.iter().any(|v| v == foreign),
         "foreign Authentication-Results was removed:\n{}",

@@ -686,10 +686,7 @@ async fn the_subject_prefix_keeps_the_original_text_and_writes_no_controls() {
 fn decode_words(v: &str) -> String {
     let mut out = String::new();
     let mut pending_space = false;
-    for token in v
-        .split([' ', '\n', '\t'])
-        .filter(|t| !t.is_empty())
-    {
+    for token in v.split([' ', '\n', '\t']).filter(|t| !t.is_empty()) {
         if let Some(b64) = token
             .strip_prefix("=?UTF-8?B?")
             .and_then(|t| t.strip_suffix("?="))
