@@ -4,9 +4,10 @@
 //! the source of authentication results differs (live DNS, a trusted
 //! upstream header, or none).
 
-use crate::analysis::{self, Analysis, Envelope};
+use crate::analysis::{self, Analysis};
 use crate::auth::{self, AuthSummary};
 use crate::config::Config;
+use crate::message::Envelope;
 use crate::policy::Policy;
 use crate::verdict::{self, Verdict};
 use serde::Serialize;

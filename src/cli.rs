@@ -1,7 +1,7 @@
 //! Command line: `run`, `check`, `config check`, `eval`.
 
-use crate::analysis::Envelope;
 use crate::config::{Config, LogFormat};
+use crate::message::Envelope;
 use crate::policy::Policy;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -264,16 +264,17 @@ fn check(args: CheckArgs) -> i32 {
         };
         let budget = cfg.time_budget();
         rt.block_on(async {
-            let work = authenticator.authenticate(
-                &raw,
-                &env,
-                &cfg.authserv_id,
-                policy.auth.honor_pct,
-                raw.len() > cfg.limits.max_message_bytes,
-            );
-            tokio::time::timeout(budget, work)
+            authenticator
+                .authenticate_within(
+                    budget,
+                    &raw,
+                    &env,
+                    &cfg.authserv_id,
+                    policy.auth.honor_pct,
+                    raw.len() > cfg.limits.max_message_bytes,
+                )
                 .await
-                .unwrap_or_else(|_| crate::auth::AuthSummary::skipped("time budget exceeded"))
+                .unwrap_or_else(|timed_out| timed_out)
         })
     };
     let outcome = crate::check::judge(&raw, &env, auth, &policy, &cfg);

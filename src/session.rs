@@ -4,10 +4,11 @@
 //! protocol; everything that decides lives here.
 
 use crate::actions::{self, Plan};
-use crate::analysis::{self, Envelope};
+use crate::analysis;
 use crate::auth::{AuthSummary, Authenticator, Res};
 use crate::config::{Config, Fallback};
 use crate::findings::Action;
+use crate::message::Envelope;
 use crate::metrics::Metrics;
 use crate::policy::Policy;
 use crate::verdict::{self, Verdict};

@@ -1,7 +1,7 @@
 //! From scored findings to one action, with the reasons that led there.
 
 use crate::analysis::Analysis;
-use crate::auth::{effective_policy, AuthSummary, OwnerPolicy};
+use crate::auth::results::{effective_policy, AuthSummary, OwnerPolicy, Res};
 use crate::config::{Config, Fallback};
 use crate::findings::Action;
 use crate::policy::Policy;
@@ -27,7 +27,7 @@ pub fn decide(analysis: &Analysis, auth: &AuthSummary, policy: &Policy, cfg: &Co
     }
 
     // The domain owner's DMARC policy is a floor, not just points.
-    if auth.dmarc == crate::auth::Res::Fail {
+    if auth.dmarc == Res::Fail {
         let floor = match effective_policy(auth) {
             OwnerPolicy::Reject => Some(policy.auth.dmarc_reject),
             OwnerPolicy::Quarantine => Some(policy.auth.dmarc_quarantine),

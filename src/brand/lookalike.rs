@@ -5,10 +5,10 @@
 //! neighbourhood) or one Aho-Corasick pass over its labels, so the cost per
 //! host stays nearly flat as the number of protected domains grows.
 
-use super::normalize::domain_skeleton;
 use super::typo;
 use crate::domain;
 use crate::findings::FindingKind;
+use crate::normalize::domain_skeleton;
 use aho_corasick::{AhoCorasick, MatchKind};
 use std::collections::{HashMap, HashSet};
 

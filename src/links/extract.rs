@@ -4,7 +4,7 @@
 //! URLs and HTML (bodies and attachments) for the elements that navigate, and
 //! normalises each target once so the judges compare plain strings.
 
-use crate::analysis::Limits;
+use crate::message::Bounds;
 use lol_html::html_content::{Element, TextChunk};
 use lol_html::{ElementContentHandlers, HandlerResult, HtmlRewriter, Selector, Settings};
 use mail_parser::{Message, MessagePart, MimeHeaders, PartType};
@@ -96,13 +96,13 @@ pub struct Extracted {
     pub truncated: Vec<String>,
 }
 
-/// Links, forms and HTML documents of `msg`, within `limits`.
-pub fn extract(msg: &Message, limits: &Limits) -> Extracted {
+/// Links, forms and HTML documents of `msg`, within `bounds`.
+pub fn extract(msg: &Message, bounds: &Bounds) -> Extracted {
     let mut w = Walker {
-        limits,
+        bounds,
         out: Extracted::default(),
         parts_seen: 0,
-        html_left: limits.max_html_bytes,
+        html_left: bounds.max_html_bytes,
         cut_links: 0,
         cut_parts: false,
         cut_depth: false,
@@ -121,32 +121,32 @@ pub fn extract(msg: &Message, limits: &Limits) -> Extracted {
     if cut_links > 0 {
         out.truncated.push(format!(
             "{cut_links} links beyond max_links ({}) not analysed",
-            limits.max_links
+            bounds.max_links
         ));
     }
     if cut_parts {
         out.truncated.push(format!(
             "MIME parts beyond max_mime_parts ({}) not analysed",
-            limits.max_mime_parts
+            bounds.max_mime_parts
         ));
     }
     if cut_depth {
         out.truncated.push(format!(
             "attached messages nested deeper than max_mime_depth ({}) not analysed",
-            limits.max_mime_depth
+            bounds.max_mime_depth
         ));
     }
     if cut_html > 0 {
         out.truncated.push(format!(
             "{cut_html} HTML bytes beyond max_html_bytes ({}) not analysed",
-            limits.max_html_bytes
+            bounds.max_html_bytes
         ));
     }
     out
 }
 
 struct Walker<'l> {
-    limits: &'l Limits,
+    bounds: &'l Bounds,
     out: Extracted,
     parts_seen: usize,
     html_left: usize,
@@ -181,7 +181,7 @@ impl Walker<'_> {
             }
         }
         for (i, part) in msg.parts.iter().enumerate() {
-            if self.parts_seen >= self.limits.max_mime_parts {
+            if self.parts_seen >= self.bounds.max_mime_parts {
                 self.cut_parts = true;
                 return;
             }
@@ -200,7 +200,7 @@ impl Walker<'_> {
                     }
                 }
                 PartType::Message(inner) => {
-                    if depth + 1 > self.limits.max_mime_depth {
+                    if depth + 1 > self.bounds.max_mime_depth {
                         self.cut_depth = true;
                     } else {
                         let outer = self.returned;
@@ -215,7 +215,7 @@ impl Walker<'_> {
     }
 
     fn push(&mut self, mut link: Link) {
-        if self.out.links.len() >= self.limits.max_links {
+        if self.out.links.len() >= self.bounds.max_links {
             self.cut_links += 1;
         } else {
             link.returned = self.returned;
