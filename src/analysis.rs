@@ -131,7 +131,6 @@ pub(crate) fn findings(mail: &Mail, policy: &Policy, bounds: &Bounds) -> Vec<Fin
         brands: &policy.brands,
         allow: &policy.allow,
         freemail: &policy.freemail,
-        hosting: &policy.links.hosting,
     };
     findings.extend(sender::analyse(mail, &sender_rules));
     let x = links::extract(mail.msg, bounds);

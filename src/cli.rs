@@ -277,9 +277,9 @@ fn check(args: CheckArgs) -> i32 {
                 .unwrap_or_else(|timed_out| timed_out)
         })
     };
-    let outcome = crate::check::judge(&raw, &env, auth, &policy, &cfg);
+    let report = crate::check::assess(&raw, &env, auth, &policy, &cfg);
     if args.json {
-        match serde_json::to_string_pretty(&outcome) {
+        match serde_json::to_string_pretty(&report) {
             Ok(s) => println!("{s}"),
             Err(e) => {
                 eprintln!("json: {e}");
@@ -287,13 +287,13 @@ fn check(args: CheckArgs) -> i32 {
             }
         }
     } else {
-        print!("{}", render_outcome(&outcome));
+        print!("{}", render_report(&report));
     }
     0
 }
 
 /// The human-readable form of `check`: action first, then why.
-pub fn render_outcome(o: &crate::check::Outcome) -> String {
+pub fn render_report(o: &crate::check::Report) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     let _ = writeln!(s, "action: {}", o.action);

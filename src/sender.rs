@@ -19,8 +19,6 @@ pub struct SenderRules<'p> {
     pub brands: &'p [Brand],
     pub allow: &'p Allow,
     pub freemail: &'p HashSet<String>,
-    /// Free hosting and form services, for `sender-hosting`.
-    pub hosting: &'p HashSet<String>,
 }
 
 impl SenderRules<'_> {
@@ -60,8 +58,9 @@ pub fn analyse(mail: &Mail, rules: &SenderRules) -> Vec<Finding> {
     out
 }
 
-/// `sender-hosting`: the From domain is on a free hosting platform, where
-/// phishers send from as readily as they host pages.
+/// `sender-hosting`: the From domain is on a free hosting platform (the
+/// policy's hosting list, which `link-hosting` shares), where phishers send
+/// from as readily as they host pages.
 pub fn hosting(mail: &Mail, hosting: &HashSet<String>) -> Option<Finding> {
     let d = mail.from_domain.as_deref()?;
     domain::under_any(d, hosting).then(|| {

@@ -2,10 +2,10 @@
 //! layer may read, and [`verify`], which asks DNS. [`recorded`] reads the
 //! results a trusted upstream already wrote into the message.
 
-pub mod recorded;
-pub mod results;
-pub mod verify;
+pub(crate) mod recorded;
+pub(crate) mod results;
+pub(crate) mod verify;
 
 pub use recorded::{authserv_id_of, from_recorded, trusted_upstream};
-pub use results::{effective_policy, AuthSummary, DkimSig, OwnerPolicy, Res};
+pub use results::{AuthSummary, Res};
 pub use verify::Authenticator;

@@ -74,7 +74,7 @@ impl BrandIndex {
         if !domain::is_plausible_host(&host) {
             return None;
         }
-        let hit = self.domains.judge(&host)?;
+        let hit = self.domains.imitation(&host)?;
         Some(Lookalike {
             kind: hit.0,
             brand: self.domains.brand_of(&hit).to_string(),

@@ -1,6 +1,6 @@
 use super::*;
 use crate::analysis::analyze;
-use crate::auth::{AuthSummary, DkimSig, Res};
+use crate::auth::results::{AuthSummary, DkimSig, Res};
 use crate::findings::Finding;
 use crate::limits::Limits;
 use crate::message::Envelope;

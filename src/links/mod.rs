@@ -16,7 +16,7 @@ use crate::brand::BrandIndex;
 use crate::findings::{Finding, FindingKind};
 use crate::message::Mail;
 use crate::policy::data::Brand;
-pub use extract::{extract, Extracted, Link};
+pub use extract::{extract, Extracted};
 use feed::Feed;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;

@@ -8,7 +8,7 @@
 //! it) into an immutable [`Policy`] that every connection shares through an
 //! `Arc` until the next reload.
 
-pub mod data;
+pub(crate) mod data;
 mod format;
 
 use crate::brand::BrandIndex;
