@@ -5,7 +5,7 @@
 
 use crate::actions::{self, Plan};
 use crate::analysis;
-use crate::auth::{AuthSummary, Authenticator, Res};
+use crate::auth::{AuthSummary, Authenticator};
 use crate::config::{Config, Fallback};
 use crate::findings::Action;
 use crate::message::Envelope;
@@ -345,13 +345,7 @@ impl Session {
                     budget_ms = cfg.limits.message_time_budget_ms,
                     "authentication exceeded the time budget"
                 );
-                AuthSummary {
-                    spf: Res::Temperror,
-                    dkim: Res::Temperror,
-                    dmarc: Res::Temperror,
-                    skipped: Some("time budget exceeded".into()),
-                    ..AuthSummary::default()
-                }
+                AuthSummary::timed_out()
             }
         }
     }

@@ -6,6 +6,7 @@
 //! host stays nearly flat as the number of protected domains grows.
 
 use super::typo;
+use super::words::{COMBO_WORDS, FLAT_SUFFIXES, GENERIC_NAMES};
 use crate::domain;
 use crate::findings::FindingKind;
 use crate::normalize::domain_skeleton;
@@ -21,69 +22,6 @@ struct Protected {
     suffix: String,
     brand: u32,
 }
-
-/// Names too common to mean a brand when they turn up inside another domain.
-const GENERIC_NAMES: &[&str] = &[
-    "bank", "card", "cards", "mail", "info", "web", "net", "online", "login", "secure", "service",
-    "support", "www", "pay", "shop", "news", "home", "group", "japan", "jp",
-];
-
-/// Words phishers glue to a brand name (`smbc-login`, `mufgcard`, `myjcb`).
-const COMBO_WORDS: &[&str] = &[
-    "login",
-    "signin",
-    "secure",
-    "security",
-    "verify",
-    "verification",
-    "account",
-    "update",
-    "confirm",
-    "support",
-    "service",
-    "info",
-    "online",
-    "net",
-    "web",
-    "mail",
-    "card",
-    "bank",
-    "auth",
-    "id",
-    "member",
-    "my",
-    "check",
-    "center",
-    "centre",
-    "help",
-    "direct",
-    "app",
-    "official",
-    "jp",
-    "japan",
-    "co",
-    "com",
-    "www",
-    "portal",
-    "user",
-    "pay",
-    "point",
-    "vip",
-    "notice",
-    "alert",
-    "safe",
-    "customer",
-    "top",
-    "mobile",
-    "access",
-    "entry",
-    "system",
-    "cs",
-];
-
-/// Public suffixes as they appear when a phisher flattens them into a label
-/// (`smbc-co-jp.com`, `mufgjp.xyz`).
-const FLAT_SUFFIXES: &[&str] = &["cojp", "nejp", "orjp", "jp", "com", "net"];
 
 /// A verdict on a host: kind, index of the protected entry, how.
 pub(super) type Imitation = (FindingKind, usize, String);

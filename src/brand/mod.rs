@@ -10,6 +10,7 @@
 pub(crate) mod display_name;
 pub(crate) mod lookalike;
 pub(crate) mod typo;
+mod words;
 
 use crate::domain;
 use crate::findings::FindingKind;

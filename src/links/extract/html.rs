@@ -13,14 +13,14 @@ use std::sync::LazyLock;
 use url::Url;
 
 pub(super) struct HtmlState {
-    pub(super) base: Option<Url>,
+    base: Option<Url>,
     /// Index in `links` of the `<a>` whose text is being collected.
-    pub(super) anchor: Option<usize>,
+    anchor: Option<usize>,
     pub(super) links: Vec<Link>,
     pub(super) forms: Vec<Form>,
     pub(super) data_uris: Vec<DataUri>,
     pub(super) doc: HtmlDoc,
-    pub(super) origin: Origin,
+    origin: Origin,
 }
 
 /// Visible anchor text is capped: it only needs to show a domain.
@@ -92,7 +92,23 @@ fn on_text<'h>(
     )
 }
 
-pub(super) fn scan_html(bytes: &[u8], st: &RefCell<HtmlState>) {
+/// What one HTML document links to and can do; `doc` arrives with its
+/// attachment name and leaves with what the scan found.
+pub(super) fn scan(bytes: &[u8], doc: HtmlDoc, origin: Origin) -> HtmlState {
+    let state = RefCell::new(HtmlState {
+        base: None,
+        anchor: None,
+        links: Vec::new(),
+        forms: Vec::new(),
+        data_uris: Vec::new(),
+        doc,
+        origin,
+    });
+    scan_html(bytes, &state);
+    state.into_inner()
+}
+
+fn scan_html(bytes: &[u8], st: &RefCell<HtmlState>) {
     let [base, a, area, form, input, script, meta] = selectors();
     let settings = Settings::new()
         .append_element_content_handler(on_element(base, |el| {
@@ -275,23 +291,13 @@ fn collapse_ws(s: &str) -> String {
 mod tests {
     use super::*;
 
-    fn scan(html: &str, origin: Origin) -> HtmlState {
-        let state = RefCell::new(HtmlState {
-            base: None,
-            anchor: None,
-            links: Vec::new(),
-            forms: Vec::new(),
-            data_uris: Vec::new(),
-            doc: HtmlDoc::default(),
-            origin,
-        });
-        scan_html(html.as_bytes(), &state);
-        state.into_inner()
+    fn scan_str(html: &str, origin: Origin) -> HtmlState {
+        scan(html.as_bytes(), HtmlDoc::default(), origin)
     }
 
     #[test]
     fn anchors_resolve_against_base_and_keep_their_text() {
-        let st = scan(
+        let st = scan_str(
             "<base href='https://base.example/d/'><a href='p&#x3F;q=1'>  bank.example\n login </a>",
             Origin::Html,
         );
@@ -302,7 +308,7 @@ mod tests {
 
     #[test]
     fn forms_secrets_scripts_and_refresh() {
-        let st = scan(
+        let st = scan_str(
             "<form action='https://collect.example/post'><input type=password name=pw>\
              <input name='otp_code'></form><script>x()</script>\
              <meta http-equiv='refresh' content=\"0; url='https://next.example/'\">",
@@ -317,7 +323,7 @@ mod tests {
 
     #[test]
     fn data_uris_are_typed_not_followed() {
-        let st = scan(
+        let st = scan_str(
             "<a href='data:text/html,%3Cscript%3Ealert(1)%3C/script%3E'>x</a><a href='DATA:,hi'>y</a>",
             Origin::Html,
         );

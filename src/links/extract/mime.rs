@@ -3,12 +3,11 @@
 //! delivery report.
 
 use super::bare::bare_urls;
-use super::html::{scan_html, HtmlState};
+use super::html::scan;
 use super::normalise::normalise;
 use super::{Extracted, HtmlDoc, Link, LinkKind, Origin};
 use crate::message::Bounds;
 use mail_parser::{Message, MessagePart, MimeHeaders, PartType};
-use std::cell::RefCell;
 use url::Url;
 
 /// Links, forms and HTML documents of `msg`, within `bounds`.
@@ -167,20 +166,11 @@ impl Walker<'_> {
         }
         self.cut_html += html.len() - end;
         self.html_left -= end;
-        let state = RefCell::new(HtmlState {
-            base: None,
-            anchor: None,
-            links: Vec::new(),
-            forms: Vec::new(),
-            data_uris: Vec::new(),
-            doc: HtmlDoc {
-                attachment,
-                ..HtmlDoc::default()
-            },
-            origin,
-        });
-        scan_html(&html.as_bytes()[..end], &state);
-        let st = state.into_inner();
+        let doc = HtmlDoc {
+            attachment,
+            ..HtmlDoc::default()
+        };
+        let st = scan(&html.as_bytes()[..end], doc, origin);
         for l in st.links {
             self.push(l);
         }
