@@ -1,9 +1,10 @@
-//! Folding text and domain names to the form in which two things that look
-//! alike to a customer compare equal.
+//! Unicode normalisation of text and domain names to the form in which two
+//! things that look alike to a customer compare equal. (Header folding, the
+//! other kind of "folding", lives with the headers in `actions` and `auth`.)
 //!
-//! Display names and brand names go through the same [`text`], so whatever
-//! the folding does (width, case, kana, confusables) it does to both sides and
-//! a match means "would read the same", not "is byte-identical".
+//! Display names, brand names and lure phrases all go through [`text`], so
+//! whatever it does (width, case, kana, confusables) it does to both sides
+//! and a match means "would read the same", not "is byte-identical".
 
 use unicode_normalization::UnicodeNormalization;
 
