@@ -75,7 +75,7 @@ pub fn assess(
         (raw, false)
     };
     let analysis = analysis::analyze(kept, truncated, env, &auth, policy, &cfg.limits);
-    let verdict = verdict::decide(&analysis, &auth, policy, cfg);
+    let verdict = verdict::decide(&analysis, &auth, policy, &verdict::Settings::of(cfg));
     Report::new(analysis, auth, verdict)
 }
 

@@ -267,7 +267,8 @@ impl Session {
 
         let verdict = match joined {
             Ok(analysis) => {
-                let verdict = verdict::decide(&analysis, &auth, &state.policy, cfg);
+                let verdict =
+                    verdict::decide(&analysis, &auth, &state.policy, &verdict::Settings::of(cfg));
                 for f in &analysis.findings {
                     self.metrics.finding(f.kind);
                 }

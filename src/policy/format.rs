@@ -107,6 +107,38 @@ struct BrandFile {
     link_words: Option<Vec<String>>,
 }
 
+/// The file being read, for errors that point into it.
+struct At<'a> {
+    file: &'a str,
+    src: &'a str,
+}
+
+impl At<'_> {
+    fn err(&self, span: std::ops::Range<usize>, field: &str, message: String) -> SourceError {
+        SourceError {
+            file: self.file.to_string(),
+            line: line_of(self.src, span.start),
+            field: field.to_string(),
+            message,
+        }
+    }
+
+    /// An error about a whole table or entry, at the first line that
+    /// mentions `marker`.
+    fn table(&self, marker: &str, field: &str, message: &str) -> SourceError {
+        SourceError {
+            file: self.file.into(),
+            line: self
+                .src
+                .find(marker)
+                .map(|o| line_of(self.src, o))
+                .unwrap_or(1),
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
 #[derive(Default)]
 pub(super) struct Builder {
     name: Option<String>,
@@ -135,16 +167,22 @@ impl Builder {
         dir: Option<&Path>,
     ) -> Result<(), SourceError> {
         let pf: PolicyFile = parse_toml(file, src)?;
-        let err = |span: std::ops::Range<usize>, field: &str, message: String| SourceError {
-            file: file.to_string(),
-            line: line_of(src, span.start),
-            field: field.to_string(),
-            message,
-        };
+        let at = At { file, src };
         self.sources.push(file.to_string());
-        // Several files make one policy: its name lists them all, so logs
-        // and kinko_policy_info say exactly what is in force.
-        if let Some(meta) = pf.policy {
+        self.add_meta(pf.policy);
+        self.add_scores(&at, pf.scores)?;
+        self.add_bands(&at, pf.bands)?;
+        self.add_auth(pf.auth);
+        self.add_lists(&at, pf.lists, dir)?;
+        self.add_allow(&at, pf.allow)?;
+        self.add_brands(&at, pf.brand)?;
+        Ok(())
+    }
+
+    /// Several files make one policy: its name lists them all, so logs
+    /// and kinko_policy_info say exactly what is in force.
+    fn add_meta(&mut self, meta: Option<Meta>) {
+        if let Some(meta) = meta {
             let join = |a: Option<String>, b: String| match a {
                 Some(a) if a != b => format!("{a}+{b}"),
                 _ => b,
@@ -154,9 +192,17 @@ impl Builder {
                 self.version = Some(join(self.version.take(), v));
             }
         }
-        for (key, value) in pf.scores {
+    }
+
+    /// `[scores]`: points per finding kind, later files winning.
+    fn add_scores(
+        &mut self,
+        at: &At,
+        scores: BTreeMap<Spanned<String>, i32>,
+    ) -> Result<(), SourceError> {
+        for (key, value) in scores {
             let kind = FindingKind::from_name(key.get_ref()).ok_or_else(|| {
-                err(
+                at.err(
                     key.span(),
                     &format!("scores.{}", key.get_ref()),
                     format!(
@@ -171,7 +217,12 @@ impl Builder {
             })?;
             self.scores.insert(kind, value);
         }
-        if let Some(bands) = pf.bands {
+        Ok(())
+    }
+
+    /// `[bands]`: merged key by key, and still rising after the merge.
+    fn add_bands(&mut self, at: &At, bands: Option<BandsFile>) -> Result<(), SourceError> {
+        if let Some(bands) = bands {
             let prev = self.bands.clone().unwrap_or(DEFAULT_BANDS);
             let merged = Bands {
                 tag: bands.tag.or(prev.tag),
@@ -185,17 +236,20 @@ impl Builder {
                 .windows(2)
                 .all(|w| w[0] < w[1]);
             if !ordered {
-                let line = src.find("[bands]").map(|o| line_of(src, o)).unwrap_or(1);
-                return Err(SourceError {
-                    file: file.into(),
-                    line,
-                    field: "bands".into(),
-                    message: "thresholds must rise: tag < quarantine < reject".into(),
-                });
+                return Err(at.table(
+                    "[bands]",
+                    "bands",
+                    "thresholds must rise: tag < quarantine < reject",
+                ));
             }
             self.bands = Some(merged);
         }
-        if let Some(auth) = pf.auth {
+        Ok(())
+    }
+
+    /// `[auth]`: what DMARC failures get, merged key by key.
+    fn add_auth(&mut self, auth: Option<AuthFile>) {
+        if let Some(auth) = auth {
             let prev = self.auth.clone().unwrap_or(DEFAULT_AUTH);
             self.auth = Some(AuthPolicy {
                 dmarc_reject: auth.dmarc_reject.unwrap_or(prev.dmarc_reject),
@@ -203,20 +257,30 @@ impl Builder {
                 honor_pct: auth.honor_pct.unwrap_or(prev.honor_pct),
             });
         }
-        if let Some(lists) = pf.lists {
-            let read =
-                |entry: &Spanned<String>, field: &str| -> Result<(String, PathBuf), SourceError> {
-                    let name = entry.get_ref();
-                    if dir.is_none() {
-                        if let Some((_, text)) = EMBEDDED_LISTS.iter().find(|(n, _)| n == name) {
-                            return Ok((text.to_string(), PathBuf::from(name)));
-                        }
+    }
+
+    /// `[lists]`: domain lists read from their files, and feed paths.
+    fn add_lists(
+        &mut self,
+        at: &At,
+        lists: Option<ListsFile>,
+        dir: Option<&Path>,
+    ) -> Result<(), SourceError> {
+        if let Some(lists) = lists {
+            let read = |entry: &Spanned<String>,
+                        field: &str|
+             -> Result<(String, PathBuf), SourceError> {
+                let name = entry.get_ref();
+                if dir.is_none() {
+                    if let Some((_, text)) = EMBEDDED_LISTS.iter().find(|(n, _)| n == name) {
+                        return Ok((text.to_string(), PathBuf::from(name)));
                     }
-                    let path = dir.unwrap_or(Path::new("policy")).join(name);
-                    std::fs::read_to_string(&path)
-                        .map(|t| (t, path.clone()))
-                        .map_err(|e| err(entry.span(), field, format!("{}: {e}", path.display())))
-                };
+                }
+                let path = dir.unwrap_or(Path::new("policy")).join(name);
+                std::fs::read_to_string(&path)
+                    .map(|t| (t, path.clone()))
+                    .map_err(|e| at.err(entry.span(), field, format!("{}: {e}", path.display())))
+            };
             for (entries, set, field) in [
                 (&lists.freemail, &mut self.freemail, "lists.freemail"),
                 (&lists.shorteners, &mut self.shorteners, "lists.shorteners"),
@@ -247,7 +311,7 @@ impl Builder {
             for entry in lists.feeds.iter().flatten() {
                 let path = dir.unwrap_or(Path::new("policy")).join(entry.get_ref());
                 if !path.exists() {
-                    return Err(err(
+                    return Err(at.err(
                         entry.span(),
                         "lists.feeds",
                         format!("{}: no such file", path.display()),
@@ -256,7 +320,12 @@ impl Builder {
                 self.feeds.push(path);
             }
         }
-        for allow in pf.allow {
+        Ok(())
+    }
+
+    /// `[[allow]]`: each entry names one kind of trusted sender and why.
+    fn add_allow(&mut self, at: &At, allow: Vec<AllowFile>) -> Result<(), SourceError> {
+        for allow in allow {
             let given = [
                 &allow.sender_domain,
                 &allow.dkim_domain,
@@ -266,54 +335,47 @@ impl Builder {
             .filter(|x| x.is_some())
             .count();
             if given != 1 {
-                let line = src.find("[[allow]]").map(|o| line_of(src, o)).unwrap_or(1);
-                return Err(SourceError {
-                    file: file.into(),
-                    line,
-                    field: "allow".into(),
-                    message: "each [[allow]] names exactly one of sender_domain, dkim_domain, client_network".into(),
-                });
+                return Err(at.table("[[allow]]", "allow", "each [[allow]] names exactly one of sender_domain, dkim_domain, client_network"));
             }
             if allow.reason.trim().is_empty() {
-                let line = src.find("reason").map(|o| line_of(src, o)).unwrap_or(1);
-                return Err(SourceError {
-                    file: file.into(),
-                    line,
-                    field: "allow.reason".into(),
-                    message: "say why this entry exists".into(),
-                });
+                return Err(at.table("reason", "allow.reason", "say why this entry exists"));
             }
             if let Some(d) = &allow.sender_domain {
                 let n = normalize_domain(d.get_ref())
-                    .map_err(|m| err(d.span(), "allow.sender_domain", m))?;
+                    .map_err(|m| at.err(d.span(), "allow.sender_domain", m))?;
                 self.allow_sender.insert(n, allow.reason.clone());
             }
             if let Some(d) = &allow.dkim_domain {
                 let n = normalize_domain(d.get_ref())
-                    .map_err(|m| err(d.span(), "allow.dkim_domain", m))?;
+                    .map_err(|m| at.err(d.span(), "allow.dkim_domain", m))?;
                 self.allow_dkim.insert(n, allow.reason.clone());
             }
             if let Some(n) = &allow.client_network {
-                let net =
-                    parse_net(n.get_ref()).map_err(|m| err(n.span(), "allow.client_network", m))?;
+                let net = parse_net(n.get_ref())
+                    .map_err(|m| at.err(n.span(), "allow.client_network", m))?;
                 self.allow_net.push((net, allow.reason.clone()));
             }
         }
-        for bf in pf.brand {
+        Ok(())
+    }
+
+    /// `[[brand]]`: protected brands, each defined once.
+    fn add_brands(&mut self, at: &At, brands: Vec<BrandFile>) -> Result<(), SourceError> {
+        for bf in brands {
             let id = bf.id.get_ref().trim().to_string();
             if id.is_empty()
                 || !id
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
             {
-                return Err(err(
+                return Err(at.err(
                     bf.id.span(),
                     "brand.id",
                     "use ASCII letters, digits, '-' and '_' (it becomes a metric label)".into(),
                 ));
             }
             if self.brands.iter().any(|b| b.id == id) {
-                return Err(err(
+                return Err(at.err(
                     bf.id.span(),
                     "brand.id",
                     format!("brand `{id}` is defined twice"),
@@ -322,21 +384,22 @@ impl Builder {
             let mut domains = Vec::new();
             for d in &bf.domains {
                 domains.push(
-                    normalize_domain(d.get_ref()).map_err(|m| err(d.span(), "brand.domains", m))?,
+                    normalize_domain(d.get_ref())
+                        .map_err(|m| at.err(d.span(), "brand.domains", m))?,
                 );
             }
             let mut authorized = Vec::new();
             for d in &bf.authorized {
                 authorized.push(
                     normalize_domain(d.get_ref())
-                        .map_err(|m| err(d.span(), "brand.authorized", m))?,
+                        .map_err(|m| at.err(d.span(), "brand.authorized", m))?,
                 );
             }
             let mut names = Vec::new();
             for n in &bf.names {
                 let name = n.get_ref().trim();
                 if name.chars().count() < 2 {
-                    return Err(err(
+                    return Err(at.err(
                         n.span(),
                         "brand.names",
                         format!("`{name}` is too short to match safely"),
@@ -345,7 +408,7 @@ impl Builder {
                 names.push(name.to_string());
             }
             if names.is_empty() && domains.is_empty() {
-                return Err(err(
+                return Err(at.err(
                     bf.id.span(),
                     "brand",
                     format!("brand `{id}` needs at least one name or domain"),
