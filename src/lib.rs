@@ -4,6 +4,11 @@
 //! Data flows one way: milter callbacks → per-connection [`session`] →
 //! parsed message → [`analysis`] (auth, sender impersonation, links) →
 //! [`findings`] → [`verdict`] (policy) → [`actions`] + [`metrics`] + log line.
+//!
+//! Modules import one way too, from the daemon down to a vocabulary floor
+//! ([`message`], [`auth`]'s plain results, [`findings`], domain and text
+//! helpers) that imports nothing above it; the README's Architecture
+//! section draws the layers.
 
 pub mod actions;
 pub mod analysis;

@@ -326,27 +326,28 @@ impl Session {
             return crate::auth::trusted_upstream(&headers, id);
         }
         let started = Instant::now();
-        let work = state.authenticator.authenticate(
+        let work = state.authenticator.authenticate_within(
+            cfg.time_budget(),
             raw,
             &self.env,
             &cfg.authserv_id,
             state.policy.auth.honor_pct,
             truncated,
         );
-        match tokio::time::timeout(cfg.time_budget(), work).await {
+        match work.await {
             Ok(a) => {
                 let outcome = if a.dns_trouble() { "dns_error" } else { "ok" };
                 self.metrics.auth_duration(outcome, started.elapsed());
                 a
             }
-            Err(_) => {
+            Err(timed_out) => {
                 self.metrics.auth_duration("timeout", started.elapsed());
                 warn!(
                     queue_id = self.queue_id(),
                     budget_ms = cfg.limits.message_time_budget_ms,
                     "authentication exceeded the time budget"
                 );
-                AuthSummary::timed_out()
+                timed_out
             }
         }
     }

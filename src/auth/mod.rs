@@ -1,5 +1,5 @@
-//! Email authentication in two halves: [`results`], the plain values every
-//! layer may read, and [`verify`], which asks DNS. [`recorded`] reads the
+//! Email authentication in two halves: `results`, the plain values every
+//! layer may read, and `verify`, which asks DNS. `recorded` reads the
 //! results a trusted upstream already wrote into the message.
 
 pub(crate) mod recorded;

@@ -2,8 +2,8 @@
 //! names that claim a brand from a domain that is not the brand's.
 //!
 //! [`BrandIndex`] is built once per policy load from the plain brand list
-//! ([`lookalike`] indexes domains, [`display_name`] indexes names); the
-//! analysers that use it ([`crate::sender`], [`crate::links`]) only look
+//! (`lookalike` indexes domains, `display_name` indexes names); the
+//! analysers that use it (`crate::sender`, [`crate::links`]) only look
 //! things up, so a policy with thousands of brands costs a message about what
 //! one brand does.
 

@@ -1,8 +1,8 @@
 //! Links to credential pages: every link wherever it hides, and where it really goes.
 //!
-//! [`extract`] finds and normalises links, forms and HTML documents;
-//! [`rules`] turns them into findings, one [`collect`]ed finding per kind;
-//! [`terms`] and [`feed`] hold the brand words and phishing URL feeds.
+//! [`extract()`] finds and normalises links, forms and HTML documents;
+//! `rules` turns them into findings, one collected finding per kind;
+//! `terms` and `feed` hold the brand words and phishing URL feeds.
 //! Everything the rules compare against is built once in [`LinkRules::new`],
 //! so a message costs lookups, not rebuilding.
 

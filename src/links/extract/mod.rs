@@ -1,9 +1,9 @@
 //! Every link a reader could follow, wherever the message hides it.
 //!
-//! [`mime`] walks the MIME tree (nested messages included); [`bare`] scans
-//! plain text for bare URLs and [`html`] scans HTML (bodies and attachments)
-//! for the elements that navigate; [`entities`] decodes the character
-//! references attackers hide URLs behind; [`normalise`] turns each target
+//! `mime` walks the MIME tree (nested messages included); `bare` scans
+//! plain text for bare URLs and `html` scans HTML (bodies and attachments)
+//! for the elements that navigate; `entities` decodes the character
+//! references attackers hide URLs behind; `normalise` turns each target
 //! into one comparable form, so the rules compare plain strings.
 
 pub(crate) mod bare;
