@@ -6,8 +6,10 @@
 //! runs the closure on one thread).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use kinko_milter::analysis::{analyze, Envelope, Limits};
+use kinko_milter::analysis::analyze;
 use kinko_milter::auth::{AuthSummary, Res};
+use kinko_milter::limits::Limits;
+use kinko_milter::message::Envelope;
 use kinko_milter::policy::Policy;
 use std::path::Path;
 

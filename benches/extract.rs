@@ -2,7 +2,8 @@
 //! Needs ../shared/corpus; without it the bench measures a small built-in sample.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use kinko_milter::analysis::{parse, Limits};
+use kinko_milter::analysis::parse;
+use kinko_milter::message::Bounds;
 use std::hint::black_box;
 use std::path::Path;
 
@@ -35,13 +36,13 @@ fn messages() -> Vec<Vec<u8>> {
 fn bench(c: &mut Criterion) {
     let raws = messages();
     let parsed: Vec<_> = raws.iter().map(|r| parse(r)).collect();
-    let limits = Limits::default();
+    let bounds = Bounds::default();
     let mut g = c.benchmark_group("extract");
     g.throughput(Throughput::Elements(parsed.len() as u64));
     g.bench_function(format!("corpus_{}_messages", parsed.len()), |b| {
         b.iter(|| {
             for m in &parsed {
-                black_box(kinko_milter::links::extract(black_box(m), &limits));
+                black_box(kinko_milter::links::extract(black_box(m), &bounds));
             }
         })
     });

@@ -5,8 +5,10 @@
 //!     cargo build --release --example analyze_profile
 //!     perf record -g target/release/examples/analyze_profile 20
 
-use kinko_milter::analysis::{analyze, Envelope, Limits};
+use kinko_milter::analysis::analyze;
 use kinko_milter::auth::AuthSummary;
+use kinko_milter::limits::Limits;
+use kinko_milter::message::Envelope;
 use kinko_milter::policy::Policy;
 use std::path::Path;
 use std::time::Instant;

@@ -3,84 +3,22 @@
 //! Pure and synchronous: authentication (the only part that needs DNS) has
 //! already happened and arrives as an [`AuthSummary`]. Given the same bytes,
 //! envelope, auth results and policy, it always gives the same findings.
+//!
+//! This is where the analysers meet: the facts about the sender are worked
+//! out once into a [`Mail`], each analyser is handed that and its own part
+//! of the policy, and the combinations no single analyser can see are added
+//! last.
 
-use crate::auth::AuthSummary;
+use crate::auth::results::{self, AuthSummary};
 use crate::findings::{Finding, FindingKind};
+use crate::limits::Limits;
+use crate::lure::{self, Destination};
+use crate::message::{self, Bounds, Envelope, Mail};
 use crate::policy::Policy;
+use crate::sender::{self, SenderRules};
+use crate::{domain, links};
 use mail_parser::{Message, MessageParser, PartType};
-use serde::{Deserialize, Serialize};
-use std::net::IpAddr;
-
-/// What the MTA told us about the SMTP transaction.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Envelope {
-    pub client_ip: Option<IpAddr>,
-    pub client_name: Option<String>,
-    pub helo: String,
-    /// MAIL FROM address without angle brackets; empty for the null sender.
-    pub mail_from: String,
-    pub rcpts: Vec<String>,
-    pub queue_id: Option<String>,
-}
-
-/// Bounds on the work one message or connection may cause. Reaching an
-/// analysis bound is reported as a `truncated` finding, never silently.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
-pub struct Limits {
-    /// Bytes of a message kept for analysis; the rest passes through unread.
-    pub max_message_bytes: usize,
-    pub max_headers: usize,
-    pub max_mime_parts: usize,
-    pub max_mime_depth: usize,
-    /// Bytes of HTML handed to the tokenizer, per message.
-    pub max_html_bytes: usize,
-    pub max_links: usize,
-    /// Concurrent milter connections; more wait in the listen queue.
-    pub max_connections: usize,
-    /// Upper bound for authentication (DNS) of one message.
-    pub message_time_budget_ms: u64,
-    /// A silent MTA connection is dropped after this long.
-    pub connection_timeout_s: u64,
-    /// Longest stretch a peer may take from connect to MAIL, from MAIL to
-    /// the end of that message, or between messages, however it spaces
-    /// its packets; then the connection is closed.
-    pub message_timeout_s: u64,
-}
-
-impl Limits {
-    pub fn message_timeout(&self) -> std::time::Duration {
-        std::time::Duration::from_secs(self.message_timeout_s.max(1))
-    }
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_message_bytes: 4 * 1024 * 1024,
-            max_headers: 1000,
-            max_mime_parts: 200,
-            max_mime_depth: 10,
-            max_html_bytes: 2 * 1024 * 1024,
-            max_links: 500,
-            max_connections: 100,
-            message_time_budget_ms: 10_000,
-            connection_timeout_s: 300,
-            message_timeout_s: 600,
-        }
-    }
-}
-
-/// Everything an analysis module may look at.
-pub struct Context<'a> {
-    pub msg: &'a Message<'a>,
-    pub env: &'a Envelope,
-    pub auth: &'a AuthSummary,
-    pub policy: &'a Policy,
-    pub limits: &'a Limits,
-    /// RFC 5322 From domain (ASCII, lower-case), if there is exactly one.
-    pub from_domain: Option<String>,
-}
+use serde::Serialize;
 
 /// Findings, scored by the policy.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -161,14 +99,29 @@ impl Drop for Parsed<'_> {
 
 const EMPTY_MESSAGE: &[u8] = b"X-Kinko-Empty: 1\r\n\r\n";
 
-/// The RFC 5322 From domain, when the message has a single From address.
-pub fn from_domain(msg: &Message) -> Option<String> {
-    let from = msg.from()?;
-    let first = from.first()?;
-    if from.iter().count() != 1 {
-        return None;
+/// The facts every analyser judges by, worked out once per message.
+pub fn mail<'a>(
+    msg: &'a Message<'a>,
+    env: &'a Envelope,
+    auth: &'a AuthSummary,
+    policy: &'a Policy,
+) -> Mail<'a> {
+    let from_domain = message::from_domain(msg);
+    let sender_registrable = from_domain.as_deref().and_then(domain::registrable);
+    let official_sender = sender::official_sender(
+        &policy.brand_index,
+        from_domain.as_deref(),
+        sender_registrable.as_ref(),
+        auth,
+    );
+    Mail {
+        msg,
+        env,
+        auth,
+        from_domain,
+        sender_registrable,
+        official_sender,
     }
-    crate::domain::of_address(first.address()?)
 }
 
 pub fn analyze(
@@ -180,27 +133,19 @@ pub fn analyze(
     limits: &Limits,
 ) -> Analysis {
     let msg = parse(raw);
-    let cx = Context {
-        from_domain: from_domain(&msg),
-        msg: &msg,
-        env,
-        auth,
-        policy,
-        limits,
-    };
-    let mut findings = crate::auth::findings(auth);
-    findings.extend(crate::brand::check_sender(&cx));
-    findings.extend(crate::links::check(&cx));
+    let mail = mail(&msg, env, auth, policy);
+    let bounds = limits.bounds();
+    let mut findings = findings(&mail, policy, &bounds);
     if truncated {
         findings.push(Finding::new(
             FindingKind::Truncated,
             format!(
                 "message larger than max_message_bytes ({}); only the start was analysed",
-                limits.max_message_bytes
+                bounds.max_message_bytes
             ),
         ));
     }
-    combine(&cx, &mut findings);
+    combine(&mail, &mut findings);
     for f in &mut findings {
         f.score = policy.score(f.kind);
     }
@@ -208,20 +153,48 @@ pub fn analyze(
     Analysis {
         findings,
         score,
-        from_domain: cx.from_domain.clone(),
+        from_domain: mail.from_domain,
         truncated,
     }
+}
+
+/// Every analyser's findings, in a fixed order: authentication, sender,
+/// links, lure wording, then what extraction had to leave out.
+pub(crate) fn findings(mail: &Mail, policy: &Policy, bounds: &Bounds) -> Vec<Finding> {
+    let mut findings = results::findings(mail.auth);
+    let sender_rules = SenderRules {
+        index: &policy.brand_index,
+        brands: &policy.brands,
+        allow: &policy.allow,
+        freemail: &policy.freemail,
+    };
+    findings.extend(sender::analyse(mail, &sender_rules));
+    let x = links::extract(mail.msg, bounds);
+    findings.extend(links::analyse(mail, &x, &policy.links, &policy.brand_index));
+    findings.extend(sender::hosting(mail, &policy.links.hosting));
+    let destinations: Vec<Destination> = x
+        .links
+        .iter()
+        .map(|l| Destination {
+            host: &l.host,
+            registrable: l.registrable.as_deref(),
+            official: !l.ip && policy.brand_index.official_brand(&l.host).is_some(),
+        })
+        .collect();
+    findings.extend(lure::analyse(mail, &destinations, &policy.lures));
+    findings.extend(links::truncation(&x));
+    findings
 }
 
 /// The combination that matters most: a brand claim together with a request
 /// for credentials. Official mail of the brand that asks for credentials gets
 /// a kind of its own, so the bank decides what to do with it.
-fn combine(cx: &Context, findings: &mut Vec<Finding>) {
+fn combine(mail: &Mail, findings: &mut Vec<Finding>) {
     hosted_lure(findings);
     let asks = findings.iter().find(|f| CREDENTIAL_ASKS.contains(&f.kind));
     let Some(asks) = asks else { return };
     let ask_kind = asks.kind;
-    if let Some(brand) = crate::brand::official_sender(cx) {
+    if let Some(brand) = mail.official_sender {
         findings.push(
             Finding::new(
                 FindingKind::OfficialCredentialLink,

@@ -4,16 +4,17 @@
 //! the source of authentication results differs (live DNS, a trusted
 //! upstream header, or none).
 
-use crate::analysis::{self, Analysis, Envelope};
+use crate::analysis::{self, Analysis};
 use crate::auth::{self, AuthSummary};
 use crate::config::Config;
+use crate::message::Envelope;
 use crate::policy::Policy;
 use crate::verdict::{self, Verdict};
 use serde::Serialize;
 
 /// Everything `check --json` prints for one message.
 #[derive(Debug, Clone, Serialize)]
-pub struct Outcome {
+pub struct Report {
     pub action: crate::findings::Action,
     pub score: i32,
     pub findings: Vec<crate::findings::Finding>,
@@ -23,9 +24,9 @@ pub struct Outcome {
     pub from_domain: Option<String>,
 }
 
-impl Outcome {
+impl Report {
     pub fn new(analysis: Analysis, auth: AuthSummary, verdict: Verdict) -> Self {
-        Outcome {
+        Report {
             action: verdict.action,
             score: verdict.score,
             findings: analysis.findings,
@@ -60,13 +61,13 @@ pub fn recorded_auth(raw: &[u8], trust_authserv_id: Option<&str>) -> AuthSummary
 }
 
 /// Analyses one message with the given authentication results.
-pub fn judge(
+pub fn assess(
     raw: &[u8],
     env: &Envelope,
     auth: AuthSummary,
     policy: &Policy,
     cfg: &Config,
-) -> Outcome {
+) -> Report {
     let limit = cfg.limits.max_message_bytes;
     let (kept, truncated) = if raw.len() > limit {
         (&raw[..limit], true)
@@ -74,8 +75,8 @@ pub fn judge(
         (raw, false)
     };
     let analysis = analysis::analyze(kept, truncated, env, &auth, policy, &cfg.limits);
-    let verdict = verdict::decide(&analysis, &auth, policy, cfg);
-    Outcome::new(analysis, auth, verdict)
+    let verdict = verdict::decide(&analysis, &auth, policy, &verdict::Settings::of(cfg));
+    Report::new(analysis, auth, verdict)
 }
 
 /// Offline analysis with no DNS.
@@ -84,7 +85,7 @@ pub fn offline(
     policy: &Policy,
     cfg: &Config,
     trust_authserv_id: Option<&str>,
-) -> Outcome {
+) -> Report {
     let auth = recorded_auth(raw, trust_authserv_id);
-    judge(raw, &Envelope::default(), auth, policy, cfg)
+    assess(raw, &Envelope::default(), auth, policy, cfg)
 }

@@ -1,7 +1,7 @@
 //! Command line: `run`, `check`, `config check`, `eval`.
 
-use crate::analysis::Envelope;
 use crate::config::{Config, LogFormat};
+use crate::message::Envelope;
 use crate::policy::Policy;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -264,21 +264,22 @@ fn check(args: CheckArgs) -> i32 {
         };
         let budget = cfg.time_budget();
         rt.block_on(async {
-            let work = authenticator.authenticate(
-                &raw,
-                &env,
-                &cfg.authserv_id,
-                policy.auth.honor_pct,
-                raw.len() > cfg.limits.max_message_bytes,
-            );
-            tokio::time::timeout(budget, work)
+            authenticator
+                .authenticate_within(
+                    budget,
+                    &raw,
+                    &env,
+                    &cfg.authserv_id,
+                    policy.auth.honor_pct,
+                    raw.len() > cfg.limits.max_message_bytes,
+                )
                 .await
-                .unwrap_or_else(|_| crate::auth::AuthSummary::skipped("time budget exceeded"))
+                .unwrap_or_else(|timed_out| timed_out)
         })
     };
-    let outcome = crate::check::judge(&raw, &env, auth, &policy, &cfg);
+    let report = crate::check::assess(&raw, &env, auth, &policy, &cfg);
     if args.json {
-        match serde_json::to_string_pretty(&outcome) {
+        match serde_json::to_string_pretty(&report) {
             Ok(s) => println!("{s}"),
             Err(e) => {
                 eprintln!("json: {e}");
@@ -286,13 +287,13 @@ fn check(args: CheckArgs) -> i32 {
             }
         }
     } else {
-        print!("{}", render_outcome(&outcome));
+        print!("{}", render_report(&report));
     }
     0
 }
 
 /// The human-readable form of `check`: action first, then why.
-pub fn render_outcome(o: &crate::check::Outcome) -> String {
+pub fn render_report(o: &crate::check::Report) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     let _ = writeln!(s, "action: {}", o.action);

@@ -1,10 +1,10 @@
 //! Daemon configuration (TOML, unknown keys rejected). Every key has a
 //! default, so an empty file, or no file, is a working configuration.
 
-use crate::analysis::Limits;
 use crate::dns::Upstream;
 use crate::findings::Action;
-use crate::policy::{parse_net, parse_toml, SourceError};
+use crate::limits::Limits;
+use crate::tomlfile::{parse_net, parse_toml, SourceError};
 use ipnet::IpNet;
 use serde::Deserialize;
 use std::net::SocketAddr;

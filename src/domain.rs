@@ -69,6 +69,46 @@ pub fn is_within(host: &str, domain: &str) -> bool {
             && host.as_bytes()[host.len() - domain.len() - 1] == b'.')
 }
 
+/// Whether `host` is an entry of `set` or under one, without allocating:
+/// for lists of platforms whose every subdomain is someone's site.
+pub fn under_any(host: &str, set: &std::collections::HashSet<String>) -> bool {
+    if set.is_empty() {
+        return false;
+    }
+    let mut h = host;
+    loop {
+        if set.contains(h) {
+            return true;
+        }
+        match h.find('.') {
+            Some(i) => h = &h[i + 1..],
+            None => return false,
+        }
+    }
+}
+
+/// Whether `host` itself or its registrable domain is listed: for lists of
+/// organisations (webmail providers, allowlisted senders) named by domain.
+pub fn listed(host: &str, contains: impl Fn(&str) -> bool) -> bool {
+    contains(host) || registrable(host).is_some_and(|r| contains(&r))
+}
+
+/// Lower-case A-label form of a domain as written in a policy, or why it is not one.
+pub fn normalize_domain(raw: &str) -> Result<String, String> {
+    let d = raw.trim().trim_end_matches('.');
+    if d.is_empty() {
+        return Err("empty domain".into());
+    }
+    let ascii =
+        idna::domain_to_ascii(d).map_err(|_| format!("`{raw}` is not a valid domain name"))?;
+    if !ascii.contains('.') {
+        return Err(format!(
+            "`{raw}` has no dot: give a registrable domain such as example.co.jp"
+        ));
+    }
+    Ok(ascii)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -149,13 +149,13 @@ pub fn run(opts: &EvalOptions) -> Result<String, String> {
                 continue;
             }
         };
-        let outcome = check::offline(&raw, &policy, &cfg, trust);
+        let checked = check::offline(&raw, &policy, &cfg, trust);
         // Judge on what the policy decided, not on a dry-run or capped action.
-        let action = outcome.action;
+        let action = checked.action;
         let stats = report.labels.entry(label.clone()).or_default();
         stats.messages += 1;
         *stats.actions.entry(action.to_string()).or_default() += 1;
-        let mut kinds: Vec<FindingKind> = outcome.findings.iter().map(|f| f.kind).collect();
+        let mut kinds: Vec<FindingKind> = checked.findings.iter().map(|f| f.kind).collect();
         kinds.sort();
         kinds.dedup();
         for k in &kinds {
@@ -166,7 +166,7 @@ pub fn run(opts: &EvalOptions) -> Result<String, String> {
                 file: path.display().to_string(),
                 label: label.clone(),
                 action,
-                score: outcome.score,
+                score: checked.score,
                 kinds,
             });
         }

@@ -4,6 +4,11 @@
 //! Data flows one way: milter callbacks → per-connection [`session`] →
 //! parsed message → [`analysis`] (auth, sender impersonation, links) →
 //! [`findings`] → [`verdict`] (policy) → [`actions`] + [`metrics`] + log line.
+//!
+//! Modules import one way too, from the daemon down to a vocabulary floor
+//! ([`message`], [`auth`]'s plain results, [`findings`], domain and text
+//! helpers) that imports nothing above it; the README's Architecture
+//! section draws the layers.
 
 pub mod actions;
 pub mod analysis;
@@ -14,19 +19,24 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod dns;
-pub mod domain;
+pub(crate) mod domain;
 pub mod eval;
 pub mod findings;
 pub mod guard;
 pub mod header_text;
-pub mod httpd;
+pub(crate) mod httpd;
+pub mod limits;
 pub mod links;
 pub mod listener;
-pub mod lure;
+pub(crate) mod lure;
+pub mod message;
 pub mod metrics;
 pub mod milter;
+pub mod normalize;
 pub mod policy;
 pub mod sanitize;
+pub(crate) mod sender;
 pub mod server;
 pub mod session;
+pub mod tomlfile;
 pub mod verdict;

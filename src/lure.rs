@@ -11,10 +11,9 @@
 //! spaces, invisible characters) and compiled into one automaton at policy
 //! load; a message costs one fold and one scan of its first text.
 
-use crate::analysis::Context;
-use crate::brand::normalize::{fold, fold_name};
 use crate::findings::{Finding, FindingKind};
-use crate::links::Extracted;
+use crate::message::Mail;
+use crate::normalize;
 use aho_corasick::{AhoCorasick, MatchKind};
 
 /// Requests to act on credentials, the account or the payment method.
@@ -299,7 +298,7 @@ impl LureIndex {
         let mut patterns = Vec::new();
         for (list, ask) in [(ASKS, true), (PRESSURES, false)] {
             for p in list {
-                folded.push(fold_name(p));
+                folded.push(normalize::name(p));
                 patterns.push((*p, ask));
             }
         }
@@ -313,7 +312,7 @@ impl LureIndex {
     pub fn scan(&self, text: &str) -> Lure {
         let mut lure = Lure::default();
         let Some(ac) = &self.ac else { return lure };
-        let f = fold(text);
+        let f = normalize::text(text);
         for m in ac.find_overlapping_iter(&f.text) {
             let (phrase, ask) = self.patterns[m.pattern().as_usize()];
             let list = if ask {
@@ -338,32 +337,36 @@ fn head(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
+/// Where one link of the message leads, as far as lure wording cares.
+#[derive(Debug, Clone, Copy)]
+pub struct Destination<'a> {
+    pub host: &'a str,
+    pub registrable: Option<&'a str>,
+    /// The host is a protected brand's own (never true for an IP address).
+    pub official: bool,
+}
+
 /// A `credential-lure` finding when the Subject or first body text asks for
 /// credentials under pressure and a link leads off the protected brands' sites;
 /// with it `lure-foreign-link` when no link stays on the sender's own domain.
-pub fn check(cx: &Context, x: &Extracted) -> Vec<Finding> {
+pub fn analyse(mail: &Mail, links: &[Destination], index: &LureIndex) -> Vec<Finding> {
     let mut out = Vec::new();
     // The brand's own authenticated mail may ask its customers to log in.
-    if crate::brand::official_sender(cx).is_some() {
+    if mail.official_sender.is_some() {
         return out;
     }
-    let index = &cx.policy.brand_index;
-    let Some(offsite) = x
-        .links
-        .iter()
-        .find(|l| l.ip || index.official_brand(&l.host).is_none())
-    else {
+    let Some(offsite) = links.iter().find(|l| !l.official) else {
         return out;
     };
     let mut text = String::new();
-    if let Some(s) = cx.msg.subject() {
+    if let Some(s) = mail.msg.subject() {
         text.push_str(s);
         text.push('\n');
     }
-    if let Some(body) = cx.msg.body_text(0) {
+    if let Some(body) = mail.msg.body_text(0) {
         text.push_str(head(&body, MAX_TEXT));
     }
-    let lure = cx.policy.lures.scan(&text);
+    let lure = index.scan(&text);
     if !lure.is_lure() {
         return out;
     }
@@ -379,12 +382,8 @@ pub fn check(cx: &Context, x: &Extracted) -> Vec<Finding> {
     // A service that really needs its users to act links to its own site
     // somewhere in the mail (at least its logo or footer); a lure whose every
     // link leaves the sender's domain sends the reader elsewhere.
-    let sender_reg = cx
-        .from_domain
-        .as_deref()
-        .and_then(crate::domain::registrable);
-    if let Some(reg) = sender_reg {
-        if !x.links.iter().any(|l| l.registrable.as_ref() == Some(&reg)) {
+    if let Some(reg) = &mail.sender_registrable {
+        if !links.iter().any(|l| l.registrable == Some(reg.as_str())) {
             out.push(Finding::new(
                 FindingKind::LureForeignLink,
                 format!(
@@ -460,8 +459,10 @@ mod tests {
     }
 
     fn analyze(from: &str, body: &str, dmarc_pass: bool) -> Vec<FindingKind> {
-        use crate::analysis::{analyze, Envelope, Limits};
+        use crate::analysis::analyze;
         use crate::auth::{AuthSummary, Res};
+        use crate::limits::Limits;
+        use crate::message::Envelope;
         let policy = crate::policy::Policy::from_toml(
             "t.toml",
             "[[brand]]\nid = \"smbc\"\nnames = [\"三井住友銀行\"]\ndomains = [\"smbc.co.jp\"]\n",

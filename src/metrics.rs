@@ -6,7 +6,7 @@
 //! series at zero from the first scrape, and the hot path does no label
 //! lookups.
 
-use crate::auth::{AuthSummary, Res};
+use crate::auth::results::{AuthSummary, Res};
 use crate::findings::{Action, FindingKind};
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,

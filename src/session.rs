@@ -4,11 +4,12 @@
 //! protocol; everything that decides lives here.
 
 use crate::actions::{self, Forged, Plan};
-use crate::analysis::{self, Envelope};
-use crate::auth::{AuthSummary, Authenticator, Res};
+use crate::analysis;
+use crate::auth::{AuthSummary, Authenticator};
 use crate::config::{Config, Fallback};
 use crate::findings::Action;
 use crate::guard::Guards;
+use crate::message::Envelope;
 use crate::metrics::Metrics;
 use crate::policy::Policy;
 use crate::verdict::{self, Verdict};
@@ -283,7 +284,8 @@ impl Session {
 
         let verdict = match joined {
             Ok(analysis) => {
-                let verdict = verdict::decide(&analysis, &auth, &state.policy, cfg);
+                let verdict =
+                    verdict::decide(&analysis, &auth, &state.policy, &verdict::Settings::of(cfg));
                 for f in &analysis.findings {
                     self.metrics.finding(f.kind);
                 }
@@ -343,33 +345,28 @@ impl Session {
             return crate::auth::trusted_upstream(&headers, id);
         }
         let started = Instant::now();
-        let work = state.authenticator.authenticate(
+        let work = state.authenticator.authenticate_within(
+            cfg.time_budget(),
             raw,
             &self.env,
             &cfg.authserv_id,
             state.policy.auth.honor_pct,
             truncated,
         );
-        match tokio::time::timeout(cfg.time_budget(), work).await {
+        match work.await {
             Ok(a) => {
                 let outcome = if a.dns_trouble() { "dns_error" } else { "ok" };
                 self.metrics.auth_duration(outcome, started.elapsed());
                 a
             }
-            Err(_) => {
+            Err(timed_out) => {
                 self.metrics.auth_duration("timeout", started.elapsed());
                 warn!(
                     queue_id = self.queue_id(),
                     budget_ms = cfg.limits.message_time_budget_ms,
                     "authentication exceeded the time budget"
                 );
-                AuthSummary {
-                    spf: Res::Temperror,
-                    dkim: Res::Temperror,
-                    dmarc: Res::Temperror,
-                    skipped: Some("time budget exceeded".into()),
-                    ..AuthSummary::default()
-                }
+                timed_out
             }
         }
     }

@@ -1,7 +1,7 @@
 //! From scored findings to one action, with the reasons that led there.
 
 use crate::analysis::Analysis;
-use crate::auth::{effective_policy, AuthSummary, OwnerPolicy};
+use crate::auth::results::{effective_policy, AuthSummary, OwnerPolicy, Res};
 use crate::config::{Config, Fallback};
 use crate::findings::Action;
 use crate::policy::Policy;
@@ -18,7 +18,31 @@ pub struct Verdict {
     pub dry_run: bool,
 }
 
-pub fn decide(analysis: &Analysis, auth: &AuthSummary, policy: &Policy, cfg: &Config) -> Verdict {
+/// The configuration settings a verdict depends on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// The most severe action taken; the policy may ask for more.
+    pub max_action: Action,
+    pub on_dns_error: Fallback,
+    pub dry_run: bool,
+}
+
+impl Settings {
+    pub fn of(cfg: &Config) -> Settings {
+        Settings {
+            max_action: cfg.actions.max_action,
+            on_dns_error: cfg.on_dns_error,
+            dry_run: cfg.dry_run,
+        }
+    }
+}
+
+pub fn decide(
+    analysis: &Analysis,
+    auth: &AuthSummary,
+    policy: &Policy,
+    settings: &Settings,
+) -> Verdict {
     let mut reasons = Vec::new();
     let score = analysis.score;
     let mut action = policy.bands.action_for(score);
@@ -27,7 +51,7 @@ pub fn decide(analysis: &Analysis, auth: &AuthSummary, policy: &Policy, cfg: &Co
     }
 
     // The domain owner's DMARC policy is a floor, not just points.
-    if auth.dmarc == crate::auth::Res::Fail {
+    if auth.dmarc == Res::Fail {
         let floor = match effective_policy(auth) {
             OwnerPolicy::Reject => Some(policy.auth.dmarc_reject),
             OwnerPolicy::Quarantine => Some(policy.auth.dmarc_quarantine),
@@ -67,20 +91,23 @@ pub fn decide(analysis: &Analysis, auth: &AuthSummary, policy: &Policy, cfg: &Co
     }
 
     let policy_action = action;
-    if action > cfg.actions.max_action {
+    if action > settings.max_action {
         reasons.push(format!(
             "capped at {} by configuration",
-            cfg.actions.max_action
+            settings.max_action
         ));
-        action = cfg.actions.max_action;
+        action = settings.max_action;
     }
     // A DNS failure that left the result open: retry rather than judge
     // on half the evidence, unless something already condemns the mail.
-    if auth.dns_trouble() && action < Action::Quarantine && cfg.on_dns_error == Fallback::Tempfail {
+    if auth.dns_trouble()
+        && action < Action::Quarantine
+        && settings.on_dns_error == Fallback::Tempfail
+    {
         reasons.push("DNS error during authentication: on_dns_error = tempfail".into());
         action = Action::Tempfail;
     }
-    if cfg.dry_run && action != Action::Accept {
+    if settings.dry_run && action != Action::Accept {
         reasons.push(format!("dry run: would {action}, accepted"));
         action = Action::Accept;
     }
@@ -89,6 +116,6 @@ pub fn decide(analysis: &Analysis, auth: &AuthSummary, policy: &Policy, cfg: &Co
         policy_action,
         score,
         reasons,
-        dry_run: cfg.dry_run,
+        dry_run: settings.dry_run,
     }
 }

@@ -1,6 +1,8 @@
 //! Whole-message analysis: MIME, charsets, display names, links, HTML.
 #![no_main]
-use kinko_milter::analysis::{analyze, Envelope, Limits};
+use kinko_milter::analysis::analyze;
+use kinko_milter::limits::Limits;
+use kinko_milter::message::Envelope;
 use kinko_milter::auth::AuthSummary;
 use kinko_milter::policy::Policy;
 use libfuzzer_sys::fuzz_target;

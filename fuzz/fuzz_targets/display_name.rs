@@ -1,7 +1,9 @@
 //! Display-name decoding and folding: the input is the From header value
 //! (RFC 2047 words in any charset, hidden characters, confusables).
 #![no_main]
-use kinko_milter::analysis::{analyze, Envelope, Limits};
+use kinko_milter::analysis::analyze;
+use kinko_milter::limits::Limits;
+use kinko_milter::message::Envelope;
 use kinko_milter::auth::AuthSummary;
 use kinko_milter::policy::Policy;
 use libfuzzer_sys::fuzz_target;
@@ -11,7 +13,7 @@ static POLICY: OnceLock<Policy> = OnceLock::new();
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(s) = std::str::from_utf8(data) {
-        let _ = kinko_milter::brand::normalize::fold(s);
+        let _ = kinko_milter::normalize::text(s);
     }
     let policy = POLICY.get_or_init(|| Policy::embedded().unwrap());
     let mut raw = b"From: ".to_vec();

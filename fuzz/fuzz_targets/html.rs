@@ -1,13 +1,14 @@
 //! HTML handling: the input is the HTML body of an otherwise fixed message.
 #![no_main]
-use kinko_milter::analysis::{parse, Limits};
+use kinko_milter::analysis::parse;
+use kinko_milter::message::Bounds;
 use kinko_milter::links::extract::extract;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let mut raw = b"From: a@example.com\r\nContent-Type: text/html; charset=utf-8\r\n\r\n".to_vec();
     raw.extend_from_slice(data);
-    let limits = Limits::default();
+    let bounds = Bounds::default();
     let msg = parse(&raw);
-    let _ = extract(&msg, &limits);
+    let _ = extract(&msg, &bounds);
 });

@@ -1,12 +1,13 @@
 //! Link extraction from a whole message: MIME walk, charsets, attachments.
 #![no_main]
-use kinko_milter::analysis::{parse, Limits};
+use kinko_milter::analysis::parse;
+use kinko_milter::message::Bounds;
 use kinko_milter::links::extract::extract;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let limits = Limits::default();
+    let bounds = Bounds::default();
     let msg = parse(data);
-    let found = extract(&msg, &limits);
-    assert!(found.links.len() <= limits.max_links);
+    let found = extract(&msg, &bounds);
+    assert!(found.links.len() <= bounds.max_links);
 });

@@ -3,7 +3,7 @@
 //! Names are folded once at policy load; a message's text is folded once and
 //! scanned in one Aho-Corasick pass, whatever the number of names.
 
-use super::normalize::{fold, fold_name, Folded};
+use crate::normalize::{self, Normalized};
 use aho_corasick::{AhoCorasick, MatchKind};
 
 /// Words that are part of many brand names but name no brand by themselves.
@@ -58,12 +58,12 @@ pub struct NameIndex {
 impl NameIndex {
     /// `names[b]` are the names of brand `b`.
     pub fn new(names: &[Vec<String>]) -> Self {
-        let generic: Vec<String> = GENERIC.iter().map(|g| fold_name(g)).collect();
+        let generic: Vec<String> = GENERIC.iter().map(|g| normalize::name(g)).collect();
         let mut folded = Vec::new();
         let mut patterns = Vec::new();
         for (b, list) in names.iter().enumerate() {
             for name in list {
-                let f = fold_name(name);
+                let f = normalize::name(name);
                 if f.chars().count() < 2 || generic.contains(&f) {
                     continue;
                 }
@@ -84,7 +84,7 @@ impl NameIndex {
 
     /// The brand named in already folded text: the longest name found, so
     /// "三井住友カード" names the card company rather than the bank.
-    pub fn find_folded(&self, f: &Folded) -> Option<NameHit> {
+    pub fn find_folded(&self, f: &Normalized) -> Option<NameHit> {
         let ac = self.ac.as_ref()?;
         let mut best: Option<(usize, usize)> = None;
         for m in ac.find_overlapping_iter(&f.text) {
@@ -106,7 +106,7 @@ impl NameIndex {
     }
 
     pub fn find(&self, text: &str) -> Option<NameHit> {
-        self.find_folded(&fold(text))
+        self.find_folded(&normalize::text(text))
     }
 }
 

@@ -5,10 +5,11 @@
 //! neighbourhood) or one Aho-Corasick pass over its labels, so the cost per
 //! host stays nearly flat as the number of protected domains grows.
 
-use super::normalize::domain_skeleton;
 use super::typo;
+use super::words::{COMBO_WORDS, FLAT_SUFFIXES, GENERIC_NAMES};
 use crate::domain;
 use crate::findings::FindingKind;
+use crate::normalize::domain_skeleton;
 use aho_corasick::{AhoCorasick, MatchKind};
 use std::collections::{HashMap, HashSet};
 
@@ -22,71 +23,8 @@ struct Protected {
     brand: u32,
 }
 
-/// Names too common to mean a brand when they turn up inside another domain.
-const GENERIC_NAMES: &[&str] = &[
-    "bank", "card", "cards", "mail", "info", "web", "net", "online", "login", "secure", "service",
-    "support", "www", "pay", "shop", "news", "home", "group", "japan", "jp",
-];
-
-/// Words phishers glue to a brand name (`smbc-login`, `mufgcard`, `myjcb`).
-const COMBO_WORDS: &[&str] = &[
-    "login",
-    "signin",
-    "secure",
-    "security",
-    "verify",
-    "verification",
-    "account",
-    "update",
-    "confirm",
-    "support",
-    "service",
-    "info",
-    "online",
-    "net",
-    "web",
-    "mail",
-    "card",
-    "bank",
-    "auth",
-    "id",
-    "member",
-    "my",
-    "check",
-    "center",
-    "centre",
-    "help",
-    "direct",
-    "app",
-    "official",
-    "jp",
-    "japan",
-    "co",
-    "com",
-    "www",
-    "portal",
-    "user",
-    "pay",
-    "point",
-    "vip",
-    "notice",
-    "alert",
-    "safe",
-    "customer",
-    "top",
-    "mobile",
-    "access",
-    "entry",
-    "system",
-    "cs",
-];
-
-/// Public suffixes as they appear when a phisher flattens them into a label
-/// (`smbc-co-jp.com`, `mufgjp.xyz`).
-const FLAT_SUFFIXES: &[&str] = &["cojp", "nejp", "orjp", "jp", "com", "net"];
-
 /// A verdict on a host: kind, index of the protected entry, how.
-pub(super) type Hit = (FindingKind, usize, String);
+pub(super) type Imitation = (FindingKind, usize, String);
 
 #[derive(Debug, Default)]
 pub struct DomainIndex {
@@ -216,16 +154,16 @@ impl DomainIndex {
         Self::walk(&self.authorized, host)
     }
 
-    pub fn brand_of(&self, hit: &Hit) -> &str {
+    pub fn brand_of(&self, hit: &Imitation) -> &str {
         &self.brand_ids[self.protected[hit.1].brand as usize]
     }
 
-    pub fn imitated(&self, hit: &Hit) -> &str {
+    pub fn imitated(&self, hit: &Imitation) -> &str {
         &self.protected[hit.1].registrable
     }
 
     /// Whether `host` (lower-case ASCII) imitates a protected domain.
-    pub fn judge(&self, host: &str) -> Option<Hit> {
+    pub fn imitation(&self, host: &str) -> Option<Imitation> {
         let host = host.trim_end_matches('.');
         if self.protected.is_empty()
             || self.official(host).is_some()
@@ -238,14 +176,20 @@ impl DomainIndex {
             return None;
         }
         let (name, suffix) = split_name(&reg)?;
-        if let Some(hit) = self.judge_name(&name, &suffix, &reg, true) {
+        if let Some(hit) = self.imitation_of_name(&name, &suffix, &reg, true) {
             return Some(hit);
         }
-        self.judge_subdomain(host, &reg)
+        self.imitation_by_subdomain(host, &reg)
     }
 
     /// Checks one registrable name against the protected names.
-    fn judge_name(&self, name: &str, suffix: &str, reg: &str, combos: bool) -> Option<Hit> {
+    fn imitation_of_name(
+        &self,
+        name: &str,
+        suffix: &str,
+        reg: &str,
+        combos: bool,
+    ) -> Option<Imitation> {
         let unicode = domain::to_unicode(name);
         let sk = domain_skeleton(&unicode);
         let other_suffix = |p: &Protected| {
@@ -343,7 +287,7 @@ impl DomainIndex {
         None
     }
 
-    fn typo(&self, name: &str, other_suffix: &dyn Fn(&Protected) -> String) -> Option<Hit> {
+    fn typo(&self, name: &str, other_suffix: &dyn Fn(&Protected) -> String) -> Option<Imitation> {
         if name.len() < 4 || !name.is_ascii() || name.starts_with("xn--") {
             return None;
         }
@@ -469,7 +413,7 @@ impl DomainIndex {
 
     /// A protected domain or name placed in the labels left of someone else's
     /// registrable domain: `smbc-card.com.pllpx.com`, `cr.mufg.example.com`.
-    fn judge_subdomain(&self, host: &str, reg: &str) -> Option<Hit> {
+    fn imitation_by_subdomain(&self, host: &str, reg: &str) -> Option<Imitation> {
         if host.len() <= reg.len() {
             return None;
         }
@@ -497,7 +441,8 @@ impl DomainIndex {
                     continue;
                 }
                 if let Some((name, suffix)) = split_name(&seq) {
-                    if let Some((_, pi, how)) = self.judge_name(&name, &suffix, &seq, false) {
+                    if let Some((_, pi, how)) = self.imitation_of_name(&name, &suffix, &seq, false)
+                    {
                         return Some((
                             FindingKind::Subdomain,
                             pi,

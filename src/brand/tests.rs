@@ -1,6 +1,9 @@
 use super::*;
-use crate::analysis::{analyze, Envelope, Limits};
-use crate::auth::{AuthSummary, DkimSig, Res};
+use crate::analysis::analyze;
+use crate::auth::results::{AuthSummary, DkimSig, Res};
+use crate::findings::Finding;
+use crate::limits::Limits;
+use crate::message::Envelope;
 use crate::policy::Policy;
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -351,16 +354,8 @@ fn official_dmarc_pass_mail_is_never_impersonation() {
     assert!(cx_findings.is_empty(), "{cx_findings:?}");
     let msg = crate::analysis::parse(raw.as_bytes());
     let env = Envelope::default();
-    let limits = Limits::default();
-    let cx = Context {
-        from_domain: crate::analysis::from_domain(&msg),
-        msg: &msg,
-        env: &env,
-        auth: &auth,
-        policy: p,
-        limits: &limits,
-    };
-    assert_eq!(official_sender(&cx), Some("smbc"));
+    let mail = crate::analysis::mail(&msg, &env, &auth, p);
+    assert_eq!(mail.official_sender, Some("smbc"));
 }
 
 fn custom_policy(toml: &str) -> Policy {

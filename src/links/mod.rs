@@ -1,21 +1,26 @@
 //! Links to credential pages: every link wherever it hides, and where it really goes.
 //!
-//! [`extract`] finds and normalises links, forms and HTML documents;
-//! [`judge`] turns them into findings against the policy; [`feed`] holds the
-//! phishing URL feeds. Everything the judges compare against is built once in
-//! [`LinkRules::new`], so a message costs lookups, not rebuilding.
+//! [`extract()`] finds and normalises links, forms and HTML documents;
+//! `rules` turns them into findings, one collected finding per kind;
+//! `terms` and `feed` hold the brand words and phishing URL feeds.
+//! Everything the rules compare against is built once in [`LinkRules::new`],
+//! so a message costs lookups, not rebuilding.
 
+pub(crate) mod collect;
 pub mod extract;
-pub mod feed;
-pub mod judge;
+pub(crate) mod feed;
+pub(crate) mod rules;
+pub(crate) mod terms;
 
-use crate::analysis::Context;
+use crate::brand::BrandIndex;
 use crate::findings::{Finding, FindingKind};
-pub use extract::{extract, Extracted, Link};
-pub use feed::Feed;
-pub use judge::BrandTerms;
-use std::collections::HashSet;
+use crate::message::Mail;
+use crate::policy::data::Brand;
+pub use extract::{extract, Extracted};
+use feed::Feed;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
+use terms::{BrandTerms, BrandWords};
 
 /// Lists and feeds for link judgement, built once per policy load.
 #[derive(Debug, Default)]
@@ -30,45 +35,40 @@ pub struct LinkRules {
     pub brand_terms: Vec<BrandTerms>,
     /// All brands' words in one automaton each (ASCII for hosts and paths,
     /// native script for paths): a link costs one scan, not one per brand.
-    pub brand_words: judge::BrandWords,
+    pub brand_words: BrandWords,
     feed_paths: Vec<PathBuf>,
 }
 
 impl LinkRules {
-    /// Errors carry the feed file, 1-based line (0 when the file cannot be read) and message.
+    /// `link_words` maps a brand id to the URL words that replace its
+    /// derived ones. Errors carry the feed file, 1-based line (0 when the
+    /// file cannot be read) and message.
     pub fn new(
         shorteners: HashSet<String>,
         redirectors: HashSet<String>,
+        hosting: HashSet<String>,
         feeds: &[PathBuf],
+        brands: &[Brand],
+        link_words: &HashMap<String, Vec<String>>,
     ) -> Result<Self, (PathBuf, usize, String)> {
         let mut feed = Feed::default();
         for path in feeds {
             feed.load_file(path)?;
         }
-        Ok(LinkRules {
-            shorteners,
-            redirectors,
-            hosting: HashSet::new(),
-            feed,
-            brand_terms: Vec::new(),
-            brand_words: judge::BrandWords::default(),
-            feed_paths: feeds.to_vec(),
-        })
-    }
-
-    /// Adds the protected brands' words, so brand matching needs no per-message setup.
-    /// `link_words` maps a brand id to the URL words that replace its derived ones.
-    pub fn with_brands(
-        mut self,
-        brands: &[crate::policy::Brand],
-        link_words: &std::collections::HashMap<String, Vec<String>>,
-    ) -> Self {
-        self.brand_terms = brands
+        let brand_terms: Vec<BrandTerms> = brands
             .iter()
             .map(|b| BrandTerms::of(b, link_words.get(&b.id).map(Vec::as_slice)))
             .collect();
-        self.brand_words = judge::BrandWords::new(&self.brand_terms);
-        self
+        let brand_words = BrandWords::new(&brand_terms);
+        Ok(LinkRules {
+            shorteners,
+            redirectors,
+            hosting,
+            feed,
+            brand_terms,
+            brand_words,
+            feed_paths: feeds.to_vec(),
+        })
     }
 
     /// Feed files to watch for changes.
@@ -77,35 +77,24 @@ impl LinkRules {
     }
 }
 
-/// Findings about links, forms and HTML attachments.
-pub fn check(cx: &Context) -> Vec<Finding> {
-    let x = extract(cx.msg, cx.limits);
-    let mut out = judge::Collector::default();
-    judge::judge(cx, &x, &mut out);
-    let mut findings = out.into_findings();
-    // Checked here rather than with the sender's brand claims: it is the
-    // same host list, and a phisher on a free platform sends from it too.
-    if let Some(d) = cx.from_domain.as_deref() {
-        if judge::within_set(d, &cx.policy.links.hosting) {
-            findings.push(Finding::new(
-                FindingKind::SenderHosting,
-                format!("From domain {d} is on a free hosting platform"),
-            ));
-        }
-    }
-    findings.extend(crate::lure::check(cx, &x));
-    if !x.truncated.is_empty() {
-        findings.push(Finding::new(FindingKind::Truncated, x.truncated.join("; ")));
-    }
-    findings
+/// Findings about the links, forms and HTML documents `x` extracted from `mail`.
+pub fn analyse(mail: &Mail, x: &Extracted, rules: &LinkRules, index: &BrandIndex) -> Vec<Finding> {
+    let mut out = collect::Collector::default();
+    rules::apply(mail, x, rules, index, &mut out);
+    out.into_findings()
+}
+
+/// The `truncated` finding when extraction stopped at a bound.
+pub fn truncation(x: &Extracted) -> Option<Finding> {
+    (!x.truncated.is_empty()).then(|| Finding::new(FindingKind::Truncated, x.truncated.join("; ")))
 }
 
 #[cfg(test)]
 mod tests {
     use super::extract::LinkKind;
     use super::*;
-    use crate::analysis::{Envelope, Limits};
     use crate::auth::AuthSummary;
+    use crate::message::{Bounds, Envelope};
     use crate::policy::{Policy, Source};
     use std::path::Path;
 
@@ -115,7 +104,7 @@ mod tests {
         std::fs::read(Path::new(CORPUS).join(rel)).ok()
     }
 
-    fn extract_raw(raw: &[u8], limits: &Limits) -> Extracted {
+    fn extract_raw(raw: &[u8], limits: &Bounds) -> Extracted {
         let msg = crate::analysis::parse(raw);
         extract(&msg, limits)
     }
@@ -156,19 +145,24 @@ domains = ["bk.mufg.jp", "mufg.jp"]
         (dir, p)
     }
 
-    fn run(policy: &Policy, raw: &[u8], limits: &Limits) -> Vec<Finding> {
+    /// Every finding about the message but the authentication's, the
+    /// sender's brand claims and the whole-message combinations.
+    fn run(policy: &Policy, raw: &[u8], bounds: &Bounds) -> Vec<Finding> {
         let msg = crate::analysis::parse(raw);
         let env = Envelope::default();
         let auth = AuthSummary::skipped("test");
-        let cx = Context {
-            from_domain: crate::analysis::from_domain(&msg),
-            msg: &msg,
-            env: &env,
-            auth: &auth,
-            policy,
-            limits,
-        };
-        check(&cx)
+        let mail = crate::analysis::mail(&msg, &env, &auth, policy);
+        let x = extract(&msg, bounds);
+        let mut out = analyse(&mail, &x, &policy.links, &policy.brand_index);
+        out.extend(crate::sender::hosting(&mail, &policy.links.hosting));
+        let all = crate::analysis::findings(&mail, policy, bounds);
+        out.extend(all.into_iter().filter(|f| {
+            matches!(
+                f.kind,
+                FindingKind::CredentialLure | FindingKind::LureForeignLink | FindingKind::Truncated
+            )
+        }));
+        out
     }
 
     fn kinds(f: &[Finding]) -> Vec<FindingKind> {
@@ -193,7 +187,7 @@ domains = ["bk.mufg.jp", "mufg.jp"]
         let Some(raw) = corpus("phish/phishing_pot__sample-3254.eml") else {
             return;
         };
-        let x = extract_raw(&raw, &Limits::default());
+        let x = extract_raw(&raw, &Bounds::default());
         assert_eq!(x.links.len(), 6);
         assert_eq!(
             x.links.iter().filter(|l| l.kind == LinkKind::Bare).count(),
@@ -202,7 +196,7 @@ domains = ["bk.mufg.jp", "mufg.jp"]
         let a = x.links.iter().find(|l| l.kind == LinkKind::Anchor).unwrap();
         assert_eq!(a.host, "sec-ledger.pt");
         assert_eq!(a.text.as_deref(), Some("Activate 2FA"));
-        assert_eq!(judge::credential_word(&a.path), Some("2fa"));
+        assert_eq!(rules::credential_word(&a.path), Some("2fa"));
     }
 
     #[test]
@@ -210,7 +204,7 @@ domains = ["bk.mufg.jp", "mufg.jp"]
         let Some(raw) = corpus("phish/phishing_pot__sample-3655.eml") else {
             return;
         };
-        let x = extract_raw(&raw, &Limits::default());
+        let x = extract_raw(&raw, &Bounds::default());
         assert_eq!(x.links.len(), 7);
         assert!(x.links.iter().all(|l| l.kind == LinkKind::Anchor));
         assert_eq!(x.links[3].text.as_deref(), Some("UMFRAGE STARTEN"));
@@ -222,7 +216,7 @@ domains = ["bk.mufg.jp", "mufg.jp"]
         let Some(raw) = corpus("ham/ibm-acpi-devel__04b98d75d9ba.eml") else {
             return;
         };
-        let x = extract_raw(&raw, &Limits::default());
+        let x = extract_raw(&raw, &Bounds::default());
         let urls: Vec<&str> = x.links.iter().map(|l| l.url.as_str()).collect();
         assert_eq!(urls.len(), 4, "{urls:?}");
         assert_eq!(
@@ -237,7 +231,7 @@ domains = ["bk.mufg.jp", "mufg.jp"]
         let Some(raw) = corpus("jp/industrypack-devel__9c046e2598bb.eml") else {
             return;
         };
-        let x = extract_raw(&raw, &Limits::default());
+        let x = extract_raw(&raw, &Bounds::default());
         assert_eq!(x.links.len(), 3);
         assert_eq!(x.links[0].host, "index-accout.smfg.istio.club");
         assert_eq!(
@@ -245,7 +239,7 @@ domains = ["bk.mufg.jp", "mufg.jp"]
             Some("https://www.smbc-card.com/index.jsp")
         );
         let (_d, p) = bank_policy();
-        let f = run(&p, &raw, &Limits::default());
+        let f = run(&p, &raw, &Bounds::default());
         let m = f
             .iter()
             .find(|f| f.kind == FindingKind::LinkTextMismatch)
@@ -262,7 +256,7 @@ domains = ["bk.mufg.jp", "mufg.jp"]
     #[test]
     fn jpcert_bank_phishing_urls_are_flagged() {
         let (_d, p) = bank_policy();
-        let l = Limits::default();
+        let l = Bounds::default();
         let cases: &[(&str, FindingKind, Option<&str>)] = &[
             (
                 "http://breakokc.com/smbc.co.jp/jp/SMBC",
@@ -307,7 +301,7 @@ domains = ["bk.mufg.jp", "mufg.jp"]
             "https://www.smbc.co.jp/kojin/",
             "https://www.mizuhobank.co.jp/index.html",
         ] {
-            let f = run(&p, &text_mail(url), &Limits::default());
+            let f = run(&p, &text_mail(url), &Bounds::default());
             assert!(f.is_empty(), "{url}: {f:?}");
         }
     }
@@ -315,7 +309,7 @@ domains = ["bk.mufg.jp", "mufg.jp"]
     #[test]
     fn url_tricks() {
         let (_d, p) = bank_policy();
-        let l = Limits::default();
+        let l = Bounds::default();
         let f = run(
             &p,
             &text_mail("https://www.smbc.co.jp@evil.example/login"),
@@ -350,7 +344,7 @@ domains = ["bk.mufg.jp", "mufg.jp"]
     fn japanese_brackets_end_bare_urls() {
         let x = extract_raw(
             &text_mail("こちら「https://a.example/x」から、【www.b.example/p】。https://c.example/q）とhttps://d.example/ログイン"),
-            &Limits::default(),
+            &Bounds::default(),
         );
         let urls: Vec<&str> = x.links.iter().map(|l| l.url.as_str()).collect();
         assert_eq!(
@@ -374,7 +368,7 @@ domains = ["bk.mufg.jp", "mufg.jp"]
             <a href="data:text/html;base64,PHNjcmlwdD4=">x</a>
             <form action="https://collect.example/post"><input type="password" name="pw"></form>
             </body></html>"#;
-        let x = extract_raw(&html_mail(html), &Limits::default());
+        let x = extract_raw(&html_mail(html), &Bounds::default());
         let urls: Vec<&str> = x.links.iter().map(|l| l.url.as_str()).collect();
         assert_eq!(
             urls,
@@ -387,7 +381,7 @@ domains = ["bk.mufg.jp", "mufg.jp"]
             ]
         );
         let (_d, p) = bank_policy();
-        let k = kinds(&run(&p, &html_mail(html), &Limits::default()));
+        let k = kinds(&run(&p, &html_mail(html), &Bounds::default()));
         for want in [
             FindingKind::LinkTextMismatch,
             FindingKind::FormPassword,
@@ -404,7 +398,7 @@ domains = ["bk.mufg.jp", "mufg.jp"]
         let html = r#"<a href="https://us1.list-manage.com/track/click?u=1">www.example.org</a>
             <a href="https://click.news.example.org/x">https://www.example.org/</a>
             <a href="https://t.esp.example/r?u=https%3A%2F%2Fwww.example.org%2F">www.example.org</a>"#;
-        let f = run(&p, &html_mail(html), &Limits::default());
+        let f = run(&p, &html_mail(html), &Bounds::default());
         assert!(f.is_empty(), "{f:?}");
     }
 
@@ -423,7 +417,7 @@ domains = ["bk.mufg.jp", "mufg.jp"]
     #[test]
     fn bounced_copies_and_own_trackers_are_not_mismatches_unless_a_brand_shows() {
         let (_d, p) = bank_policy();
-        let l = Limits::default();
+        let l = Bounds::default();
         let has_mismatch =
             |f: &[Finding]| f.iter().any(|f| f.kind == FindingKind::LinkTextMismatch);
         let f = run(
@@ -488,7 +482,7 @@ domains = ["bk.mufg.jp", "mufg.jp"]
         )
         .unwrap();
         let brand = |url: &str| {
-            run(&p, &text_mail(url), &Limits::default())
+            run(&p, &text_mail(url), &Bounds::default())
                 .into_iter()
                 .any(|f| f.kind == FindingKind::LinkBrand)
         };
@@ -503,7 +497,7 @@ domains = ["bk.mufg.jp", "mufg.jp"]
         let f = run(
             &p,
             &text_mail("https://online.example.com/"),
-            &Limits::default(),
+            &Bounds::default(),
         );
         assert!(f.iter().any(|f| f.kind == FindingKind::LinkBrand), "{f:?}");
     }
@@ -516,7 +510,7 @@ domains = ["bk.mufg.jp", "mufg.jp"]
             Content-Disposition: attachment; filename=\"invoice.html\"\r\nContent-Transfer-Encoding: base64\r\n\r\n\
             PGZvcm0gYWN0aW9uPSJodHRwczovL3Bvc3QuZXhhbXBsZS8iPjxpbnB1dCBuYW1lPSJvdHAiPjwvZm9ybT4=\r\n--b--\r\n";
         let (_d, p) = bank_policy();
-        let f = run(&p, raw.as_bytes(), &Limits::default());
+        let f = run(&p, raw.as_bytes(), &Bounds::default());
         let k = kinds(&f);
         assert!(k.contains(&FindingKind::HtmlAttachment), "{f:?}");
         assert!(k.contains(&FindingKind::FormPassword), "{f:?}");
@@ -534,12 +528,12 @@ domains = ["bk.mufg.jp", "mufg.jp"]
             "From: a@sender.example\r\nSubject: t\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
              --b\r\nContent-Type: text/plain\r\n\r\nfwd\r\n--b\r\nContent-Type: message/rfc822\r\n\r\n{inner}\r\n--b--\r\n"
         );
-        let x = extract_raw(raw.as_bytes(), &Limits::default());
+        let x = extract_raw(raw.as_bytes(), &Bounds::default());
         assert_eq!(x.links.len(), 1);
         assert_eq!(x.links[0].host, "inner.example");
-        let shallow = Limits {
+        let shallow = Bounds {
             max_mime_depth: 0,
-            ..Limits::default()
+            ..Bounds::default()
         };
         let x = extract_raw(raw.as_bytes(), &shallow);
         assert!(x.links.is_empty());
@@ -555,9 +549,9 @@ domains = ["bk.mufg.jp", "mufg.jp"]
         let body: String = (0..20)
             .map(|i| format!("https://h{i}.example/\n"))
             .collect();
-        let limits = Limits {
+        let limits = Bounds {
             max_links: 5,
-            ..Limits::default()
+            ..Bounds::default()
         };
         let x = extract_raw(&text_mail(&body), &limits);
         assert_eq!(x.links.len(), 5);
@@ -574,9 +568,9 @@ domains = ["bk.mufg.jp", "mufg.jp"]
             "<a href=\"https://a.example/\">a</a>{}<a href=\"https://b.example/\">b</a>",
             " ".repeat(1000)
         );
-        let small = Limits {
+        let small = Bounds {
             max_html_bytes: 100,
-            ..Limits::default()
+            ..Bounds::default()
         };
         let x = extract_raw(&html_mail(&html), &small);
         assert_eq!(x.links.len(), 1);
@@ -590,7 +584,7 @@ domains = ["bk.mufg.jp", "mufg.jp"]
     #[test]
     fn lookalike_link_host_is_found_with_its_brand() {
         let (_d, p) = bank_policy();
-        let f = run(&p, &text_mail("https://smbc-co.jp/"), &Limits::default());
+        let f = run(&p, &text_mail("https://smbc-co.jp/"), &Bounds::default());
         let hit = f.iter().find(|f| f.kind == FindingKind::LinkLookalike);
         assert_eq!(
             hit.and_then(|f| f.brand.as_deref()),
@@ -601,7 +595,7 @@ domains = ["bk.mufg.jp", "mufg.jp"]
         let f = run(
             &p,
             &text_mail("https://www.smbc.co.jp/"),
-            &Limits::default(),
+            &Bounds::default(),
         );
         assert!(
             f.iter().all(|f| f.kind != FindingKind::LinkLookalike),
@@ -615,7 +609,7 @@ domains = ["bk.mufg.jp", "mufg.jp"]
         let f = run(
             &p,
             &html_mail("<a href=\"https://evil.example/\">www.smbc.co.jp\u{202e}</a>"),
-            &Limits::default(),
+            &Bounds::default(),
         );
         assert!(f
             .iter()
@@ -631,7 +625,7 @@ domains = ["bk.mufg.jp", "mufg.jp"]
             &Envelope::default(),
             &AuthSummary::skipped("test"),
             &Policy::embedded().unwrap(),
-            &Limits::default(),
+            &crate::limits::Limits::default(),
         );
         a.findings.iter().map(|f| f.kind).collect()
     }

@@ -1,15 +1,16 @@
-//! Folding text and domain names to the form in which two things that look
-//! alike to a customer compare equal.
+//! Unicode normalisation of text and domain names to the form in which two
+//! things that look alike to a customer compare equal. (Header folding, the
+//! other kind of "folding", lives with the headers in `actions` and `auth`.)
 //!
-//! Display names and brand names go through the same [`fold`], so whatever
-//! the folding does (width, case, kana, confusables) it does to both sides and
-//! a match means "would read the same", not "is byte-identical".
+//! Display names, brand names and lure phrases all go through [`text`], so
+//! whatever it does (width, case, kana, confusables) it does to both sides
+//! and a match means "would read the same", not "is byte-identical".
 
 use unicode_normalization::UnicodeNormalization;
 
 /// Text folded for matching, with where its tokens begin and end.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Folded {
+pub struct Normalized {
     /// Separators removed; every remaining character folded.
     pub text: String,
     /// `boundary[i]` for each byte offset `i` of `text` (and its end): whether
@@ -19,7 +20,7 @@ pub struct Folded {
     pub hidden: Vec<char>,
 }
 
-impl Folded {
+impl Normalized {
     pub fn is_boundary(&self, byte: usize) -> bool {
         self.boundary.get(byte).copied().unwrap_or(false)
     }
@@ -124,8 +125,8 @@ fn compute_skeleton(c: char) -> String {
 /// aside), NFKC (full-width and half-width forms), case, kana, confusable
 /// skeleton; separators removed but remembered as token boundaries, as are
 /// changes between Latin, kana and other scripts (JCBカード is two tokens).
-pub fn fold(s: &str) -> Folded {
-    let mut out = Folder {
+pub fn text(s: &str) -> Normalized {
+    let mut out = Normalizer {
         text: String::with_capacity(s.len()),
         boundary: Vec::with_capacity(s.len() + 1),
         pending: true,
@@ -154,19 +155,19 @@ pub fn fold(s: &str) -> Folded {
         }
         hidden
     };
-    let Folder {
+    let Normalizer {
         text, mut boundary, ..
     } = out;
     boundary.push(true);
-    Folded {
+    Normalized {
         text,
         boundary,
         hidden,
     }
 }
 
-/// The state of one [`fold`]: text so far and where tokens start.
-struct Folder {
+/// The state of one [`text`]: text so far and where tokens start.
+struct Normalizer {
     text: String,
     boundary: Vec<bool>,
     /// A separator was seen since the last kept character.
@@ -174,8 +175,8 @@ struct Folder {
     last: Option<Class>,
 }
 
-impl Folder {
-    /// [`Folder::push`] for ASCII bytes: the same decisions, taken on bytes
+impl Normalizer {
+    /// [`Normalizer::push`] for ASCII bytes: the same decisions, taken on bytes
     /// (in ASCII text every kept character is of class ASCII).
     fn push_ascii(&mut self, bytes: &[u8], table: &[Box<str>]) {
         for &b in bytes {
@@ -236,9 +237,9 @@ impl Folder {
     }
 }
 
-/// Fold for a brand name, as stored in the index.
-pub fn fold_name(s: &str) -> String {
-    fold(s).text
+/// A brand name normalised as the index stores it.
+pub fn name(s: &str) -> String {
+    text(s).text
 }
 
 /// Confusable skeleton of a domain or label in Unicode form, lower-cased,
@@ -264,8 +265,8 @@ mod tests {
         // One non-ASCII character at the end sends the same text down the
         // general path; everything before it must fold identically.
         let ascii = "-~Rakuten-Card LOGIN now: 0O1l rn-m ~x~ a--b HTTPS://Example.COM/Verify?id=1";
-        let fast = fold(ascii);
-        let slow = fold(&format!("{ascii} あ"));
+        let fast = text(ascii);
+        let slow = text(&format!("{ascii} あ"));
         assert_eq!(slow.text.strip_suffix("あ"), Some(fast.text.as_str()));
         assert_eq!(
             &slow.boundary[..fast.text.len()],
@@ -276,18 +277,18 @@ mod tests {
 
     #[test]
     fn widths_kana_and_case_fold_together() {
-        assert_eq!(fold_name("ＪＣＢ"), fold_name("jcb"));
-        assert_eq!(fold_name("ラクテン"), fold_name("らくてん"));
-        assert_eq!(fold_name("ﾗｸﾃﾝ"), fold_name("らくてん"));
-        assert_eq!(fold_name("ホッカイドウ"), fold_name("ホツカイドウ"));
-        assert_eq!(fold_name("ソニー"), fold_name("ソニ－"));
-        assert_eq!(fold_name("横 浜 銀 行"), fold_name("横浜銀行"));
+        assert_eq!(name("ＪＣＢ"), name("jcb"));
+        assert_eq!(name("ラクテン"), name("らくてん"));
+        assert_eq!(name("ﾗｸﾃﾝ"), name("らくてん"));
+        assert_eq!(name("ホッカイドウ"), name("ホツカイドウ"));
+        assert_eq!(name("ソニー"), name("ソニ－"));
+        assert_eq!(name("横 浜 銀 行"), name("横浜銀行"));
     }
 
     #[test]
     fn confusables_fold_to_one_skeleton() {
         // Cyrillic а and е, digit zero.
-        assert_eq!(fold_name("R\u{0430}kut\u{0435}n"), fold_name("rakuten"));
+        assert_eq!(name("R\u{0430}kut\u{0435}n"), name("rakuten"));
         assert_eq!(domain_skeleton("mizuh0bank"), domain_skeleton("mizuhobank"));
         assert_eq!(domain_skeleton("ѕmbc"), domain_skeleton("smbc"));
         assert_ne!(domain_skeleton("smbc"), domain_skeleton("smbd"));
@@ -295,20 +296,20 @@ mod tests {
 
     #[test]
     fn hidden_characters_are_removed_and_reported() {
-        let f = fold("三井\u{200B}住友\u{202E}");
-        assert_eq!(f.text, fold_name("三井住友"));
+        let f = text("三井\u{200B}住友\u{202E}");
+        assert_eq!(f.text, name("三井住友"));
         assert_eq!(f.hidden, vec!['\u{200B}', '\u{202E}']);
     }
 
     #[test]
     fn boundaries_follow_separators_and_script_changes() {
-        let f = fold("MyJCB カード");
+        let f = text("MyJCB カード");
         // "myjcb" | "かど": a boundary at the script change, none inside myjcb.
-        let jcb = f.text.find(&fold_name("jcb")).unwrap();
+        let jcb = f.text.find(&name("jcb")).unwrap();
         assert!(!f.is_boundary(jcb));
-        assert!(f.is_boundary(jcb + fold_name("jcb").len()));
-        let g = fold("JCBカード");
+        assert!(f.is_boundary(jcb + name("jcb").len()));
+        let g = text("JCBカード");
         assert!(g.is_boundary(0));
-        assert!(g.is_boundary(fold_name("jcb").len()));
+        assert!(g.is_boundary(name("jcb").len()));
     }
 }

@@ -1,0 +1,303 @@
+//! The DNS-backed verifier: SPF (HELO and MAIL FROM), DKIM, DMARC and ARC
+//! with mail-auth through the shared caches, summarised into
+//! [`AuthSummary`] and rendered as an RFC 8601 `Authentication-Results`
+//! header.
+
+use super::results::{best_dkim, AuthSummary, DkimSig, OwnerPolicy, Res};
+use crate::dns::Caches;
+use crate::message::Envelope;
+use mail_auth::dmarc::Policy as DmarcPolicy;
+use mail_auth::{
+    AuthenticatedMessage, AuthenticationResults, DkimResult, DmarcResult, MessageAuthenticator,
+    SpfOutput, SpfResult,
+};
+use std::time::Duration;
+
+impl From<SpfResult> for Res {
+    fn from(r: SpfResult) -> Res {
+        match r {
+            SpfResult::Pass => Res::Pass,
+            SpfResult::Fail => Res::Fail,
+            SpfResult::SoftFail => Res::Softfail,
+            SpfResult::Neutral => Res::Neutral,
+            SpfResult::TempError => Res::Temperror,
+            SpfResult::PermError => Res::Permerror,
+            SpfResult::None => Res::None,
+        }
+    }
+}
+
+impl From<&DkimResult> for Res {
+    fn from(r: &DkimResult) -> Res {
+        match r {
+            DkimResult::Pass => Res::Pass,
+            DkimResult::Neutral(_) => Res::Neutral,
+            DkimResult::Fail(_) => Res::Fail,
+            DkimResult::PermError(_) => Res::Permerror,
+            DkimResult::TempError(_) => Res::Temperror,
+            DkimResult::None => Res::None,
+        }
+    }
+}
+
+impl From<&DmarcResult> for Res {
+    fn from(r: &DmarcResult) -> Res {
+        match r {
+            DmarcResult::Pass => Res::Pass,
+            DmarcResult::Fail(_) => Res::Fail,
+            DmarcResult::TempError(_) => Res::Temperror,
+            DmarcResult::PermError(_) => Res::Permerror,
+            DmarcResult::None => Res::None,
+        }
+    }
+}
+
+/// Runs the checks against DNS through the shared, TTL-honouring caches.
+pub struct Authenticator {
+    resolver: MessageAuthenticator,
+    caches: Caches,
+}
+
+impl Authenticator {
+    pub fn new(resolver: MessageAuthenticator, caches: Caches) -> Self {
+        Authenticator { resolver, caches }
+    }
+
+    pub fn caches(&self) -> &Caches {
+        &self.caches
+    }
+
+    /// Authenticates one message. `raw` is the message as received (header
+    /// fields as the MTA passed them, then the body).
+    pub async fn authenticate(
+        &self,
+        raw: &[u8],
+        env: &Envelope,
+        authserv_id: &str,
+        honor_pct: bool,
+        body_truncated: bool,
+    ) -> AuthSummary {
+        // mail-auth parses with mail-parser, which can panic on hostile
+        // MIME (see analysis::parse); that must cost this message its
+        // authentication, not the connection.
+        let parsed = std::panic::catch_unwind(|| AuthenticatedMessage::parse(raw))
+            .ok()
+            .flatten();
+        let Some(msg) = parsed else {
+            return AuthSummary::skipped("message headers could not be parsed");
+        };
+        let helo = if env.helo.is_empty() {
+            "unknown"
+        } else {
+            env.helo.as_str()
+        };
+        let c = &self.caches;
+        let params = |p| c.params(p);
+        let mail_from_domain = env
+            .mail_from
+            .rsplit_once('@')
+            .map(|(_, d)| d)
+            .unwrap_or(helo);
+
+        // Without a client address (local submission, or `check` without
+        // --client-ip) SPF cannot be evaluated; DKIM and DMARC still can.
+        let (spf_helo, spf) = match env.client_ip {
+            Some(ip) => {
+                let spf_helo = self
+                    .resolver
+                    .verify_spf(params(mail_auth::spf::verify::SpfParameters::verify_ehlo(
+                        ip,
+                        helo,
+                        authserv_id,
+                    )))
+                    .await;
+                let spf = if env.mail_from.is_empty() {
+                    spf_helo.clone()
+                } else {
+                    self.resolver
+                        .verify_spf(params(
+                            mail_auth::spf::verify::SpfParameters::verify_mail_from(
+                                ip,
+                                helo,
+                                authserv_id,
+                                &env.mail_from,
+                            ),
+                        ))
+                        .await
+                };
+                (spf_helo, spf)
+            }
+            None => {
+                let none =
+                    SpfOutput::new(mail_from_domain.to_string()).with_result(SpfResult::None);
+                (none.clone(), none)
+            }
+        };
+        let dkim = self.resolver.verify_dkim(c.params(&msg)).await;
+        let arc = self.resolver.verify_arc(c.params(&msg)).await;
+        let dmarc = self
+            .resolver
+            .verify_dmarc(c.params(mail_auth::dmarc::verify::DmarcParameters::new(
+                &msg,
+                &dkim,
+                mail_from_domain,
+                &spf,
+            )))
+            .await;
+
+        let header_from = msg.from();
+        let mut ar = AuthenticationResults::new(authserv_id);
+        if let Some(ip) = env.client_ip {
+            ar = ar.with_spf_ehlo_result(&spf_helo, ip, helo);
+        }
+        ar = ar.with_dkim_results(&dkim, header_from);
+        if let (Some(ip), false) = (env.client_ip, env.mail_from.is_empty()) {
+            ar = ar.with_spf_mailfrom_result(&spf, ip, &env.mail_from, helo);
+        }
+        ar = ar.with_dmarc_result(&dmarc);
+        if let (Some(ip), false) = (env.client_ip, msg.as_headers.is_empty()) {
+            ar = ar.with_arc_result(&arc, ip);
+        }
+
+        let dkim_signatures: Vec<DkimSig> = dkim
+            .iter()
+            .filter_map(|o| {
+                o.signature().map(|s| DkimSig {
+                    domain: s.d.to_ascii_lowercase(),
+                    selector: s.s.clone(),
+                    result: o.result().into(),
+                })
+            })
+            .collect();
+        let mut dmarc_res: Res = (&dmarc.result()).into();
+        let mut skipped = None;
+        // A body cut at max_message_bytes cannot match its DKIM body hash.
+        // Rejecting large legitimate mail for that would lose it, so DMARC
+        // is not judged when that is the only way it failed.
+        let cut_signature = body_truncated && dkim.iter().any(|o| {
+            matches!(
+                o.result(),
+                DkimResult::Neutral(e) | DkimResult::Fail(e)
+                    if *e == mail_auth::Error::Dkim(mail_auth::dkim::DkimError::FailedBodyHashMatch)
+            )
+        });
+        if dmarc_res == Res::Fail && cut_signature {
+            dmarc_res = Res::None;
+            skipped = Some("DMARC not judged: body beyond max_message_bytes".to_string());
+        }
+        let dmarc_policy = match dmarc.policy() {
+            DmarcPolicy::Reject => OwnerPolicy::Reject,
+            DmarcPolicy::Quarantine => OwnerPolicy::Quarantine,
+            _ => OwnerPolicy::None,
+        };
+        let dmarc_sampled_out = honor_pct
+            && dmarc_res == Res::Fail
+            && dmarc_policy != OwnerPolicy::None
+            && self.sampled_out(dmarc.domain(), raw).await;
+
+        AuthSummary {
+            spf: spf.result().into(),
+            spf_helo: spf_helo.result().into(),
+            dkim: best_dkim(&dkim_signatures, dkim.iter().map(|o| o.result().into())),
+            dkim_signatures,
+            dmarc: dmarc_res,
+            dmarc_policy,
+            dmarc_sampled_out,
+            arc: if msg.as_headers.is_empty() {
+                Res::None
+            } else {
+                arc.result().into()
+            },
+            skipped,
+            header: Some(lf_folded(&ar.to_string())),
+        }
+    }
+
+    /// [`Authenticator::authenticate`] bounded by the message time budget,
+    /// for the daemon and `check` alike; `Err` carries what the message gets
+    /// when the budget runs out.
+    pub async fn authenticate_within(
+        &self,
+        budget: Duration,
+        raw: &[u8],
+        env: &Envelope,
+        authserv_id: &str,
+        honor_pct: bool,
+        body_truncated: bool,
+    ) -> Result<AuthSummary, AuthSummary> {
+        let work = self.authenticate(raw, env, authserv_id, honor_pct, body_truncated);
+        tokio::time::timeout(budget, work)
+            .await
+            .map_err(|_| AuthSummary::timed_out())
+    }
+
+    /// mail-auth follows DMARCbis, which drops `pct`; many published records
+    /// still carry it, so read it from the record text ourselves. The choice
+    /// hashes the message so a retry of the same message gets the same answer.
+    async fn sampled_out(&self, from_domain: &str, raw: &[u8]) -> bool {
+        let org = crate::domain::registrable(from_domain).unwrap_or_default();
+        for domain in [from_domain, org.as_str()] {
+            if domain.is_empty() {
+                continue;
+            }
+            let name = format!("_dmarc.{domain}.");
+            if let Ok(txt) = self.resolver.txt_raw_lookup(name.as_str()).await {
+                let text = String::from_utf8_lossy(&txt);
+                if let Some(pct) = parse_pct(&text) {
+                    return sample(raw) >= pct;
+                }
+                return false;
+            }
+        }
+        false
+    }
+}
+
+fn parse_pct(record: &str) -> Option<u32> {
+    record
+        .split(';')
+        .filter_map(|t| t.split_once('='))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("pct"))
+        .and_then(|(_, v)| v.trim().parse::<u32>().ok())
+        .map(|p| p.min(100))
+}
+
+/// A number 0..100 derived from the message bytes (FNV-1a): stable per message.
+fn sample(raw: &[u8]) -> u32 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for &b in raw.iter().take(64 * 1024) {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    (h % 100) as u32
+}
+
+/// mail-auth folds with CRLF-TAB; inside a milter header value the MTA wants
+/// bare LF, and every value must be free of other controls.
+pub fn lf_folded(value: &str) -> String {
+    value
+        .replace("\r\n", "\n")
+        .chars()
+        .filter(|&c| c == '\n' || c == '\t' || !c.is_control())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pct_parsing() {
+        assert_eq!(parse_pct("v=DMARC1; p=reject; pct=25"), Some(25));
+        assert_eq!(parse_pct("v=DMARC1; p=reject"), None);
+        assert_eq!(parse_pct("v=DMARC1; PCT = 200"), Some(100));
+    }
+
+    #[test]
+    fn folding_uses_bare_lf_and_drops_controls() {
+        assert_eq!(
+            lf_folded("mx; spf=pass\r\n\tdkim=none\u{7}"),
+            "mx; spf=pass\n\tdkim=none"
+        );
+    }
+}

@@ -1,0 +1,65 @@
+//! The word lists the lookalike search judges by: what is too common to be a
+//! brand, what phishers glue to one, and how they flatten public suffixes.
+
+/// Names too common to mean a brand when they turn up inside another domain.
+pub(super) const GENERIC_NAMES: &[&str] = &[
+    "bank", "card", "cards", "mail", "info", "web", "net", "online", "login", "secure", "service",
+    "support", "www", "pay", "shop", "news", "home", "group", "japan", "jp",
+];
+
+/// Words phishers glue to a brand name (`smbc-login`, `mufgcard`, `myjcb`).
+pub(super) const COMBO_WORDS: &[&str] = &[
+    "login",
+    "signin",
+    "secure",
+    "security",
+    "verify",
+    "verification",
+    "account",
+    "update",
+    "confirm",
+    "support",
+    "service",
+    "info",
+    "online",
+    "net",
+    "web",
+    "mail",
+    "card",
+    "bank",
+    "auth",
+    "id",
+    "member",
+    "my",
+    "check",
+    "center",
+    "centre",
+    "help",
+    "direct",
+    "app",
+    "official",
+    "jp",
+    "japan",
+    "co",
+    "com",
+    "www",
+    "portal",
+    "user",
+    "pay",
+    "point",
+    "vip",
+    "notice",
+    "alert",
+    "safe",
+    "customer",
+    "top",
+    "mobile",
+    "access",
+    "entry",
+    "system",
+    "cs",
+];
+
+/// Public suffixes as they appear when a phisher flattens them into a label
+/// (`smbc-co-jp.com`, `mufgjp.xyz`).
+pub(super) const FLAT_SUFFIXES: &[&str] = &["cojp", "nejp", "orjp", "jp", "com", "net"];

@@ -1,0 +1,98 @@
+//! Every link a reader could follow, wherever the message hides it.
+//!
+//! `mime` walks the MIME tree (nested messages included); `bare` scans
+//! plain text for bare URLs and `html` scans HTML (bodies and attachments)
+//! for the elements that navigate; `entities` decodes the character
+//! references attackers hide URLs behind; `normalise` turns each target
+//! into one comparable form, so the rules compare plain strings.
+
+pub(crate) mod bare;
+pub(crate) mod entities;
+pub(crate) mod html;
+pub(crate) mod mime;
+pub(crate) mod normalise;
+
+pub use mime::extract;
+
+/// Where a link was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Text,
+    Html,
+    /// An HTML or SVG attachment: opened locally, outside any webmail sandbox.
+    Attachment,
+}
+
+/// Which construct carried the link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkKind {
+    Bare,
+    Anchor,
+    Area,
+    FormAction,
+    MetaRefresh,
+}
+
+/// One http(s) link, normalised.
+#[derive(Debug, Clone)]
+pub struct Link {
+    /// The URL as the `url` crate serialises it (IDNA host, percent-encoded path).
+    pub url: String,
+    /// Lower-case ASCII host; IPv6 in brackets.
+    pub host: String,
+    pub ip: bool,
+    /// Registrable domain of `host`; `None` for addresses.
+    pub registrable: Option<String>,
+    /// `user[:password]` before the host, percent-decoded.
+    pub userinfo: Option<String>,
+    /// Path and query, percent-decoded and lower-cased, for keyword matching.
+    pub path: String,
+    /// Visible text of an `<a>`, entity-decoded, whitespace collapsed.
+    pub text: Option<String>,
+    pub kind: LinkKind,
+    pub origin: Origin,
+    /// Inside the returned message of a delivery report: someone else's mail
+    /// quoted back to its (often forged) sender, not what the bouncer wrote.
+    pub returned: bool,
+}
+
+/// A `data:` URI in a navigating attribute.
+#[derive(Debug, Clone)]
+pub struct DataUri {
+    /// Lower-case media type, `text/plain` when absent (RFC 2397).
+    pub media_type: String,
+    /// Whether the payload visibly carries script.
+    pub script: bool,
+    pub origin: Origin,
+}
+
+/// One HTML form.
+#[derive(Debug, Clone)]
+pub struct Form {
+    /// The action, when it resolves to an absolute http(s) URL.
+    pub action: Option<Link>,
+    pub origin: Origin,
+}
+
+/// One HTML document (body part or attachment) and what it can do.
+#[derive(Debug, Clone, Default)]
+pub struct HtmlDoc {
+    /// File name for attachments; `None` for message bodies.
+    pub attachment: Option<String>,
+    pub forms: usize,
+    pub scripts: usize,
+    pub refresh: bool,
+    pub password_input: bool,
+    /// An input that looks like a one-time code or PIN.
+    pub code_input: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Extracted {
+    pub links: Vec<Link>,
+    pub forms: Vec<Form>,
+    pub data_uris: Vec<DataUri>,
+    pub docs: Vec<HtmlDoc>,
+    /// What a bound cut off, one phrase per bound reached.
+    pub truncated: Vec<String>,
+}

@@ -1,0 +1,70 @@
+//! The message as every analyser sees it: the SMTP envelope, the bounds on
+//! the work it may cause, and the facts about its sender that several
+//! analysers need, worked out once per message by [`crate::analysis`].
+
+use crate::auth::results::AuthSummary;
+use mail_parser::Message;
+use serde::Serialize;
+use std::net::IpAddr;
+
+/// What the MTA told us about the SMTP transaction.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Envelope {
+    pub client_ip: Option<IpAddr>,
+    pub client_name: Option<String>,
+    pub helo: String,
+    /// MAIL FROM address without angle brackets; empty for the null sender.
+    pub mail_from: String,
+    pub rcpts: Vec<String>,
+    pub queue_id: Option<String>,
+}
+
+/// Bounds on the work one message may cause in analysis. Reaching one is
+/// reported as a `truncated` finding, never silently.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bounds {
+    /// Bytes of a message kept for analysis; the rest passes through unread.
+    pub max_message_bytes: usize,
+    pub max_mime_parts: usize,
+    pub max_mime_depth: usize,
+    /// Bytes of HTML handed to the tokenizer, per message.
+    pub max_html_bytes: usize,
+    pub max_links: usize,
+}
+
+impl Default for Bounds {
+    fn default() -> Self {
+        Bounds {
+            max_message_bytes: 4 * 1024 * 1024,
+            max_mime_parts: 200,
+            max_mime_depth: 10,
+            max_html_bytes: 2 * 1024 * 1024,
+            max_links: 500,
+        }
+    }
+}
+
+/// One parsed message with its envelope, authentication results and the
+/// sender facts that the sender, link and lure analysers all judge by.
+pub struct Mail<'a> {
+    pub msg: &'a Message<'a>,
+    pub env: &'a Envelope,
+    pub auth: &'a AuthSummary,
+    /// RFC 5322 From domain (ASCII, lower-case), if there is exactly one.
+    pub from_domain: Option<String>,
+    /// The registrable domain of `from_domain`.
+    pub sender_registrable: Option<String>,
+    /// The protected brand whose official or authorised domain sent this
+    /// mail with passing DMARC or an aligned DKIM pass.
+    pub official_sender: Option<&'a str>,
+}
+
+/// The RFC 5322 From domain, when the message has a single From address.
+pub fn from_domain(msg: &Message) -> Option<String> {
+    let from = msg.from()?;
+    let first = from.first()?;
+    if from.iter().count() != 1 {
+        return None;
+    }
+    crate::domain::of_address(first.address()?)
+}

@@ -1,0 +1,458 @@
+//! The policy file format: the TOML schema, and the loader that checks each
+//! file against it and merges files in order into [`PolicyData`]. Every
+//! error names `file:line: field`.
+
+use super::data::{Allow, AuthPolicy, Bands, Brand, PolicyData, DEFAULT_AUTH, DEFAULT_BANDS};
+use crate::domain::normalize_domain;
+use crate::findings::{Action, FindingKind};
+use crate::tomlfile::{line_of, parse_net, parse_toml, SourceError};
+use ipnet::IpNet;
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// The example policy, built in so that `kinko-milter run` works with no files.
+pub const EMBEDDED_NAME: &str = "policy/example-shinkin.toml";
+pub const EMBEDDED_POLICY: &str = include_str!("../../policy/example-shinkin.toml");
+
+/// List files the embedded policy refers to, by the name it uses.
+const EMBEDDED_LISTS: &[(&str, &str)] = &[
+    ("freemail.txt", include_str!("../../policy/freemail.txt")),
+    (
+        "shorteners.txt",
+        include_str!("../../policy/shorteners.txt"),
+    ),
+    (
+        "redirectors.txt",
+        include_str!("../../policy/redirectors.txt"),
+    ),
+    ("hosting.txt", include_str!("../../policy/hosting.txt")),
+];
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    policy: Option<Meta>,
+    #[serde(default)]
+    scores: BTreeMap<Spanned<String>, i32>,
+    bands: Option<BandsFile>,
+    auth: Option<AuthFile>,
+    lists: Option<ListsFile>,
+    #[serde(default)]
+    allow: Vec<AllowFile>,
+    #[serde(default)]
+    brand: Vec<BrandFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Meta {
+    name: String,
+    #[serde(default)]
+    version: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BandsFile {
+    tag: Option<i32>,
+    quarantine: Option<i32>,
+    reject: Option<i32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthFile {
+    dmarc_reject: Option<Action>,
+    dmarc_quarantine: Option<Action>,
+    honor_pct: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListsFile {
+    freemail: Option<Vec<Spanned<String>>>,
+    shorteners: Option<Vec<Spanned<String>>>,
+    redirectors: Option<Vec<Spanned<String>>>,
+    hosting: Option<Vec<Spanned<String>>>,
+    feeds: Option<Vec<Spanned<String>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AllowFile {
+    /// A registrable sender domain (From, MAIL FROM) whose mail is trusted.
+    sender_domain: Option<Spanned<String>>,
+    /// A DKIM signing domain whose passing signature makes mail trusted.
+    dkim_domain: Option<Spanned<String>>,
+    /// Client networks whose mail is trusted.
+    client_network: Option<Spanned<String>>,
+    reason: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BrandFile {
+    id: Spanned<String>,
+    #[serde(default)]
+    names: Vec<Spanned<String>>,
+    #[serde(default)]
+    domains: Vec<Spanned<String>>,
+    #[serde(default)]
+    authorized: Vec<Spanned<String>>,
+    action: Option<Action>,
+    /// Words that name the brand inside someone else's URL; replaces the
+    /// words derived from its domains and names when those are common words.
+    link_words: Option<Vec<String>>,
+}
+
+/// The file being read, for errors that point into it.
+struct At<'a> {
+    file: &'a str,
+    src: &'a str,
+}
+
+impl At<'_> {
+    fn err(&self, span: std::ops::Range<usize>, field: &str, message: String) -> SourceError {
+        SourceError {
+            file: self.file.to_string(),
+            line: line_of(self.src, span.start),
+            field: field.to_string(),
+            message,
+        }
+    }
+
+    /// An error about a whole table or entry, at the first line that
+    /// mentions `marker`.
+    fn table(&self, marker: &str, field: &str, message: &str) -> SourceError {
+        SourceError {
+            file: self.file.into(),
+            line: self
+                .src
+                .find(marker)
+                .map(|o| line_of(self.src, o))
+                .unwrap_or(1),
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Default)]
+pub(super) struct Builder {
+    name: Option<String>,
+    version: Option<String>,
+    sources: Vec<String>,
+    scores: HashMap<FindingKind, i32>,
+    bands: Option<Bands>,
+    auth: Option<AuthPolicy>,
+    freemail: HashSet<String>,
+    shorteners: HashSet<String>,
+    redirectors: HashSet<String>,
+    hosting: HashSet<String>,
+    feeds: Vec<PathBuf>,
+    brands: Vec<Brand>,
+    link_words: HashMap<String, Vec<String>>,
+    allow_sender: HashMap<String, String>,
+    allow_dkim: HashMap<String, String>,
+    allow_net: Vec<(IpNet, String)>,
+}
+
+impl Builder {
+    pub(super) fn add(
+        &mut self,
+        file: &str,
+        src: &str,
+        dir: Option<&Path>,
+    ) -> Result<(), SourceError> {
+        let pf: PolicyFile = parse_toml(file, src)?;
+        let at = At { file, src };
+        self.sources.push(file.to_string());
+        self.add_meta(pf.policy);
+        self.add_scores(&at, pf.scores)?;
+        self.add_bands(&at, pf.bands)?;
+        self.add_auth(pf.auth);
+        self.add_lists(&at, pf.lists, dir)?;
+        self.add_allow(&at, pf.allow)?;
+        self.add_brands(&at, pf.brand)?;
+        Ok(())
+    }
+
+    /// Several files make one policy: its name lists them all, so logs
+    /// and kinko_policy_info say exactly what is in force.
+    fn add_meta(&mut self, meta: Option<Meta>) {
+        if let Some(meta) = meta {
+            let join = |a: Option<String>, b: String| match a {
+                Some(a) if a != b => format!("{a}+{b}"),
+                _ => b,
+            };
+            self.name = Some(join(self.name.take(), meta.name));
+            if let Some(v) = meta.version {
+                self.version = Some(join(self.version.take(), v));
+            }
+        }
+    }
+
+    /// `[scores]`: points per finding kind, later files winning.
+    fn add_scores(
+        &mut self,
+        at: &At,
+        scores: BTreeMap<Spanned<String>, i32>,
+    ) -> Result<(), SourceError> {
+        for (key, value) in scores {
+            let kind = FindingKind::from_name(key.get_ref()).ok_or_else(|| {
+                at.err(
+                    key.span(),
+                    &format!("scores.{}", key.get_ref()),
+                    format!(
+                        "unknown finding kind; known kinds: {}",
+                        FindingKind::ALL
+                            .iter()
+                            .map(|k| k.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            })?;
+            self.scores.insert(kind, value);
+        }
+        Ok(())
+    }
+
+    /// `[bands]`: merged key by key, and still rising after the merge.
+    fn add_bands(&mut self, at: &At, bands: Option<BandsFile>) -> Result<(), SourceError> {
+        if let Some(bands) = bands {
+            let prev = self.bands.clone().unwrap_or(DEFAULT_BANDS);
+            let merged = Bands {
+                tag: bands.tag.or(prev.tag),
+                quarantine: bands.quarantine.or(prev.quarantine),
+                reject: bands.reject.or(prev.reject),
+            };
+            let ordered = [merged.tag, merged.quarantine, merged.reject]
+                .iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .windows(2)
+                .all(|w| w[0] < w[1]);
+            if !ordered {
+                return Err(at.table(
+                    "[bands]",
+                    "bands",
+                    "thresholds must rise: tag < quarantine < reject",
+                ));
+            }
+            self.bands = Some(merged);
+        }
+        Ok(())
+    }
+
+    /// `[auth]`: what DMARC failures get, merged key by key.
+    fn add_auth(&mut self, auth: Option<AuthFile>) {
+        if let Some(auth) = auth {
+            let prev = self.auth.clone().unwrap_or(DEFAULT_AUTH);
+            self.auth = Some(AuthPolicy {
+                dmarc_reject: auth.dmarc_reject.unwrap_or(prev.dmarc_reject),
+                dmarc_quarantine: auth.dmarc_quarantine.unwrap_or(prev.dmarc_quarantine),
+                honor_pct: auth.honor_pct.unwrap_or(prev.honor_pct),
+            });
+        }
+    }
+
+    /// `[lists]`: domain lists read from their files, and feed paths.
+    fn add_lists(
+        &mut self,
+        at: &At,
+        lists: Option<ListsFile>,
+        dir: Option<&Path>,
+    ) -> Result<(), SourceError> {
+        if let Some(lists) = lists {
+            let read = |entry: &Spanned<String>,
+                        field: &str|
+             -> Result<(String, PathBuf), SourceError> {
+                let name = entry.get_ref();
+                if dir.is_none() {
+                    if let Some((_, text)) = EMBEDDED_LISTS.iter().find(|(n, _)| n == name) {
+                        return Ok((text.to_string(), PathBuf::from(name)));
+                    }
+                }
+                let path = dir.unwrap_or(Path::new("policy")).join(name);
+                std::fs::read_to_string(&path)
+                    .map(|t| (t, path.clone()))
+                    .map_err(|e| at.err(entry.span(), field, format!("{}: {e}", path.display())))
+            };
+            for (entries, set, field) in [
+                (&lists.freemail, &mut self.freemail, "lists.freemail"),
+                (&lists.shorteners, &mut self.shorteners, "lists.shorteners"),
+                (
+                    &lists.redirectors,
+                    &mut self.redirectors,
+                    "lists.redirectors",
+                ),
+                (&lists.hosting, &mut self.hosting, "lists.hosting"),
+            ] {
+                for entry in entries.iter().flatten() {
+                    let (text, _) = read(entry, field)?;
+                    for (i, line) in text.lines().enumerate() {
+                        let item = line.split('#').next().unwrap_or("").trim();
+                        if item.is_empty() {
+                            continue;
+                        }
+                        let d = normalize_domain(item).map_err(|m| SourceError {
+                            file: entry.get_ref().to_string(),
+                            line: i + 1,
+                            field: field.into(),
+                            message: m,
+                        })?;
+                        set.insert(d);
+                    }
+                }
+            }
+            for entry in lists.feeds.iter().flatten() {
+                let path = dir.unwrap_or(Path::new("policy")).join(entry.get_ref());
+                if !path.exists() {
+                    return Err(at.err(
+                        entry.span(),
+                        "lists.feeds",
+                        format!("{}: no such file", path.display()),
+                    ));
+                }
+                self.feeds.push(path);
+            }
+        }
+        Ok(())
+    }
+
+    /// `[[allow]]`: each entry names one kind of trusted sender and why.
+    fn add_allow(&mut self, at: &At, allow: Vec<AllowFile>) -> Result<(), SourceError> {
+        for allow in allow {
+            let given = [
+                &allow.sender_domain,
+                &allow.dkim_domain,
+                &allow.client_network,
+            ]
+            .iter()
+            .filter(|x| x.is_some())
+            .count();
+            if given != 1 {
+                return Err(at.table("[[allow]]", "allow", "each [[allow]] names exactly one of sender_domain, dkim_domain, client_network"));
+            }
+            if allow.reason.trim().is_empty() {
+                return Err(at.table("reason", "allow.reason", "say why this entry exists"));
+            }
+            if let Some(d) = &allow.sender_domain {
+                let n = normalize_domain(d.get_ref())
+                    .map_err(|m| at.err(d.span(), "allow.sender_domain", m))?;
+                self.allow_sender.insert(n, allow.reason.clone());
+            }
+            if let Some(d) = &allow.dkim_domain {
+                let n = normalize_domain(d.get_ref())
+                    .map_err(|m| at.err(d.span(), "allow.dkim_domain", m))?;
+                self.allow_dkim.insert(n, allow.reason.clone());
+            }
+            if let Some(n) = &allow.client_network {
+                let net = parse_net(n.get_ref())
+                    .map_err(|m| at.err(n.span(), "allow.client_network", m))?;
+                self.allow_net.push((net, allow.reason.clone()));
+            }
+        }
+        Ok(())
+    }
+
+    /// `[[brand]]`: protected brands, each defined once.
+    fn add_brands(&mut self, at: &At, brands: Vec<BrandFile>) -> Result<(), SourceError> {
+        for bf in brands {
+            let id = bf.id.get_ref().trim().to_string();
+            if id.is_empty()
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(at.err(
+                    bf.id.span(),
+                    "brand.id",
+                    "use ASCII letters, digits, '-' and '_' (it becomes a metric label)".into(),
+                ));
+            }
+            if self.brands.iter().any(|b| b.id == id) {
+                return Err(at.err(
+                    bf.id.span(),
+                    "brand.id",
+                    format!("brand `{id}` is defined twice"),
+                ));
+            }
+            let mut domains = Vec::new();
+            for d in &bf.domains {
+                domains.push(
+                    normalize_domain(d.get_ref())
+                        .map_err(|m| at.err(d.span(), "brand.domains", m))?,
+                );
+            }
+            let mut authorized = Vec::new();
+            for d in &bf.authorized {
+                authorized.push(
+                    normalize_domain(d.get_ref())
+                        .map_err(|m| at.err(d.span(), "brand.authorized", m))?,
+                );
+            }
+            let mut names = Vec::new();
+            for n in &bf.names {
+                let name = n.get_ref().trim();
+                if name.chars().count() < 2 {
+                    return Err(at.err(
+                        n.span(),
+                        "brand.names",
+                        format!("`{name}` is too short to match safely"),
+                    ));
+                }
+                names.push(name.to_string());
+            }
+            if names.is_empty() && domains.is_empty() {
+                return Err(at.err(
+                    bf.id.span(),
+                    "brand",
+                    format!("brand `{id}` needs at least one name or domain"),
+                ));
+            }
+            if let Some(words) = bf.link_words {
+                let words = words
+                    .iter()
+                    .map(|w| w.trim().to_lowercase())
+                    .filter(|w| !w.is_empty())
+                    .collect();
+                self.link_words.insert(id.clone(), words);
+            }
+            self.brands.push(Brand {
+                id,
+                names,
+                domains,
+                authorized,
+                action: bf.action,
+            });
+        }
+        Ok(())
+    }
+
+    pub(super) fn finish(self) -> PolicyData {
+        PolicyData {
+            name: self.name.unwrap_or_else(|| "unnamed".into()),
+            version: self.version.unwrap_or_default(),
+            sources: self.sources,
+            scores: self.scores,
+            bands: self.bands.unwrap_or(DEFAULT_BANDS),
+            auth: self.auth.unwrap_or(DEFAULT_AUTH),
+            brands: self.brands,
+            link_words: self.link_words,
+            freemail: self.freemail,
+            shorteners: self.shorteners,
+            redirectors: self.redirectors,
+            hosting: self.hosting,
+            feeds: self.feeds,
+            allow: Allow {
+                sender_domains: self.allow_sender,
+                dkim_domains: self.allow_dkim,
+                client_networks: self.allow_net,
+            },
+        }
+    }
+}

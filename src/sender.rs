@@ -1,0 +1,247 @@
+//! The sender analyser: who the mail says it is from, against the protected
+//! brands. Lookalike domains in From, MAIL FROM, Reply-To, Sender and DKIM
+//! `d=`; display names and subjects that claim a brand from a domain that is
+//! not the brand's; invisible characters in the From; senders on free
+//! hosting platforms.
+
+use crate::auth::results::AuthSummary;
+use crate::brand::BrandIndex;
+use crate::domain;
+use crate::findings::{Finding, FindingKind};
+use crate::message::Mail;
+use crate::normalize;
+use crate::policy::data::{Allow, Brand};
+use std::collections::HashSet;
+
+/// What the sender analyser compares a message with, all from one policy.
+pub struct SenderRules<'p> {
+    pub index: &'p BrandIndex,
+    pub brands: &'p [Brand],
+    pub allow: &'p Allow,
+    pub freemail: &'p HashSet<String>,
+}
+
+impl SenderRules<'_> {
+    fn brand(&self, id: &str) -> Option<&Brand> {
+        self.brands.iter().find(|b| b.id == id)
+    }
+}
+
+/// The brand whose official (or authorised) domain sent this mail with
+/// passing DMARC or an aligned DKIM pass, if any. `from_registrable` is the
+/// registrable domain of `from_domain`.
+pub fn official_sender<'p>(
+    index: &'p BrandIndex,
+    from_domain: Option<&str>,
+    from_registrable: Option<&String>,
+    auth: &AuthSummary,
+) -> Option<&'p str> {
+    let owner = index.owner(from_domain?)?;
+    let aligned_dkim = auth
+        .dkim_pass_domains()
+        .any(|d| domain::registrable(d).as_ref() == from_registrable);
+    (auth.dmarc_pass() || aligned_dkim).then_some(owner)
+}
+
+/// Findings about the sender's brand claims: nothing for the brand's own
+/// authenticated mail or an allowlisted sender.
+pub fn analyse(mail: &Mail, rules: &SenderRules) -> Vec<Finding> {
+    if mail.official_sender.is_some() || allowlisted(mail, rules.allow) {
+        return Vec::new();
+    }
+    let mut out = lookalike_domains(mail, rules.index);
+    out.extend(hidden_chars(mail));
+    let claimed = display_name_claim(mail, rules);
+    let claimed_brand = claimed.as_ref().and_then(|f| f.brand.clone());
+    out.extend(claimed);
+    out.extend(subject_claim(mail, rules, claimed_brand.as_deref()));
+    out
+}
+
+/// `sender-hosting`: the From domain is on a free hosting platform (the
+/// policy's hosting list, which `link-hosting` shares), where phishers send
+/// from as readily as they host pages.
+pub fn hosting(mail: &Mail, hosting: &HashSet<String>) -> Option<Finding> {
+    let d = mail.from_domain.as_deref()?;
+    domain::under_any(d, hosting).then(|| {
+        Finding::new(
+            FindingKind::SenderHosting,
+            format!("From domain {d} is on a free hosting platform"),
+        )
+    })
+}
+
+/// Whether the mail comes from the brand itself or a party it authorised:
+/// the From domain is official or authorised, or a passing DKIM signature is.
+fn sender_is_brand(mail: &Mail, brand: &Brand) -> bool {
+    let within_any = |host: &str, list: &[String]| list.iter().any(|d| domain::is_within(host, d));
+    let ok = |host: &str| within_any(host, &brand.domains) || within_any(host, &brand.authorized);
+    mail.from_domain.as_deref().is_some_and(ok) || mail.auth.dkim_pass_domains().any(ok)
+}
+
+/// `policy.allow` trusts this sender: From or MAIL FROM domain, or a passing DKIM `d=`.
+fn allowlisted(mail: &Mail, allow: &Allow) -> bool {
+    let mail_from = domain::of_address(&mail.env.mail_from);
+    mail.from_domain
+        .iter()
+        .chain(mail_from.iter())
+        .any(|d| domain::listed(d, |k| allow.sender_domains.contains_key(k)))
+        || mail
+            .auth
+            .dkim_pass_domains()
+            .any(|d| domain::listed(d, |k| allow.dkim_domains.contains_key(k)))
+}
+
+/// Every sender-side domain with the headers it appears in, in order.
+fn sender_domains(mail: &Mail) -> Vec<(String, Vec<&'static str>)> {
+    let mut out: Vec<(String, Vec<&'static str>)> = Vec::new();
+    let mut add = |what: &'static str, host: Option<String>| {
+        let Some(host) = host else { return };
+        match out.iter_mut().find(|(h, _)| *h == host) {
+            Some((_, whats)) if !whats.contains(&what) => whats.push(what),
+            Some(_) => {}
+            None => out.push((host, vec![what])),
+        }
+    };
+    let msg = mail.msg;
+    for (what, addrs) in [
+        ("From", msg.from()),
+        ("Reply-To", msg.reply_to()),
+        ("Sender", msg.sender()),
+    ] {
+        for a in addrs.into_iter().flat_map(|a| a.iter()) {
+            add(what, a.address().and_then(domain::of_address));
+        }
+    }
+    add("MAIL FROM", domain::of_address(&mail.env.mail_from));
+    for sig in &mail.auth.dkim_signatures {
+        add("DKIM d=", domain::to_ascii(&sig.domain));
+    }
+    out
+}
+
+/// Lookalikes of protected domains among the sender-side domains.
+fn lookalike_domains(mail: &Mail, index: &BrandIndex) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (host, whats) in sender_domains(mail) {
+        if let Some(l) = index.lookalike(&host) {
+            out.push(
+                Finding::new(
+                    l.kind,
+                    format!(
+                        "{} domain {host} imitates {} (brand {}): {}",
+                        whats.join(", "),
+                        l.imitates,
+                        l.brand,
+                        l.how
+                    ),
+                )
+                .with_brand(l.brand),
+            );
+        }
+    }
+    out
+}
+
+/// The first From address and its display name.
+fn from_display<'m>(mail: &Mail<'m>) -> (Option<&'m mail_parser::Addr<'m>>, &'m str) {
+    let from = mail.msg.from().and_then(|f| f.first());
+    (from, from.and_then(|a| a.name()).unwrap_or(""))
+}
+
+/// Invisible or bidi characters in the From display name or address.
+fn hidden_chars(mail: &Mail) -> Option<Finding> {
+    let (from, display) = from_display(mail);
+    let hidden: Vec<char> = normalize::text(display).hidden;
+    let address_hidden = from
+        .and_then(|a| a.address())
+        .is_some_and(|a| a.chars().any(normalize::is_hidden));
+    if hidden.is_empty() && !address_hidden {
+        return None;
+    }
+    let list: Vec<String> = hidden
+        .iter()
+        .map(|c| format!("U+{:04X}", *c as u32))
+        .collect();
+    let place = if hidden.is_empty() {
+        "From address"
+    } else {
+        "From display name"
+    };
+    Some(Finding::new(
+        FindingKind::HiddenChars,
+        format!(
+            "{place} contains invisible or bidi characters {}",
+            list.join(" ")
+        ),
+    ))
+}
+
+/// A display name that claims a brand the sender is not: `display-name`, or
+/// `freemail-brand` when the sender is a free webmail domain.
+fn display_name_claim(mail: &Mail, rules: &SenderRules) -> Option<Finding> {
+    let (from, display) = from_display(mail);
+    // A display name that only repeats the From address claims nothing the
+    // address does not: the lookalike checks judge the address.
+    let repeats_address = from.and_then(|a| a.address()).is_some_and(|addr| {
+        display
+            .trim_matches(|c: char| c.is_whitespace() || "\"'<>".contains(c))
+            .eq_ignore_ascii_case(addr)
+    });
+    if repeats_address {
+        return None;
+    }
+    let (brand_id, how) = rules.index.claimed_brand(display)?;
+    let brand = rules.brand(brand_id)?;
+    if sender_is_brand(mail, brand) {
+        return None;
+    }
+    let from_desc = mail.from_domain.as_deref().unwrap_or("(none)");
+    let free = mail
+        .from_domain
+        .as_deref()
+        .is_some_and(|d| domain::listed(d, |k| rules.freemail.contains(k)));
+    let (kind, tail) = if free {
+        (FindingKind::FreemailBrand, "a free webmail domain")
+    } else {
+        (
+            FindingKind::DisplayName,
+            "not the brand's or an authorised domain",
+        )
+    };
+    Some(
+        Finding::new(
+            kind,
+            format!("From display name '{display}' {how}; sender domain {from_desc} is {tail}"),
+        )
+        .with_brand(brand_id),
+    )
+}
+
+/// A subject that names a brand the sender is not. `claimed` is the brand
+/// the display name already claimed, if any.
+fn subject_claim(mail: &Mail, rules: &SenderRules, claimed: Option<&str>) -> Option<Finding> {
+    let subject = mail.msg.subject()?;
+    let (brand_id, name) = rules.index.named_in(subject)?;
+    let official = rules
+        .brand(brand_id)
+        .is_some_and(|b| sender_is_brand(mail, b));
+    if official {
+        return None;
+    }
+    let also = if claimed == Some(brand_id) {
+        " (display name claims it too)"
+    } else {
+        ""
+    };
+    let from_desc = mail.from_domain.as_deref().unwrap_or("(none)");
+    Some(
+        Finding::new(
+            FindingKind::SubjectBrand,
+            format!(
+                "Subject names brand '{name}' but sender domain {from_desc} is not the brand's{also}"
+            ),
+        )
+        .with_brand(brand_id),
+    )
+}
