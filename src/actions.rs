@@ -1,7 +1,7 @@
 //! What a verdict does to a message, planned as data before anything is sent
 //! to the MTA, so the plan can be tested without a milter connection.
 
-use crate::config::Config;
+use crate::config::ActionsConfig;
 use crate::findings::Action;
 use crate::verdict::Verdict;
 
@@ -106,7 +106,7 @@ pub fn plan(
     subject: Option<&[u8]>,
     ar_value: Option<&str>,
     verdict: &Verdict,
-    cfg: &Config,
+    cfg: &ActionsConfig,
     leading_space: bool,
 ) -> Plan {
     let sp = if leading_space { " " } else { "" };
@@ -125,9 +125,9 @@ pub fn plan(
     } else {
         verdict.action
     };
-    let want_headers = cfg.actions.add_headers
-        && (shown > Action::Accept || cfg.actions.headers_on_accept)
-        && (!verdict.dry_run || cfg.actions.dry_run_headers)
+    let want_headers = cfg.add_headers
+        && (shown > Action::Accept || cfg.headers_on_accept)
+        && (!verdict.dry_run || cfg.dry_run_headers)
         && shown != Action::Tempfail;
     if want_headers {
         let verdict_word = if verdict.dry_run {
@@ -152,8 +152,8 @@ pub fn plan(
         }
     }
 
-    if verdict.action == Action::Tag && !cfg.actions.subject_prefix.is_empty() {
-        let value = crate::header_text::prefixed_subject(&cfg.actions.subject_prefix, subject);
+    if verdict.action == Action::Tag && !cfg.subject_prefix.is_empty() {
+        let value = crate::header_text::prefixed_subject(&cfg.subject_prefix, subject);
         ops.push(match subject {
             Some(_) => HeaderOp::Change {
                 name: "Subject".into(),
@@ -180,10 +180,10 @@ pub fn plan(
             ),
         },
         Action::Reject => Disposition::Reject {
-            text: cfg.actions.reject_text.clone(),
+            text: cfg.reject_text.clone(),
         },
         Action::Tempfail => Disposition::Tempfail {
-            text: cfg.actions.tempfail_text.clone(),
+            text: cfg.tempfail_text.clone(),
         },
     };
     Plan {
@@ -282,10 +282,7 @@ mod tests {
 
     #[test]
     fn quarantine_plan_inserts_results_and_verdict() {
-        let cfg = Config {
-            authserv_id: "mx.example".into(),
-            ..Config::default()
-        };
+        let cfg = ActionsConfig::default();
         let p = plan(
             &Forged::default(),
             None,
@@ -310,7 +307,7 @@ mod tests {
 
     #[test]
     fn dry_run_shows_the_policy_action_but_accepts() {
-        let cfg = Config::default();
+        let cfg = ActionsConfig::default();
         let p = plan(
             &Forged::default(),
             None,
@@ -328,8 +325,10 @@ mod tests {
 
     #[test]
     fn japanese_subject_prefix_is_encoded() {
-        let mut cfg = Config::default();
-        cfg.actions.subject_prefix = "[なりすまし注意]".into();
+        let cfg = ActionsConfig {
+            subject_prefix: "[なりすまし注意]".into(),
+            ..ActionsConfig::default()
+        };
         let subject: &[u8] = b" =?ISO-2022-JP?B?GyRCJDMkcyRLJEEkTxsoQg==?=";
         let p = plan(
             &Forged::default(),

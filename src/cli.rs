@@ -245,7 +245,7 @@ fn check(args: CheckArgs) -> i32 {
     let auth = if args.no_dns || trust.is_some() {
         crate::check::recorded_auth(&raw, trust)
     } else {
-        let authenticator = match crate::server::authenticator(&cfg, None) {
+        let authenticator = match crate::runtime::authenticator(&cfg, None) {
             Ok(a) => a,
             Err(e) => {
                 eprintln!("{e}");

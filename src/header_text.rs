@@ -161,6 +161,16 @@ fn without_controls(text: &str, keep_folding: bool) -> String {
     out.trim_end().to_string()
 }
 
+/// mail-auth folds with CRLF-TAB; inside a milter header value the MTA wants
+/// bare LF, and every value must be free of other controls.
+pub fn lf_folded(value: &str) -> String {
+    value
+        .replace("\r\n", "\n")
+        .chars()
+        .filter(|&c| c == '\n' || c == '\t' || !c.is_control())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,5 +231,13 @@ mod tests {
         assert_eq!(out, "[SUSPECT] abc X-Evil: 1\n\tfolded");
         assert_eq!(prefixed_subject("[S]", None), "[S]");
         assert_eq!(prefixed_subject("[S]", Some(b"   ")), "[S]");
+    }
+
+    #[test]
+    fn folding_uses_bare_lf_and_drops_controls() {
+        assert_eq!(
+            lf_folded("mx; spf=pass\r\n\tdkim=none\u{7}"),
+            "mx; spf=pass\n\tdkim=none"
+        );
     }
 }

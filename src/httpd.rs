@@ -2,7 +2,7 @@
 //! (`/ready`, `/healthz`). Deliberately tiny: HTTP/1.1, GET only.
 
 use crate::listener::Backoff;
-use crate::session::Runtime;
+use crate::runtime::Runtime;
 use http_body_util::Full;
 use hyper::body::Bytes;
 use hyper::server::conn::http1;

@@ -34,6 +34,7 @@ pub mod metrics;
 pub mod milter;
 pub mod normalize;
 pub mod policy;
+pub mod runtime;
 pub mod sanitize;
 pub(crate) mod sender;
 pub mod server;

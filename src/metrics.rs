@@ -6,6 +6,7 @@
 //! series at zero from the first scrape, and the hot path does no label
 //! lookups.
 
+use crate::analysis::Analysis;
 use crate::auth::results::{AuthSummary, Res};
 use crate::findings::{Action, FindingKind};
 use prometheus::{
@@ -245,12 +246,35 @@ impl Metrics {
         }
     }
 
-    pub fn action(&self, action: Action) {
+    /// One judged message: its findings (none when the analysis failed),
+    /// the brands it impersonates and the action taken, in one call so no
+    /// caller can count one without the other.
+    pub fn judged(&self, analysis: Option<&Analysis>, action: Action) {
+        if let Some(a) = analysis {
+            for f in &a.findings {
+                self.finding(f.kind);
+            }
+            let mut brands: Vec<&str> = a
+                .findings
+                .iter()
+                .filter(|f| f.kind.is_impersonation())
+                .filter_map(|f| f.brand.as_deref())
+                .collect();
+            brands.sort_unstable();
+            brands.dedup();
+            for b in brands {
+                self.impersonation(b);
+            }
+        }
+        self.action(action);
+    }
+
+    fn action(&self, action: Action) {
         let i = Action::ALL.iter().position(|a| *a == action).unwrap_or(0);
         self.action_handles[i].inc();
     }
 
-    pub fn finding(&self, kind: FindingKind) {
+    fn finding(&self, kind: FindingKind) {
         match self.kind_handles.get(&kind) {
             Some(h) => h.inc(),
             None => self.findings.with_label_values(&[kind.as_str()]).inc(),

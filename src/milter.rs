@@ -2,7 +2,8 @@
 //! [`Session`] and translate its plan back into milter actions.
 
 use crate::actions::{Disposition, HeaderOp, Plan};
-use crate::session::{Runtime, Session};
+use crate::runtime::Runtime;
+use crate::session::Session;
 use indymilter::{
     Actions, Callbacks, ContextActions, EomContext, MacroStage, NegotiateContext, ProtoOpts,
     SetErrorReply, SocketInfo, Status,

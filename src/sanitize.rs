@@ -24,6 +24,7 @@ pub fn is_hidden(c: char) -> bool {
 }
 
 /// True when the text holds characters that [`one_line`] would neutralise.
+#[cfg(test)]
 pub fn has_hidden_or_control(s: &str) -> bool {
     s.chars().any(|c| c.is_control() || is_hidden(c))
 }

@@ -1,13 +1,10 @@
 //! The daemon: listeners, the metrics endpoint, reload on SIGHUP and
 //! graceful shutdown on SIGTERM.
 
-use crate::auth::Authenticator;
 use crate::config::{Config, Socket};
-use crate::dns::{self, Caches};
 use crate::listener::{MilterListener, TcpAccept};
 use crate::metrics::Metrics;
-use crate::policy::Policy;
-use crate::session::{Runtime, State};
+use crate::runtime::{build_state, Runtime};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,46 +15,6 @@ use tracing::{error, info, warn};
 
 /// How long messages in progress may take to finish after SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
-
-/// Builds the connection state from a configuration, reusing the previous
-/// authenticator (and its warm DNS caches) when the DNS settings are unchanged.
-pub fn build_state(
-    cfg: Config,
-    metrics: &Arc<Metrics>,
-    previous: Option<&State>,
-) -> Result<State, String> {
-    let policy = Policy::load_files(&cfg.policy).map_err(|e| e.to_string())?;
-    let trusted = cfg.trusted()?;
-    let authenticator = match previous {
-        Some(p) if p.config.dns == cfg.dns => p.authenticator.clone(),
-        _ => Arc::new(authenticator(&cfg, Some(metrics.clone()))?),
-    };
-    metrics.set_policy(
-        &policy.name,
-        &policy.version,
-        &policy
-            .brands
-            .iter()
-            .map(|b| b.id.clone())
-            .collect::<Vec<_>>(),
-    );
-    Ok(State {
-        config: Arc::new(cfg),
-        policy: Arc::new(policy),
-        authenticator,
-        trusted,
-    })
-}
-
-pub fn authenticator(cfg: &Config, metrics: Option<Arc<Metrics>>) -> Result<Authenticator, String> {
-    let upstream = cfg.upstream()?;
-    let resolver = dns::resolver(&upstream, cfg.dns_timeout(), cfg.dns.attempts)
-        .map_err(|e| format!("DNS resolver: {e}"))?;
-    Ok(Authenticator::new(
-        resolver,
-        Caches::new(cfg.dns.cache_entries, metrics),
-    ))
-}
 
 fn load_config(path: Option<&Path>) -> Result<Config, String> {
     match path {

@@ -5,57 +5,16 @@
 
 use crate::actions::{self, Forged, Plan};
 use crate::analysis;
-use crate::auth::{AuthSummary, Authenticator};
-use crate::config::{Config, Fallback};
-use crate::findings::Action;
-use crate::guard::Guards;
+use crate::auth::AuthSummary;
+use crate::config::Config;
 use crate::message::Envelope;
 use crate::metrics::Metrics;
-use crate::policy::Policy;
+use crate::runtime::{Runtime, State};
 use crate::verdict::{self, Verdict};
-use ipnet::IpNet;
 use std::net::IpAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Instant;
 use tracing::{debug, info, warn};
-
-/// Everything a connection needs, fixed for the connection's lifetime: a
-/// reload swaps in a new `State` for new connections and leaves running ones
-/// on the snapshot they started with.
-pub struct State {
-    pub config: Arc<Config>,
-    pub policy: Arc<Policy>,
-    pub authenticator: Arc<Authenticator>,
-    pub trusted: Vec<IpNet>,
-}
-
-/// Process-wide: the current state, the metrics and the connection guards.
-pub struct Runtime {
-    state: RwLock<Arc<State>>,
-    pub metrics: Arc<Metrics>,
-    pub guards: Arc<Guards>,
-}
-
-impl Runtime {
-    pub fn new(state: State, metrics: Arc<Metrics>) -> Runtime {
-        let guards = Guards::new(state.config.limits.message_timeout(), metrics.clone());
-        Runtime {
-            state: RwLock::new(Arc::new(state)),
-            metrics,
-            guards,
-        }
-    }
-
-    pub fn snapshot(&self) -> Arc<State> {
-        self.state.read().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-
-    pub fn replace(&self, state: State) {
-        self.guards
-            .set_message_timeout(state.config.limits.message_timeout());
-        *self.state.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(state);
-    }
-}
 
 /// Why a message is let through without analysis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -282,26 +241,12 @@ impl Session {
             .analysis_seconds
             .observe(analysis_started.elapsed().as_secs_f64());
 
-        let verdict = match joined {
+        let (verdict, analysis) = match joined {
             Ok(analysis) => {
                 let verdict =
                     verdict::decide(&analysis, &auth, &state.policy, &verdict::Settings::of(cfg));
-                for f in &analysis.findings {
-                    self.metrics.finding(f.kind);
-                }
-                let mut brands: Vec<&str> = analysis
-                    .findings
-                    .iter()
-                    .filter(|f| f.kind.is_impersonation())
-                    .filter_map(|f| f.brand.as_deref())
-                    .collect();
-                brands.sort_unstable();
-                brands.dedup();
-                for b in brands {
-                    self.metrics.impersonation(b);
-                }
                 self.log_verdict(&auth, &analysis, &verdict);
-                verdict
+                (verdict, Some(analysis))
             }
             Err(_) => {
                 self.metrics.error("analysis");
@@ -309,20 +254,20 @@ impl Session {
                     queue_id = self.queue_id(),
                     "analysis panicked; applying on_internal_error"
                 );
-                fallback_verdict(
-                    cfg.on_internal_error,
-                    "internal error during analysis",
-                    cfg.dry_run,
+                let why = "internal error during analysis";
+                (
+                    verdict::fallback(cfg.on_internal_error, why, cfg.dry_run),
+                    None,
                 )
             }
         };
-        self.metrics.action(verdict.action);
+        self.metrics.judged(analysis.as_ref(), verdict.action);
         let plan = actions::plan(
             &self.msg.forged,
             self.msg.subject.as_deref(),
             auth.header.as_deref(),
             &verdict,
-            cfg,
+            &cfg.actions,
             self.leading_space,
         );
         self.metrics
@@ -406,22 +351,6 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         self.metrics.connections_active.dec();
-    }
-}
-
-/// The verdict when the milter could not judge a message.
-pub fn fallback_verdict(f: Fallback, why: &str, dry_run: bool) -> Verdict {
-    let action = match f {
-        Fallback::Accept => Action::Accept,
-        Fallback::Tempfail if dry_run => Action::Accept,
-        Fallback::Tempfail => Action::Tempfail,
-    };
-    Verdict {
-        action,
-        policy_action: action,
-        score: 0,
-        reasons: vec![why.to_string()],
-        dry_run,
     }
 }
 

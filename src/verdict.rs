@@ -119,3 +119,18 @@ pub fn decide(
         dry_run: settings.dry_run,
     }
 }
+/// The verdict when the milter could not judge a message.
+pub fn fallback(f: Fallback, why: &str, dry_run: bool) -> Verdict {
+    let action = match f {
+        Fallback::Accept => Action::Accept,
+        Fallback::Tempfail if dry_run => Action::Accept,
+        Fallback::Tempfail => Action::Tempfail,
+    };
+    Verdict {
+        action,
+        policy_action: action,
+        score: 0,
+        reasons: vec![why.to_string()],
+        dry_run,
+    }
+}

@@ -6,7 +6,7 @@
 use kinko_milter::config::Config;
 use kinko_milter::listener::MilterListener;
 use kinko_milter::metrics::Metrics;
-use kinko_milter::session::Runtime;
+use kinko_milter::runtime::Runtime;
 use libfuzzer_sys::fuzz_target;
 use std::io;
 use std::sync::{Arc, OnceLock};
@@ -42,7 +42,7 @@ fn runtime() -> &'static (tokio::runtime::Runtime, Arc<Runtime>) {
         };
         let metrics = Arc::new(Metrics::new());
         let state = rt
-            .block_on(async { kinko_milter::server::build_state(cfg, &metrics, None) })
+            .block_on(async { kinko_milter::runtime::build_state(cfg, &metrics, None) })
             .unwrap();
         let runtime = Arc::new(Runtime::new(state, metrics));
         (rt, runtime)

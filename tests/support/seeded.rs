@@ -9,7 +9,7 @@ use kinko_milter::config::Config;
 use kinko_milter::dns::{self, Caches, Upstream};
 use kinko_milter::metrics::Metrics;
 use kinko_milter::policy::Policy;
-use kinko_milter::session::{Runtime, State};
+use kinko_milter::runtime::{Runtime, State};
 use mail_auth::common::crypto::Ed25519Key;
 use mail_auth::common::headers::HeaderWriter;
 use mail_auth::common::parse::TxtRecordParser;

@@ -1,0 +1,90 @@
+//! What the daemon runs on: the state a connection takes a snapshot of
+//! (configuration, policy, authenticator), built from a configuration and
+//! swapped whole on reload, and the process-wide metrics and guards.
+
+use crate::auth::Authenticator;
+use crate::config::Config;
+use crate::dns::{self, Caches};
+use crate::guard::Guards;
+use crate::metrics::Metrics;
+use crate::policy::Policy;
+use ipnet::IpNet;
+use std::sync::{Arc, RwLock};
+
+/// Everything a connection needs, fixed for the connection's lifetime: a
+/// reload swaps in a new `State` for new connections and leaves running ones
+/// on the snapshot they started with.
+pub struct State {
+    pub config: Arc<Config>,
+    pub policy: Arc<Policy>,
+    pub authenticator: Arc<Authenticator>,
+    pub trusted: Vec<IpNet>,
+}
+
+/// Process-wide: the current state, the metrics and the connection guards.
+pub struct Runtime {
+    state: RwLock<Arc<State>>,
+    pub metrics: Arc<Metrics>,
+    pub guards: Arc<Guards>,
+}
+
+impl Runtime {
+    pub fn new(state: State, metrics: Arc<Metrics>) -> Runtime {
+        let guards = Guards::new(state.config.limits.message_timeout(), metrics.clone());
+        Runtime {
+            state: RwLock::new(Arc::new(state)),
+            metrics,
+            guards,
+        }
+    }
+
+    pub fn snapshot(&self) -> Arc<State> {
+        self.state.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn replace(&self, state: State) {
+        self.guards
+            .set_message_timeout(state.config.limits.message_timeout());
+        *self.state.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(state);
+    }
+}
+
+/// Builds the connection state from a configuration, reusing the previous
+/// authenticator (and its warm DNS caches) when the DNS settings are unchanged.
+pub fn build_state(
+    cfg: Config,
+    metrics: &Arc<Metrics>,
+    previous: Option<&State>,
+) -> Result<State, String> {
+    let policy = Policy::load_files(&cfg.policy).map_err(|e| e.to_string())?;
+    let trusted = cfg.trusted()?;
+    let authenticator = match previous {
+        Some(p) if p.config.dns == cfg.dns => p.authenticator.clone(),
+        _ => Arc::new(authenticator(&cfg, Some(metrics.clone()))?),
+    };
+    metrics.set_policy(
+        &policy.name,
+        &policy.version,
+        &policy
+            .brands
+            .iter()
+            .map(|b| b.id.clone())
+            .collect::<Vec<_>>(),
+    );
+    Ok(State {
+        config: Arc::new(cfg),
+        policy: Arc::new(policy),
+        authenticator,
+        trusted,
+    })
+}
+
+pub fn authenticator(cfg: &Config, metrics: Option<Arc<Metrics>>) -> Result<Authenticator, String> {
+    let upstream = cfg.upstream()?;
+    let resolver = dns::resolver(&upstream, cfg.dns_timeout(), cfg.dns.attempts)
+        .map_err(|e| format!("DNS resolver: {e}"))?;
+    Ok(Authenticator::new(
+        resolver,
+        Caches::new(cfg.dns.cache_entries, metrics),
+    ))
+}
