@@ -175,33 +175,13 @@ pub fn lf_folded(value: &str) -> String {
 mod tests {
     use super::*;
 
-    fn decoded(words: &str) -> String {
-        // Only what encode_word writes: UTF-8, base64, separated by LF-TAB.
-        let mut out = Vec::new();
-        for w in words.split("\n\t") {
-            let b64 = w
-                .strip_prefix("=?UTF-8?B?")
-                .and_then(|w| w.strip_suffix("?="))
-                .expect("an encoded-word");
-            out.extend(unbase64(b64));
-        }
-        String::from_utf8(out).unwrap()
-    }
-
-    fn unbase64(s: &str) -> Vec<u8> {
-        const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let mut bits = 0u32;
-        let mut n = 0;
-        let mut out = Vec::new();
-        for c in s.bytes().filter(|&c| c != b'=') {
-            bits = bits << 6 | T.iter().position(|&t| t == c).unwrap() as u32;
-            n += 6;
-            if n >= 8 {
-                n -= 8;
-                out.push((bits >> n) as u8);
-            }
-        }
-        out
+    /// The Subject as a reader's client shows it.
+    fn decoded(value: &str) -> String {
+        let raw = format!("Subject: {}\r\n\r\n", value.replace('\n', "\r\n"));
+        let msg = mail_parser::MessageParser::default()
+            .parse(raw.as_bytes())
+            .expect("a header parses");
+        msg.subject().unwrap_or_default().to_string()
     }
 
     #[test]

@@ -1,27 +1,18 @@
 //! The real binary as an operator runs it: start, scrape, reload with a bad
 //! and then a good policy, stop with SIGTERM.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "support/http.rs"]
+mod http;
+
 const BIN: &str = env!("CARGO_BIN_EXE_kinko-milter");
 
 fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
-    let status = buf.split_whitespace().nth(1)?.parse().ok()?;
-    let body = buf.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
-    Some((status, body))
+    http::get(SocketAddr::from(([127, 0, 0, 1], port)), path)
 }
 
 fn wait_for(what: &str, mut f: impl FnMut() -> bool) {

@@ -15,6 +15,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+#[path = "support/http.rs"]
+mod http;
+
 const BIN: &str = env!("CARGO_BIN_EXE_kinko-milter");
 const AUTHSERV_ID: &str = "mx.kinko.test";
 
@@ -144,7 +147,7 @@ impl Daemon {
     }
 
     fn get(&self, path: &str) -> Option<(u16, String)> {
-        http_get(self.metrics, path)
+        http::get(self.metrics, path)
     }
 
     fn metric(&self, series: &str) -> f64 {
@@ -170,21 +173,6 @@ fn after<'a>(log: &'a str, marker: &str) -> Option<&'a str> {
         .find(|c: char| c.is_whitespace() || c == ';')
         .unwrap_or(rest.len());
     Some(&rest[..end])
-}
-
-fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
-    let status = buf.split_whitespace().nth(1)?.parse().ok()?;
-    let body = buf.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
-    Some((status, body))
 }
 
 /// A policy with one brand and low bands, so impersonation is tagged.
@@ -256,6 +244,16 @@ async fn one_message(
     let r = send(&mut conn, headers, body).await;
     conn.close().await.unwrap();
     r
+}
+
+/// Sends the plain header fields and the end of the header.
+async fn plain_head(conn: &mut TestConnection) {
+    for (n, v) in plain_headers() {
+        conn.header(n, CString::new(v.to_vec()).unwrap())
+            .await
+            .unwrap();
+    }
+    conn.eoh().await.unwrap();
 }
 
 fn plain_headers() -> Vec<(&'static str, &'static [u8])> {
@@ -386,12 +384,7 @@ async fn a_peer_slower_than_the_message_deadline_is_closed() {
         POLICY,
     );
     let mut conn = begin(&d).await;
-    for (n, v) in plain_headers() {
-        conn.header(n, CString::new(v.to_vec()).unwrap())
-            .await
-            .unwrap();
-    }
-    conn.eoh().await.unwrap();
+    plain_head(&mut conn).await;
     let started = Instant::now();
     let mut closed_after = None;
     // One byte of body every 300 ms: each packet well within the per-packet
@@ -682,40 +675,13 @@ async fn the_subject_prefix_keeps_the_original_text_and_writes_no_controls() {
     }
 }
 
-/// Decodes RFC 2047 UTF-8 B-words (as we write them) and keeps the rest.
+/// The Subject as a reader's client shows it, decoded by mail-parser.
 fn decode_words(v: &str) -> String {
-    let mut out = String::new();
-    let mut pending_space = false;
-    for token in v.split([' ', '\n', '\t']).filter(|t| !t.is_empty()) {
-        if let Some(b64) = token
-            .strip_prefix("=?UTF-8?B?")
-            .and_then(|t| t.strip_suffix("?="))
-        {
-            out.push_str(&String::from_utf8(unbase64(b64)).unwrap());
-            pending_space = false;
-        } else {
-            if pending_space || !out.is_empty() {
-                out.push(' ');
-            }
-            out.push_str(token);
-            pending_space = true;
-        }
-    }
-    out
-}
-
-fn unbase64(s: &str) -> Vec<u8> {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let (mut bits, mut n, mut out) = (0u32, 0, Vec::new());
-    for c in s.bytes().filter(|&c| c != b'=') {
-        bits = bits << 6 | T.iter().position(|&t| t == c).unwrap() as u32;
-        n += 6;
-        if n >= 8 {
-            n -= 8;
-            out.push((bits >> n) as u8);
-        }
-    }
-    out
+    let raw = format!("Subject: {}\r\n\r\n", v.replace('\n', "\r\n"));
+    let msg = mail_parser::MessageParser::default()
+        .parse(raw.as_bytes())
+        .expect("a header parses");
+    msg.subject().unwrap_or_default().to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -730,12 +696,7 @@ async fn sigterm_drains_a_message_in_progress_and_ready_says_503() {
     .await
     .unwrap();
     let mut conn = begin(&d).await;
-    for (n, v) in plain_headers() {
-        conn.header(n, CString::new(v.to_vec()).unwrap())
-            .await
-            .unwrap();
-    }
-    conn.eoh().await.unwrap();
+    plain_head(&mut conn).await;
     conn.body(b"first half\r\n".to_vec()).await.unwrap();
     assert_eq!(d.get("/ready").map(|r| r.0), Some(200));
 
