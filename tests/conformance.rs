@@ -2,7 +2,7 @@
 //! scenario, through the daemon's verifier and resolver: each scenario's
 //! records are served by a DNS server on loopback (UDP and TCP, NXDOMAIN
 //! for names it does not know, NODATA for types a known name lacks,
-//! silence for `TIMEOUT`), and the message goes through
+//! silence for `TIMEOUT`, truncation over UDP of answers too large for it), and the message goes through
 //! `Authenticator::authenticate_within` as the daemon's does.
 //!
 //! Prints the passing count per suite and the scenarios that fail; exits
@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Passing scenarios below which the run fails (SPF of 203, ARC of 171).
-const SPF_FLOOR: usize = 147;
+const SPF_FLOOR: usize = 201;
 const ARC_FLOOR: usize = 169;
 
 const SUITES: &str = "../shared/conformance";
@@ -49,6 +49,23 @@ fn fqdn(name: &str) -> String {
     format!("{n}.")
 }
 
+/// A name from the suite's text, label by label: SPF targets may carry
+/// bytes (`:`, `/`) that hostnames cannot.
+fn dns_name(text: &str) -> Option<Name> {
+    if text.trim_end_matches('.').is_empty() {
+        return Some(Name::root());
+    }
+    let mut n = Name::from_labels(
+        fqdn(text)
+            .trim_end_matches('.')
+            .split('.')
+            .map(str::as_bytes),
+    )
+    .ok()?;
+    n.set_fqdn(true);
+    Some(n)
+}
+
 fn answer(zone: &Zone, q: &Message) -> Option<Message> {
     let query = q.queries.first()?.clone();
     let mut r = Message::new(q.metadata.id, MessageType::Response, q.metadata.op_code);
@@ -60,7 +77,12 @@ fn answer(zone: &Zone, q: &Message) -> Option<Message> {
     let mut name = query.name().clone();
     // Follow CNAMEs inside the zone as an authoritative server would.
     for _ in 0..8 {
-        let key = fqdn(&name.to_ascii());
+        // Labels as sent, unescaped: SPF targets may carry `:` and `/`.
+        let labels: Vec<String> = name
+            .iter()
+            .map(|l| String::from_utf8_lossy(l).into_owned())
+            .collect();
+        let key = fqdn(&labels.join("."));
         let Some(rrs) = zone.get(&key) else {
             let known_below = zone.keys().any(|k| k.ends_with(&format!(".{key}")));
             if !known_below && r.answers.is_empty() {
@@ -68,23 +90,17 @@ fn answer(zone: &Zone, q: &Message) -> Option<Message> {
             }
             return Some(r);
         };
-        if rrs.iter().any(|rr| matches!(rr, Rr::Timeout)) {
-            return None;
-        }
+        let timeout = rrs.iter().any(|rr| matches!(rr, Rr::Timeout));
         let mut next = None;
         for rr in rrs {
             let data = match (rr, qtype) {
                 (Rr::A(IpAddr::V4(a)), RecordType::A) => RData::A((*a).into()),
                 (Rr::A(IpAddr::V6(a)), RecordType::AAAA) => RData::AAAA((*a).into()),
-                (Rr::Mx(p, host), RecordType::MX) => {
-                    RData::MX(MX::new(*p, Name::from_ascii(fqdn(host)).ok()?))
-                }
+                (Rr::Mx(p, host), RecordType::MX) => RData::MX(MX::new(*p, dns_name(host)?)),
                 (Rr::Txt(parts), RecordType::TXT) => RData::TXT(TXT::new(parts.clone())),
-                (Rr::Ptr(host), RecordType::PTR) => {
-                    RData::PTR(PTR(Name::from_ascii(fqdn(host)).ok()?))
-                }
+                (Rr::Ptr(host), RecordType::PTR) => RData::PTR(PTR(dns_name(host)?)),
                 (Rr::Cname(target), t) => {
-                    let target = Name::from_ascii(fqdn(target)).ok()?;
+                    let target = dns_name(target)?;
                     if t != RecordType::CNAME {
                         next = Some(target.clone());
                     }
@@ -93,6 +109,11 @@ fn answer(zone: &Zone, q: &Message) -> Option<Message> {
                 _ => continue,
             };
             r.add_answer(Record::from_rdata(name.clone(), 300, data));
+        }
+        // `TIMEOUT` beside records: the types the name has answer, the
+        // others time out (as the suite's drivers read it).
+        if timeout && r.answers.is_empty() {
+            return None;
         }
         match next {
             Some(target) => name = target,
@@ -211,9 +232,13 @@ fn spf_zone(data: &Value) -> Zone {
                         let parts = strings(v);
                         out.push(Rr::Mx(parts[0].parse().unwrap_or(0), parts[1].clone()));
                     }
+                    // `TXT: NONE`: the name has no TXT (and none is made
+                    // from its SPF records).
                     "TXT" => {
                         has_txt = true;
-                        out.push(Rr::Txt(strings(v)));
+                        if v.as_str() != Some("NONE") {
+                            out.push(Rr::Txt(strings(v)));
+                        }
                     }
                     "SPF" => spf.push(Rr::Txt(strings(v))),
                     "PTR" => out.push(Rr::Ptr(scalar(v))),

@@ -22,7 +22,8 @@ use std::time::{Duration, Instant};
 /// The answer to one query, by the name asked: `*.silent.test` none,
 /// `*.servfail.test` SERVFAIL, `*.truncated.test` TC set (and the TCP side
 /// refuses it too), `big.test` a 6 KB SPF record, `loop-a/b.test` SPF
-/// includes of each other; everything else NXDOMAIN.
+/// includes of each other, `port.test` an SPF target no host can have;
+/// everything else NXDOMAIN.
 fn answer(q: &Message) -> Option<Message> {
     let query = q.queries.first()?.clone();
     let name = query.name().to_ascii().to_ascii_lowercase();
@@ -50,6 +51,8 @@ fn answer(q: &Message) -> Option<Message> {
             .map(|c| String::from_utf8_lossy(c).into_owned())
             .collect();
         r.add_answer(txt(parts));
+    } else if name == "port.test." && query.query_type() == RecordType::TXT {
+        r.add_answer(txt(vec!["v=spf1 a:example.com:8080 -all".into()]));
     } else if name == "loop-a.test." && query.query_type() == RecordType::TXT {
         r.add_answer(txt(vec!["v=spf1 include:loop-b.test -all".into()]));
     } else if name == "loop-b.test." && query.query_type() == RecordType::TXT {
@@ -147,4 +150,15 @@ async fn spf_include_loop_is_a_permanent_error_not_a_hang() {
         "an SPF loop must not make senders retry forever"
     );
     assert!(took < Duration::from_millis(2000), "took {took:?}");
+}
+
+#[tokio::test]
+async fn malformed_spf_target_is_the_senders_error_never_a_tempfail() {
+    // `a:example.com:8080` names no host (RFC 7208 §4.8: the sender's
+    // mistake), so even with on_dns_error = "tempfail" the mail is judged
+    // now instead of being retried until it bounces.
+    let (status, took) = judge("port.test", Fallback::Tempfail, 2000).await;
+    assert!(!is_tempfail(&status), "{status:?}");
+    assert_eq!(status, Status::Accept);
+    assert!(took < Duration::from_millis(2500), "took {took:?}");
 }

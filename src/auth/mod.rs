@@ -4,6 +4,7 @@
 
 pub(crate) mod recorded;
 pub(crate) mod results;
+pub(crate) mod spf;
 pub(crate) mod strict;
 pub(crate) mod verify;
 

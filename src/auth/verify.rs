@@ -95,7 +95,6 @@ impl Authenticator {
             env.helo.as_str()
         };
         let c = &self.caches;
-        let params = |p| c.params(p);
         let mail_from_domain = env
             .mail_from
             .rsplit_once('@')
@@ -106,27 +105,14 @@ impl Authenticator {
         // --client-ip) SPF cannot be evaluated; DKIM and DMARC still can.
         let (spf_helo, spf) = match env.client_ip {
             Some(ip) => {
-                let spf_helo = self
-                    .resolver
-                    .verify_spf(params(mail_auth::spf::verify::SpfParameters::verify_ehlo(
-                        ip,
-                        helo,
-                        authserv_id,
-                    )))
-                    .await;
+                let dns = self.resolver.resolver();
+                let result = super::spf::check(dns, ip, helo, "").await;
+                let spf_helo = SpfOutput::new(helo.to_ascii_lowercase()).with_result(result);
                 let spf = if env.mail_from.is_empty() {
                     spf_helo.clone()
                 } else {
-                    self.resolver
-                        .verify_spf(params(
-                            mail_auth::spf::verify::SpfParameters::verify_mail_from(
-                                ip,
-                                helo,
-                                authserv_id,
-                                &env.mail_from,
-                            ),
-                        ))
-                        .await
+                    let result = super::spf::check(dns, ip, helo, &env.mail_from).await;
+                    SpfOutput::new(mail_from_domain.to_ascii_lowercase()).with_result(result)
                 };
                 (spf_helo, spf)
             }
