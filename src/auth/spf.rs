@@ -1,22 +1,28 @@
 //! SPF (RFC 7208) with viaspf, asking DNS through the daemon's one
-//! resolver: the hickory resolver inside mail-auth's `MessageAuthenticator`,
-//! whose own cache honours record TTLs (negative answers too), so SPF's
-//! lookups share one cache with DKIM, DMARC and ARC.
+//! resolver (the hickory resolver inside mail-auth's `MessageAuthenticator`)
+//! and the shared TTL-honouring [`Caches`], as DKIM, DMARC and ARC do.
 //!
 //! mail-auth 0.13's SPF fails 56 scenarios of the RFC 7208 suite, several
 //! of them turning a sender's broken record into temperror (and so into
 //! tempfails of its mail); viaspf passes all but those the suite's own
 //! drivers fail (README, "Conformance").
 
+use crate::dns::Caches;
+use mail_auth::hickory_resolver::lookup::Lookup;
 use mail_auth::hickory_resolver::net::{DnsError, NetError};
 use mail_auth::hickory_resolver::proto::rr::{Name as DnsName, RData, RecordType};
 use mail_auth::hickory_resolver::TokioResolver;
-use mail_auth::SpfResult;
+use mail_auth::{ResolverCache, SpfResult};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use viaspf::lookup::{Lookup, LookupError, LookupResult, Name};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use viaspf::lookup::{Lookup as SpfLookup, LookupError, LookupResult, Name};
 use viaspf::{Config, DomainName, Sender};
 
-struct Dns<'r>(&'r TokioResolver);
+struct Dns<'r> {
+    resolver: &'r TokioResolver,
+    caches: &'r Caches,
+}
 
 fn lookup_error(e: NetError) -> LookupError {
     match e {
@@ -27,7 +33,41 @@ fn lookup_error(e: NetError) -> LookupError {
     }
 }
 
+/// How long an answer without records is remembered by our cache (the
+/// resolver's own cache keeps it for its SOA minimum anyway).
+const NEGATIVE_TTL: Duration = Duration::from_secs(60);
+
 impl Dns<'_> {
+    /// The answers for `key` from the shared cache, or from DNS (then
+    /// cached until the answer's TTL runs out).
+    async fn cached(
+        &self,
+        key: String,
+        ask: impl std::future::Future<Output = Result<Lookup, NetError>>,
+    ) -> LookupResult<Vec<RData>> {
+        let found = match self.caches.spf.get(key.as_str()) {
+            Some(found) => found,
+            None => {
+                let (found, until): (Arc<[RData]>, Instant) = match ask.await {
+                    Ok(l) => (
+                        l.answers().iter().map(|r| r.data.clone()).collect(),
+                        l.valid_until(),
+                    ),
+                    Err(NetError::Dns(DnsError::NoRecordsFound(_))) => {
+                        (Arc::from([]), Instant::now() + NEGATIVE_TTL)
+                    }
+                    Err(e) => return Err(lookup_error(e)),
+                };
+                self.caches.spf.insert(key.into(), found.clone(), until);
+                found
+            }
+        };
+        if found.is_empty() {
+            return Err(LookupError::NoRecords);
+        }
+        Ok(found.to_vec())
+    }
+
     async fn records(&self, name: &Name, t: RecordType) -> LookupResult<Vec<RData>> {
         // Labels as the record spelled them: RFC 7208 lets a target name
         // carry bytes (`:`, `/`, spaces from macros) that hostnames cannot.
@@ -36,19 +76,18 @@ impl Dns<'_> {
             .trim_end_matches('.')
             .split('.')
             .map(str::as_bytes);
-        let mut name = DnsName::from_labels(labels).map_err(|_| LookupError::NoRecords)?;
-        name.set_fqdn(true);
-        let lookup = self.0.lookup(name, t).await.map_err(lookup_error)?;
-        let found: Vec<RData> = lookup.answers().iter().map(|r| r.data.clone()).collect();
-        if found.is_empty() {
-            return Err(LookupError::NoRecords);
-        }
-        Ok(found)
+        let mut dns = DnsName::from_labels(labels).map_err(|_| LookupError::NoRecords)?;
+        dns.set_fqdn(true);
+        let key = format!(
+            "{t}:{}.",
+            name.as_str().trim_end_matches('.').to_ascii_lowercase()
+        );
+        self.cached(key, self.resolver.lookup(dns, t)).await
     }
 }
 
 #[async_trait::async_trait]
-impl Lookup for Dns<'_> {
+impl SpfLookup for Dns<'_> {
     async fn lookup_a<'l, 'a>(&'l self, name: &'a Name) -> LookupResult<Vec<Ipv4Addr>> {
         let rs = self.records(name, RecordType::A).await?;
         Ok(rs
@@ -101,11 +140,12 @@ impl Lookup for Dns<'_> {
     }
 
     async fn lookup_ptr<'l>(&'l self, ip: IpAddr) -> LookupResult<Vec<Name>> {
-        let lookup = self.0.reverse_lookup(ip).await.map_err(lookup_error)?;
-        Ok(lookup
-            .answers()
+        let found = self
+            .cached(format!("PTR:{ip}"), self.resolver.reverse_lookup(ip))
+            .await?;
+        Ok(found
             .iter()
-            .filter_map(|r| match &r.data {
+            .filter_map(|r| match r {
                 RData::PTR(p) => dns_name(&p.0),
                 _ => None,
             })
@@ -128,6 +168,7 @@ fn dns_name(n: &DnsName) -> Option<Name> {
 /// none (RFC 7208 §2.3, §4.3).
 pub(crate) async fn check(
     resolver: &TokioResolver,
+    caches: &Caches,
     ip: IpAddr,
     helo: &str,
     sender: &str,
@@ -147,7 +188,14 @@ pub(crate) async fn check(
     };
     let helo = DomainName::new(helo).ok();
     let config = Config::default();
-    let r = viaspf::evaluate_sender(&Dns(resolver), &config, ip, &sender, helo.as_ref()).await;
+    let r = viaspf::evaluate_sender(
+        &Dns { resolver, caches },
+        &config,
+        ip,
+        &sender,
+        helo.as_ref(),
+    )
+    .await;
     match r.spf_result {
         viaspf::SpfResult::None => SpfResult::None,
         viaspf::SpfResult::Neutral => SpfResult::Neutral,

@@ -106,12 +106,12 @@ impl Authenticator {
         let (spf_helo, spf) = match env.client_ip {
             Some(ip) => {
                 let dns = self.resolver.resolver();
-                let result = super::spf::check(dns, ip, helo, "").await;
+                let result = super::spf::check(dns, c, ip, helo, "").await;
                 let spf_helo = SpfOutput::new(helo.to_ascii_lowercase()).with_result(result);
                 let spf = if env.mail_from.is_empty() {
                     spf_helo.clone()
                 } else {
-                    let result = super::spf::check(dns, ip, helo, &env.mail_from).await;
+                    let result = super::spf::check(dns, c, ip, helo, &env.mail_from).await;
                     SpfOutput::new(mail_from_domain.to_ascii_lowercase()).with_result(result)
                 };
                 (spf_helo, spf)
