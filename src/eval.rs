@@ -143,7 +143,7 @@ pub fn run(opts: &EvalOptions) -> Result<String, String> {
     let (mut ham, mut ham_tag) = (0, 0);
     for (path, label) in &messages {
         let raw = match std::fs::read(path) {
-            Ok(r) => r,
+            Ok(r) => crate::message::as_received(r),
             Err(e) => {
                 report.unreadable.push(format!("{}: {e}", path.display()));
                 continue;
