@@ -190,6 +190,12 @@ pub(crate) fn findings(mail: &Mail, policy: &Policy, bounds: &Bounds) -> Vec<Fin
 /// for credentials. Official mail of the brand that asks for credentials gets
 /// a kind of its own, so the bank decides what to do with it.
 fn combine(mail: &Mail, findings: &mut Vec<Finding>) {
+    // The brand's own authenticated mail cannot impersonate that brand:
+    // its asset hosts and country domains are the brand's family, not
+    // lookalikes of it.
+    if let Some(own) = mail.official_sender {
+        findings.retain(|f| !(f.kind.is_impersonation() && f.brand.as_deref() == Some(own)));
+    }
     hosted_lure(findings);
     let asks = findings.iter().find(|f| CREDENTIAL_ASKS.contains(&f.kind));
     let Some(asks) = asks else { return };

@@ -132,3 +132,9 @@ impl BrandIndex {
 
 #[cfg(test)]
 mod tests;
+
+/// Whether a brand name is an everyday word, which counts inside a longer
+/// word only beside a separator or words phishers add.
+pub(crate) fn is_everyday_name(word: &str) -> bool {
+    words::EVERYDAY_NAMES.contains(&word)
+}

@@ -7,6 +7,16 @@ pub(super) const GENERIC_NAMES: &[&str] = &[
     "support", "www", "pay", "shop", "news", "home", "group", "japan", "jp",
 ];
 
+/// Brand names that are everyday words, and so sit inside other words
+/// (`line` in `online`, `apple` in `applecore`, `meta` in `metal`): inside
+/// a longer label they count only beside a separator, a digit or words
+/// phishers add. Other short names (`smbc`, `mufg`) also count beside a
+/// couple of random letters (`smbczw`, `bkmufg`), as phishing domains have.
+pub(crate) const EVERYDAY_NAMES: &[&str] = &[
+    "line", "apple", "meta", "live", "office", "outlook", "windows", "visa", "chase", "target",
+    "orange", "discover", "post", "citi", "uber", "bing", "azure", "skype", "xbox",
+];
+
 /// Words phishers glue to a brand name (`smbc-login`, `mufgcard`, `myjcb`).
 pub(super) const COMBO_WORDS: &[&str] = &[
     "login",
