@@ -10,6 +10,7 @@
 //! last.
 
 use crate::auth::results::{self, AuthSummary};
+use crate::brand::BrandIndex;
 use crate::findings::{Finding, FindingKind};
 use crate::limits::Limits;
 use crate::lure::{self, Destination};
@@ -183,7 +184,60 @@ pub(crate) fn findings(mail: &Mail, policy: &Policy, bounds: &Bounds) -> Vec<Fin
         .collect();
     findings.extend(lure::analyse(mail, &destinations, &policy.lures));
     findings.extend(links::truncation(&x));
+    let hosts: Vec<&str> = x.links.iter().map(|l| l.host.as_str()).collect();
+    findings.extend(impersonation(&findings, &hosts, &policy.brand_index));
     findings
+}
+
+/// Claims strong enough to say who the mail is from.
+const SPEAKS_AS: &[FindingKind] = &[
+    FindingKind::DisplayName,
+    FindingKind::FreemailBrand,
+    FindingKind::SubjectBrand,
+    FindingKind::Homograph,
+    FindingKind::Typo,
+    FindingKind::TldSwap,
+    FindingKind::Combo,
+    FindingKind::Subdomain,
+];
+
+/// Findings that ask the reader to hand something over, besides links.
+const ASKS: &[FindingKind] = &[
+    FindingKind::FormPassword,
+    FindingKind::FormExternalAction,
+    FindingKind::HtmlAttachment,
+];
+
+/// `brand-impersonation`: a claim to be brand B (the sender analyser only
+/// reports claims from senders that are not B's domains or B's
+/// authenticated mail), with a request: a link to a host that is not B's,
+/// or a form or HTML attachment. Lure wording is not needed; it adds its
+/// own points when present.
+fn impersonation(findings: &[Finding], link_hosts: &[&str], index: &BrandIndex) -> Option<Finding> {
+    let claim = findings
+        .iter()
+        .find(|f| SPEAKS_AS.contains(&f.kind) && f.brand.is_some())?;
+    let brand = claim.brand.as_deref()?;
+    let request = link_hosts
+        .iter()
+        .find(|h| index.owner(h) != Some(brand))
+        .map(|h| format!("a link to {h}, not the brand's"))
+        .or_else(|| {
+            findings
+                .iter()
+                .find(|f| ASKS.contains(&f.kind))
+                .map(|f| f.kind.to_string())
+        })?;
+    Some(
+        Finding::new(
+            FindingKind::BrandImpersonation,
+            format!(
+                "speaks as {brand} ({}) from a sender that is not the brand's, and asks to act: {request}",
+                claim.kind
+            ),
+        )
+        .with_brand(brand),
+    )
 }
 
 /// The combination that matters most: a brand claim together with a request
@@ -208,6 +262,12 @@ fn combine(mail: &Mail, findings: &mut Vec<Finding>) {
             )
             .with_brand(brand),
         );
+        return;
+    }
+    if findings
+        .iter()
+        .any(|f| f.kind == FindingKind::BrandImpersonation)
+    {
         return;
     }
     if let Some(claim) = findings.iter().find(|f| f.kind.is_brand_claim()) {

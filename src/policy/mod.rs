@@ -85,6 +85,8 @@ pub fn default_score(kind: FindingKind) -> i32 {
         FormExternalAction => 20,
         HtmlAttachment => 40,
         DataUri => 20,
+        // With the weakest claim (a subject, 15) this reaches quarantine.
+        BrandImpersonation => 60,
         BrandCredentialLink => 60,
         OfficialCredentialLink => 0,
         CredentialLure => 25,
