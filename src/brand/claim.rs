@@ -219,19 +219,27 @@ pub fn without_via(display: &str) -> &str {
     }
 }
 
-/// Text with every bracketed group (`【期限迫る】`, `[SPAM]`) taken out:
-/// notices in brackets may say anything before the sender's name.
+/// Text with every closed bracketed group (`【期限迫る】`, `[SPAM]`) taken
+/// out: notices in brackets may say anything before the sender's name. The
+/// words of a group still open (the brand inside it) stay, so that
+/// "[Lockergnome Apple Core]" is not read as a lead into "Apple".
 fn without_groups(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    let mut depth = 0usize;
+    let mut open: Vec<String> = Vec::new();
     for c in s.chars() {
         if OPENERS.contains(&c) {
-            depth += 1;
-        } else if CLOSERS.contains(&c) && depth > 0 {
-            depth -= 1;
-        } else if depth == 0 {
+            open.push(String::new());
+        } else if CLOSERS.contains(&c) && !open.is_empty() {
+            open.pop();
+        } else if let Some(group) = open.last_mut() {
+            group.push(c);
+        } else {
             out.push(c);
         }
+    }
+    for group in open {
+        out.push(' ');
+        out.push_str(&group);
     }
     out
 }
@@ -344,6 +352,7 @@ mod tests {
                 "Microsoft",
             ),
             ("MS/Apple: Can this marriage be saved?", "Apple"),
+            ("[Lockergnome Apple Core]  Skip Content", "Apple"),
             ("Re: Microsoft reveals media XP details", "Microsoft"),
         ] {
             assert!(!subject_claims(s, n), "{s}");
