@@ -122,6 +122,7 @@ pub fn mail<'a>(
         from_domain,
         sender_registrable,
         official_sender,
+        subject: message::subject(msg),
     }
 }
 
@@ -251,7 +252,12 @@ fn combine(mail: &Mail, findings: &mut Vec<Finding>) {
         findings.retain(|f| !(f.kind.is_impersonation() && f.brand.as_deref() == Some(own)));
     }
     hosted_lure(findings);
-    let asks = findings.iter().find(|f| CREDENTIAL_ASKS.contains(&f.kind));
+    // A login page on a brand's own domain (the finding names that brand)
+    // is the brand's, not a request to hand credentials elsewhere.
+    let asks = findings.iter().find(|f| {
+        CREDENTIAL_ASKS.contains(&f.kind)
+            && !(f.kind == FindingKind::LinkCredentialPath && f.brand.is_some())
+    });
     let Some(asks) = asks else { return };
     let ask_kind = asks.kind;
     if let Some(brand) = mail.official_sender {

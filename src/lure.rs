@@ -359,7 +359,7 @@ pub fn analyse(mail: &Mail, links: &[Destination], index: &LureIndex) -> Vec<Fin
         return out;
     };
     let mut text = String::new();
-    if let Some(s) = mail.msg.subject() {
+    if let Some(s) = mail.subject.as_deref() {
         text.push_str(s);
         text.push('\n');
     }

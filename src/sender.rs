@@ -238,7 +238,7 @@ fn without_list_tag<'s>(mail: &Mail, subject: &'s str) -> &'s str {
 /// A subject that speaks as a brand the sender is not. `claimed` is the brand
 /// the display name already claimed, if any.
 fn subject_claim(mail: &Mail, rules: &SenderRules, claimed: Option<&str>) -> Option<Finding> {
-    let subject = mail.msg.subject()?;
+    let subject = mail.subject.as_deref()?;
     let subject = without_list_tag(mail, subject);
     let (brand_id, name) = rules.index.named_in(subject)?;
     // Named is not claimed: a headline or a newsletter's title talks about

@@ -87,6 +87,8 @@ const SENDER_WORDS: &[&str] = &[
     "担当",
     "より",
     "から",
+    "からの",
+    "の",
     "システム",
     "管理",
     "管理者",
@@ -283,11 +285,11 @@ pub fn subject_claims(subject: &str, brand_name: &str) -> bool {
         || SUBJECT_FOLLOWERS.iter().any(|w| a.starts_with(&fold(w)));
     // Leading: nothing before the brand but notices, brackets and "your".
     let leading = made_of(&without_groups(b), SUBJECT_LEADS);
-    // A headline starts with the brand too ("Microsoft reveals …"): in
-    // Latin script a leading brand also needs a notice or "your" before it,
-    // or a colon or one of its own words after it. Japanese subjects lead
-    // with the sender's name.
-    let latin = name.is_ascii();
+    // A headline starts with the brand too ("Microsoft reveals …"): in a
+    // Latin-script subject a leading brand also needs a notice or "your"
+    // before it, or a colon or one of its own words after it. Japanese
+    // subjects lead with the sender's name, in whatever script it is.
+    let latin = text.is_ascii();
     bracketed || (leading && (followed || !latin || !b.is_empty()))
 }
 
@@ -305,6 +307,7 @@ mod tests {
             ("イオンカード お客様センター", "イオンカード"),
             ("Apple ID Support", "Apple"),
             ("楽天カード株式会社 via Industrypack-devel", "楽天カード"),
+            ("Amazonからの お知らせ", "Amazon"),
             ("MyJCB", "MyJCB"),
         ] {
             assert!(display_name_claims(d, n, &[n]), "{d}");
@@ -329,6 +332,7 @@ mod tests {
                 "ETCマイレージ",
             ),
             ("[SPAM] 「重要」Ekinetユーザーポリシー", "Ekinet"),
+            ("Amazon.co.jpでのご注文の確認", "Amazon.co.jp"),
             ("[Amazon] Your order", "Amazon"),
             ("Amazon: action required", "Amazon"),
             ("Your Apple ID has been locked", "Apple"),

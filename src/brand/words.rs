@@ -14,7 +14,8 @@ pub(super) const GENERIC_NAMES: &[&str] = &[
 /// couple of random letters (`smbczw`, `bkmufg`), as phishing domains have.
 pub(crate) const EVERYDAY_NAMES: &[&str] = &[
     "line", "apple", "meta", "live", "office", "outlook", "windows", "visa", "chase", "target",
-    "orange", "discover", "post", "citi", "uber", "bing", "azure", "skype", "xbox",
+    "orange", "discover", "post", "citi", "uber", "bing", "azure", "skype", "xbox", "ledger",
+    "caixa",
 ];
 
 /// Words phishers glue to a brand name (`smbc-login`, `mufgcard`, `myjcb`).
