@@ -289,8 +289,10 @@ pub fn subject_claims(subject: &str, brand_name: &str) -> bool {
     // Latin-script subject a leading brand also needs a notice or "your"
     // before it, or a colon or one of its own words after it. Japanese
     // subjects lead with the sender's name, in whatever script it is.
+    // "… from Amazon" names who is writing.
+    let from = b.ends_with(" from") || b == "from";
     let latin = text.is_ascii();
-    bracketed || (leading && (followed || !latin || !b.is_empty()))
+    from || bracketed || (leading && (followed || !latin || !b.is_empty()))
 }
 
 #[cfg(test)]
@@ -337,6 +339,7 @@ mod tests {
             ("Amazon: action required", "Amazon"),
             ("Your Apple ID has been locked", "Apple"),
             ("Microsoft account security alert", "Microsoft"),
+            ("Important notice from PayPal", "PayPal"),
         ] {
             assert!(subject_claims(s, n), "{s}");
         }
