@@ -6,7 +6,7 @@
 //! host stays nearly flat as the number of protected domains grows.
 
 use super::typo;
-use super::words::{COMBO_WORDS, EVERYDAY_NAMES, FLAT_SUFFIXES, GENERIC_NAMES};
+use super::words::{combo_words, COMBO_WORDS, EVERYDAY_NAMES, FLAT_SUFFIXES, GENERIC_NAMES};
 use crate::domain;
 use crate::findings::FindingKind;
 use crate::normalize::domain_skeleton;
@@ -50,28 +50,6 @@ pub struct DomainIndex {
 
 fn generic(name: &str) -> bool {
     name.len() < 3 || GENERIC_NAMES.contains(&name)
-}
-
-/// Whether `s` is nothing but words phishers glue to a brand name, one
-/// after another (`card`, `securelogin`, `my`).
-fn combo_words(s: &str) -> bool {
-    if s.is_empty() {
-        return false;
-    }
-    // Prefixes of `s` that are a run of combo words.
-    let mut reach = vec![false; s.len() + 1];
-    reach[0] = true;
-    for i in 0..s.len() {
-        if !reach[i] {
-            continue;
-        }
-        for w in COMBO_WORDS {
-            if s[i..].starts_with(w) {
-                reach[i + w.len()] = true;
-            }
-        }
-    }
-    reach[s.len()]
 }
 
 fn split_name(registrable: &str) -> Option<(String, String)> {

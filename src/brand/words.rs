@@ -74,3 +74,25 @@ pub(super) const COMBO_WORDS: &[&str] = &[
 /// Public suffixes as they appear when a phisher flattens them into a label
 /// (`smbc-co-jp.com`, `mufgjp.xyz`).
 pub(super) const FLAT_SUFFIXES: &[&str] = &["cojp", "nejp", "orjp", "jp", "com", "net"];
+
+/// Whether `s` is nothing but words phishers glue to a brand name, one
+/// after another (`card`, `securelogin`, `my`).
+pub(super) fn combo_words(s: &str) -> bool {
+    if s.is_empty() {
+        return false;
+    }
+    // Prefixes of `s` that are a run of combo words.
+    let mut reach = vec![false; s.len() + 1];
+    reach[0] = true;
+    for i in 0..s.len() {
+        if !reach[i] {
+            continue;
+        }
+        for w in COMBO_WORDS {
+            if s[i..].starts_with(w) {
+                reach[i + w.len()] = true;
+            }
+        }
+    }
+    reach[s.len()]
+}
