@@ -183,7 +183,7 @@ impl Policy {
             brand_index,
             freemail: data.freemail,
             links,
-            lures: LureIndex::new(),
+            lures: LureIndex::new(&data.lure_asks, &data.lure_pressures),
             allow: data.allow,
         })
     }
