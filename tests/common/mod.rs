@@ -546,7 +546,7 @@ impl Proc {
             if let Some(at) = log.find(marker) {
                 let rest = &log[at + marker.len()..];
                 let word = rest
-                    .split(|c: char| c.is_whitespace() || c == ';' || c == '/')
+                    .split(|c: char| c.is_whitespace() || matches!(c, ';' | '/' | '"'))
                     .next()
                     .unwrap_or("");
                 return word.parse().map_err(|e| {
