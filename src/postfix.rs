@@ -98,7 +98,14 @@ impl Instance {
     /// Releases held messages (`postsuper -H`); Postfix delivers them at its
     /// next queue run.
     pub fn release(&self, ids: &[String]) -> Result<(), String> {
-        self.each("-H", ids)
+        self.each("-H", ids)?;
+        // Without this a released message waits for the next queue run
+        // (queue_run_delay, 5 minutes by default). Best effort: the message
+        // is released either way.
+        for id in ids {
+            let _ = self.run("postqueue", &["-i", id]);
+        }
+        Ok(())
     }
 
     /// Deletes messages, but only from the hold queue (`postsuper -d ID

@@ -403,6 +403,11 @@ impl Harness {
         }
     }
 
+    /// The private Postfix's configuration directory (for `-c DIR`).
+    pub fn postfix_config_dir(&self) -> &Path {
+        &self.postfix.conf
+    }
+
     /// Removes a message from the queue (`postsuper -d`).
     pub fn delete_queued(&self, queue_id: &str) -> Result<(), String> {
         self.postfix.run("postsuper", &["-d", queue_id]).map(|_| ())
