@@ -22,6 +22,13 @@ pub struct Report {
     pub reasons: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub from_domain: Option<String>,
+    /// The From field and Subject as a reader's client shows them
+    /// (decoded, sanitised).
+    pub from: String,
+    pub subject: String,
+    /// What makes this verdict doubtful, e.g. input that is not mail.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl Report {
@@ -33,6 +40,41 @@ impl Report {
             auth,
             reasons: verdict.reasons,
             from_domain: analysis.from_domain,
+            from: String::new(),
+            subject: String::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Adds what a person checking one message wants to see besides the
+    /// verdict: the decoded From and Subject, and whether it is mail at all.
+    pub fn describe(&mut self, raw: &[u8]) {
+        let msg = analysis::parse(raw);
+        self.from = msg
+            .from()
+            .and_then(|a| a.first())
+            .map(|a| match (a.name(), a.address()) {
+                (Some(n), Some(addr)) => format!("{n} <{addr}>"),
+                (None, Some(addr)) => addr.to_string(),
+                (Some(n), None) => n.to_string(),
+                (None, None) => String::new(),
+            })
+            .map(|s| crate::sanitize::one_line(&s, 300))
+            .unwrap_or_default();
+        self.subject = crate::sanitize::one_line(msg.subject().unwrap_or(""), 300);
+        const MAIL_FIELDS: &[&str] = &["From", "Date", "Subject", "Received", "Message-ID", "To"];
+        let mail_like = msg
+            .headers()
+            .iter()
+            .any(|h| MAIL_FIELDS.iter().any(|f| h.name().eq_ignore_ascii_case(f)));
+        if !mail_like {
+            self.warnings.push(
+                "this does not look like an email message (no From, Date, Subject, To, \
+                 Received or Message-ID field): the verdict means nothing"
+                    .into(),
+            );
+        } else if self.from.is_empty() {
+            self.warnings.push("no From field".into());
         }
     }
 }

@@ -185,12 +185,17 @@ fn config_check(file: Option<PathBuf>, policies: Vec<PathBuf>) -> i32 {
             return 1;
         }
     };
-    let paths = if policies.is_empty() {
+    let from_config = policies.is_empty();
+    let paths = if from_config {
         cfg.policy.clone()
     } else {
         policies
     };
-    match Policy::load_files(&paths) {
+    let loaded = Policy::load_files(&paths).map_err(|e| match (&file, from_config) {
+        (Some(f), true) => e.referred_by(&f.display().to_string(), "policy"),
+        _ => e.to_string(),
+    });
+    match loaded {
         Ok(p) => {
             println!(
                 "ok: configuration {}; policy {} {} ({} brands) from {}",
@@ -222,7 +227,11 @@ fn check(args: CheckArgs) -> i32 {
     if !args.policies.is_empty() {
         cfg.policy = args.policies.clone();
     }
-    let policy = match Policy::load_files(&cfg.policy) {
+    let loaded = Policy::load_files(&cfg.policy).map_err(|e| match &args.config {
+        Some(f) if args.policies.is_empty() => e.referred_by(&f.display().to_string(), "policy"),
+        _ => e.to_string(),
+    });
+    let policy = match loaded {
         Ok(p) => p,
         Err(e) => {
             eprintln!("{e}");
@@ -290,7 +299,8 @@ fn check(args: CheckArgs) -> i32 {
                 .unwrap_or_else(|timed_out| timed_out)
         })
     };
-    let report = crate::check::assess(&raw, &env, auth, &policy, &cfg);
+    let mut report = crate::check::assess(&raw, &env, auth, &policy, &cfg);
+    report.describe(&raw);
     if args.json {
         match serde_json::to_string_pretty(&report) {
             Ok(s) => println!("{s}"),
@@ -309,26 +319,37 @@ fn check(args: CheckArgs) -> i32 {
 pub fn render_report(o: &crate::check::Report) -> String {
     use std::fmt::Write;
     let mut s = String::new();
+    for w in &o.warnings {
+        let _ = writeln!(s, "warning: {w}");
+    }
     let _ = writeln!(s, "action: {}", o.action);
     let _ = writeln!(s, "score:  {}", o.score);
     let a = &o.auth;
     let _ = writeln!(
         s,
-        "auth:   spf={} spf-helo={} dkim={} dmarc={} (policy {:?}) arc={}{}",
+        "auth:   spf={} spf-helo={} dkim={} dmarc={} (p={}) arc={}{}",
         a.spf.as_str(),
         a.spf_helo.as_str(),
         a.dkim.as_str(),
         a.dmarc.as_str(),
-        a.dmarc_policy,
+        match a.dmarc_policy {
+            crate::auth::results::OwnerPolicy::None => "none",
+            crate::auth::results::OwnerPolicy::Quarantine => "quarantine",
+            crate::auth::results::OwnerPolicy::Reject => "reject",
+        },
         a.arc.as_str(),
         a.skipped
             .as_deref()
             .map(|r| format!(" [{r}]"))
             .unwrap_or_default()
     );
-    if let Some(d) = &o.from_domain {
-        let _ = writeln!(s, "from:   {d}");
+    if !o.from.is_empty() {
+        let _ = writeln!(s, "from:   {}", o.from);
     }
+    if let Some(d) = &o.from_domain {
+        let _ = writeln!(s, "domain: {d}");
+    }
+    let _ = writeln!(s, "subject: {}", o.subject);
     if o.findings.is_empty() {
         let _ = writeln!(s, "findings: none");
     } else {

@@ -119,7 +119,9 @@ fn show(
                 .trust_authserv_id
                 .clone()
                 .unwrap_or_else(|| cfg.authserv_id.clone());
-            Some(crate::check::offline(&message, &policy, &cfg, Some(&id)))
+            let mut r = crate::check::offline(&message, &policy, &cfg, Some(&id));
+            r.describe(&message);
+            Some(r)
         }
         None => None,
     };
