@@ -310,66 +310,9 @@ fn check(args: CheckArgs) -> i32 {
             }
         }
     } else {
-        print!("{}", render_report(&report));
+        print!("{}", crate::check::render(&report));
     }
     0
-}
-
-/// The human-readable form of `check`: action first, then why.
-pub fn render_report(o: &crate::check::Report) -> String {
-    use std::fmt::Write;
-    let mut s = String::new();
-    for w in &o.warnings {
-        let _ = writeln!(s, "warning: {w}");
-    }
-    let _ = writeln!(s, "action: {}", o.action);
-    let _ = writeln!(s, "score:  {}", o.score);
-    let a = &o.auth;
-    let _ = writeln!(
-        s,
-        "auth:   spf={} spf-helo={} dkim={} dmarc={} (p={}) arc={}{}",
-        a.spf.as_str(),
-        a.spf_helo.as_str(),
-        a.dkim.as_str(),
-        a.dmarc.as_str(),
-        match a.dmarc_policy {
-            crate::auth::results::OwnerPolicy::None => "none",
-            crate::auth::results::OwnerPolicy::Quarantine => "quarantine",
-            crate::auth::results::OwnerPolicy::Reject => "reject",
-        },
-        a.arc.as_str(),
-        a.skipped
-            .as_deref()
-            .map(|r| format!(" [{r}]"))
-            .unwrap_or_default()
-    );
-    if !o.from.is_empty() {
-        let _ = writeln!(s, "from:   {}", o.from);
-    }
-    if let Some(d) = &o.from_domain {
-        let _ = writeln!(s, "domain: {d}");
-    }
-    let _ = writeln!(s, "subject: {}", o.subject);
-    if o.findings.is_empty() {
-        let _ = writeln!(s, "findings: none");
-    } else {
-        let _ = writeln!(s, "findings:");
-        for f in &o.findings {
-            let brand = f
-                .brand
-                .as_deref()
-                .map(|b| format!(" [{b}]"))
-                .unwrap_or_default();
-            let _ = writeln!(s, "  {:>4}  {}{}: {}", f.score, f.kind, brand, f.evidence);
-        }
-    }
-    if !o.reasons.is_empty() {
-        let _ = writeln!(s, "reasons:");
-        for r in &o.reasons {
-            let _ = writeln!(s, "  - {r}");
-        }
-    }
-    s
 }
 
 fn eval(args: EvalArgs) -> i32 {

@@ -5,9 +5,9 @@
 
 use crate::check;
 use crate::config::Config;
+pub use crate::eval_report::{Change, LabelStats, MessageResult, Rates, Report};
 use crate::findings::{Action, FindingKind};
 use crate::policy::Policy;
-use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -30,59 +30,6 @@ const PHISH_LABELS: &[&str] = &["phish", "jp-phish"];
 const HAM_LABELS: &[&str] = &["ham", "jp-ham"];
 /// Labels scored at all; parse fixtures and auth vectors are not mail to judge.
 const SCORED_LABELS: &[&str] = &["phish", "jp-phish", "jp-spam", "ham", "jp-ham"];
-
-#[derive(Debug, Default, Clone, Serialize)]
-pub struct LabelStats {
-    pub messages: usize,
-    /// Messages per action name.
-    pub actions: BTreeMap<String, usize>,
-    /// Share with action tag or stronger.
-    pub tagged_or_worse: f64,
-    /// Share with action quarantine or stronger.
-    pub quarantined_or_worse: f64,
-}
-
-#[derive(Debug, Default, Serialize)]
-pub struct Report {
-    pub policy: String,
-    pub input: String,
-    pub labels: BTreeMap<String, LabelStats>,
-    /// Phishing labels together: share with action ≥ tag.
-    pub recall_tag: f64,
-    /// Phishing labels together: share with action ≥ quarantine.
-    pub recall_quarantine: f64,
-    /// Legitimate labels together: share with action ≥ tag.
-    pub false_positive_rate: f64,
-    /// Finding kinds by the number of messages they fired in, most first.
-    pub top_findings: Vec<(String, usize)>,
-    /// Per finding kind: in how many messages of each label it fired.
-    pub kinds: BTreeMap<String, BTreeMap<String, usize>>,
-    /// Per brand: how many messages of each label were flagged (≥ tag)
-    /// with a finding naming the brand.
-    pub brands: BTreeMap<String, BTreeMap<String, usize>>,
-    /// The --diff policy's figures on the same messages.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub after: Option<Rates>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub diff: Vec<Change>,
-    /// Rows of labels that are not scored (parse fixtures, auth vectors).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub not_scored: BTreeMap<String, usize>,
-    /// Per message, when asked for: tuning needs to see which mail moved.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub messages: Vec<MessageResult>,
-    /// Files listed but unreadable.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub unreadable: Vec<String>,
-}
-
-/// The headline figures of one policy.
-#[derive(Debug, Default, Clone, Copy, Serialize)]
-pub struct Rates {
-    pub recall_tag: f64,
-    pub recall_quarantine: f64,
-    pub false_positive_rate: f64,
-}
 
 /// Counts behind [`Rates`].
 #[derive(Debug, Default, Clone, Copy)]
@@ -114,23 +61,6 @@ impl Tally {
             false_positive_rate: share(self.ham_tag, self.ham),
         }
     }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Change {
-    pub file: String,
-    pub label: String,
-    pub before: Action,
-    pub after: Action,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct MessageResult {
-    pub file: String,
-    pub label: String,
-    pub action: Action,
-    pub score: i32,
-    pub kinds: Vec<FindingKind>,
 }
 
 /// The labelled messages of a labels.tsv or a directory of .eml files, and
@@ -309,7 +239,7 @@ pub fn run(opts: &EvalOptions) -> Result<String, String> {
     if opts.json {
         return serde_json::to_string_pretty(&report).map_err(|e| e.to_string());
     }
-    Ok(crate::eval_render::render(&report))
+    Ok(crate::eval_report::render(&report))
 }
 
 #[cfg(test)]

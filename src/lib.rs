@@ -21,7 +21,7 @@ pub mod config;
 pub mod dns;
 pub(crate) mod domain;
 pub mod eval;
-pub mod eval_render;
+pub mod eval_report;
 pub mod findings;
 pub mod guard;
 pub mod header_text;

@@ -134,7 +134,7 @@ fn show(
     let mut out = quarantine::render_one(&held);
     if let Some(r) = &report {
         out.push_str("\nanalysis now (check):\n");
-        out.push_str(&crate::cli::render_report(r));
+        out.push_str(&crate::check::render(r));
     }
     if raw {
         out.push_str("\n--- message as stored ---\n");

@@ -261,9 +261,11 @@ impl Session {
                 let verdict =
                     verdict::decide(&analysis, &auth, &state.policy, &verdict::Settings::of(cfg));
                 // Flagged mail only: the report and export read these.
-                let indicators = (verdict.policy_action >= Action::Tag)
-                    .then(|| indicators::of(&raw, &analysis, &state.policy, &cfg.limits))
-                    .unwrap_or_default();
+                let indicators = if verdict.policy_action >= Action::Tag {
+                    indicators::of(&raw, &analysis, &state.policy, &cfg.limits)
+                } else {
+                    Indicators::default()
+                };
                 self.log_verdict(&auth, &analysis, &verdict, &indicators);
                 (verdict, Some(analysis))
             }

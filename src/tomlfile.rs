@@ -112,8 +112,7 @@ fn table_at(src: &str, offset: usize) -> Option<String> {
     src[..offset]
         .lines()
         .map(str::trim)
-        .filter(|l| l.starts_with('['))
-        .last()
+        .rfind(|l| l.starts_with('['))
         .map(|l| {
             let l = l.split('#').next().unwrap_or(l).trim();
             l.trim_matches(['[', ']']).trim().to_string()

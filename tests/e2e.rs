@@ -83,7 +83,6 @@ fn infrastructure() -> Builder {
             MilterSpec {
                 config: "log_format = \"json\"\n".into(),
                 policy: "[bands]\ntag = 30\nquarantine = 60\n".into(),
-                ..Default::default()
             },
         )
         .listener(

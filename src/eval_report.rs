@@ -1,9 +1,79 @@
-//! The text form of an `eval` report.
+//! What `eval` reports: the figures as data (its JSON form) and as text.
 
-use crate::eval::{Rates, Report};
-use crate::findings::Action;
+use crate::findings::{Action, FindingKind};
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write;
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct LabelStats {
+    pub messages: usize,
+    /// Messages per action name.
+    pub actions: BTreeMap<String, usize>,
+    /// Share with action tag or stronger.
+    pub tagged_or_worse: f64,
+    /// Share with action quarantine or stronger.
+    pub quarantined_or_worse: f64,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    pub policy: String,
+    pub input: String,
+    pub labels: BTreeMap<String, LabelStats>,
+    /// Phishing labels together: share with action ≥ tag.
+    pub recall_tag: f64,
+    /// Phishing labels together: share with action ≥ quarantine.
+    pub recall_quarantine: f64,
+    /// Legitimate labels together: share with action ≥ tag.
+    pub false_positive_rate: f64,
+    /// Finding kinds by the number of messages they fired in, most first.
+    pub top_findings: Vec<(String, usize)>,
+    /// Per finding kind: in how many messages of each label it fired.
+    pub kinds: BTreeMap<String, BTreeMap<String, usize>>,
+    /// Per brand: how many messages of each label were flagged (≥ tag)
+    /// with a finding naming the brand.
+    pub brands: BTreeMap<String, BTreeMap<String, usize>>,
+    /// The --diff policy's figures on the same messages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<Rates>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub diff: Vec<Change>,
+    /// Rows of labels that are not scored (parse fixtures, auth vectors).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub not_scored: BTreeMap<String, usize>,
+    /// Per message, when asked for: tuning needs to see which mail moved.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<MessageResult>,
+    /// Files listed but unreadable.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<String>,
+}
+
+/// The headline figures of one policy.
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct Rates {
+    pub recall_tag: f64,
+    pub recall_quarantine: f64,
+    pub false_positive_rate: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    pub file: String,
+    pub label: String,
+    pub before: Action,
+    pub after: Action,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageResult {
+    pub file: String,
+    pub label: String,
+    pub action: Action,
+    pub score: i32,
+    pub kinds: Vec<FindingKind>,
+}
 
 pub fn render(r: &Report) -> String {
     let mut s = String::new();
