@@ -32,7 +32,8 @@ enum QuarantineCommand {
         #[arg(long)]
         check: bool,
         /// kinko-milter configuration for --check (its policy files and
-        /// authserv-id); default: built-in defaults.
+        /// authserv-id); default: /etc/kinko-milter/kinko-milter.toml when
+        /// installed, else built-in defaults.
         #[arg(long, requires = "check")]
         config: Option<PathBuf>,
         /// Also print the whole message as stored (it may be live phishing:
@@ -56,6 +57,9 @@ enum QuarantineCommand {
         queue_ids: Vec<String>,
     },
 }
+
+/// Where the Debian package installs the daemon's configuration.
+const INSTALLED_CONFIG: &str = "/etc/kinko-milter/kinko-milter.toml";
 
 pub fn main(args: QuarantineArgs) -> i32 {
     let pf = Instance {
@@ -107,7 +111,10 @@ fn show(
     let (held, message) = quarantine::show(pf, queue_id)?;
     let report = match check {
         Some(config) => {
-            let cfg = match config {
+            let cfg = match config.or_else(|| {
+                let installed = PathBuf::from(INSTALLED_CONFIG);
+                installed.exists().then_some(installed)
+            }) {
                 Some(p) => crate::config::Config::load(&p).map_err(|e| e.to_string())?,
                 None => crate::config::Config::default(),
             };
