@@ -166,7 +166,7 @@ fn config_check_names_file_line_and_field() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.starts_with(&format!("{}:6: quarantine: ", p.display())),
+        err.starts_with(&format!("{}:6: bands.quarantine: ", p.display())),
         "{err}"
     );
 }
