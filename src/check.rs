@@ -50,17 +50,7 @@ impl Report {
     /// verdict: the decoded From and Subject, and whether it is mail at all.
     pub fn describe(&mut self, raw: &[u8]) {
         let msg = analysis::parse(raw);
-        self.from = msg
-            .from()
-            .and_then(|a| a.first())
-            .map(|a| match (a.name(), a.address()) {
-                (Some(n), Some(addr)) => format!("{n} <{addr}>"),
-                (None, Some(addr)) => addr.to_string(),
-                (Some(n), None) => n.to_string(),
-                (None, None) => String::new(),
-            })
-            .map(|s| crate::sanitize::one_line(&s, 300))
-            .unwrap_or_default();
+        self.from = shown_from(&msg);
         self.subject = crate::sanitize::one_line(msg.subject().unwrap_or(""), 300);
         const MAIL_FIELDS: &[&str] = &["From", "Date", "Subject", "Received", "Message-ID", "To"];
         let mail_like = msg
@@ -77,6 +67,22 @@ impl Report {
             self.warnings.push("no From field".into());
         }
     }
+}
+
+/// The first From address as a reader's client shows it: `Name <addr>`,
+/// decoded and sanitised.
+pub fn shown_from(msg: &analysis::Parsed<'_>) -> String {
+    let shown = msg
+        .from()
+        .and_then(|a| a.first())
+        .map(|a| match (a.name(), a.address()) {
+            (Some(n), Some(addr)) => format!("{n} <{addr}>"),
+            (None, Some(addr)) => addr.to_string(),
+            (Some(n), None) => n.to_string(),
+            (None, None) => String::new(),
+        })
+        .unwrap_or_default();
+    crate::sanitize::one_line(&shown, 300)
 }
 
 /// Authentication results without DNS: from a trusted upstream header when

@@ -33,16 +33,6 @@ impl Held {
                 .map(|v| crate::sanitize::one_line(v, 2000))
                 .unwrap_or_default()
         };
-        let from = msg
-            .from()
-            .and_then(|a| a.first())
-            .map(|a| match (a.name(), a.address()) {
-                (Some(n), Some(addr)) => format!("{n} <{addr}>"),
-                (None, Some(addr)) => addr.to_string(),
-                (Some(n), None) => n.to_string(),
-                (None, None) => String::new(),
-            })
-            .unwrap_or_default();
         let reasons_text = unescape(&field(crate::actions::REASONS_HEADER));
         let reasons: Vec<String> = reasons_text
             .split("; ")
@@ -56,7 +46,7 @@ impl Held {
             size: q.message_size,
             envelope_sender: crate::sanitize::one_line(&q.sender, 320),
             recipients: q.recipients.len(),
-            from: crate::sanitize::one_line(&from, 300),
+            from: crate::check::shown_from(&msg),
             subject: crate::sanitize::one_line(msg.subject().unwrap_or(""), 300),
             verdict: field(crate::actions::VERDICT_HEADER),
             score: field(crate::actions::SCORE_HEADER).parse().ok(),
