@@ -11,9 +11,10 @@ fn eval(root: &Path, labels: &Path, policies: &[&str]) -> serde_json::Value {
             .iter()
             .map(|p| root.join("policy").join(p))
             .collect(),
+        config: None,
         json: true,
         trust_authserv_id: None,
-        diff: None,
+        diff: Vec::new(),
         messages: false,
         input: labels.to_path_buf(),
     };

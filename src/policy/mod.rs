@@ -221,7 +221,7 @@ mod tests {
         let e = load_str("[bands]\ntag = 10\nquarantin = 20\n").unwrap_err();
         assert_eq!(e.file, "test.toml");
         assert_eq!(e.line, 3);
-        assert_eq!(e.field, "quarantin");
+        assert_eq!(e.field, "bands.quarantin");
         assert!(e.message.contains("unknown field"), "{e}");
     }
 

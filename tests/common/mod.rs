@@ -403,6 +403,11 @@ impl Harness {
         }
     }
 
+    /// The private Postfix's configuration directory (for `-c DIR`).
+    pub fn postfix_config_dir(&self) -> &Path {
+        &self.postfix.conf
+    }
+
     /// Removes a message from the queue (`postsuper -d`).
     pub fn delete_queued(&self, queue_id: &str) -> Result<(), String> {
         self.postfix.run("postsuper", &["-d", queue_id]).map(|_| ())
@@ -546,7 +551,7 @@ impl Proc {
             if let Some(at) = log.find(marker) {
                 let rest = &log[at + marker.len()..];
                 let word = rest
-                    .split(|c: char| c.is_whitespace() || c == ';' || c == '/')
+                    .split(|c: char| c.is_whitespace() || matches!(c, ';' | '/' | '"'))
                     .next()
                     .unwrap_or("");
                 return word.parse().map_err(|e| {
