@@ -16,7 +16,7 @@ use crate::lure::{self, Destination};
 use crate::message::{self, Bounds, Envelope, Mail};
 use crate::policy::Policy;
 use crate::sender::{self, SenderRules};
-use crate::{domain, links};
+use crate::{attachments, domain, links};
 use mail_parser::{Message, MessageParser, PartType};
 use serde::Serialize;
 
@@ -183,6 +183,9 @@ pub(crate) fn findings(mail: &Mail, policy: &Policy, bounds: &Bounds) -> Vec<Fin
         .collect();
     findings.extend(lure::analyse(mail, &destinations, &policy.lures));
     findings.extend(links::truncation(&x));
+    // The brand itself and allowlisted senders are authorised to send files.
+    let trusted = mail.official_sender.is_some() || sender::allowlisted(mail, &policy.allow);
+    findings.extend(attachments::analyse(mail.msg, bounds, trusted));
     findings
 }
 
