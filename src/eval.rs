@@ -24,9 +24,16 @@ pub struct EvalOptions {
 /// Labels whose messages should be stopped.
 const PHISH_LABELS: &[&str] = &["phish", "jp-phish"];
 /// Labels whose messages must get through.
-const HAM_LABELS: &[&str] = &["ham", "jp-ham"];
+const HAM_LABELS: &[&str] = &["ham", "jp-ham", "ham-commercial"];
 /// Labels scored at all; parse fixtures and auth vectors are not mail to judge.
-const SCORED_LABELS: &[&str] = &["phish", "jp-phish", "jp-spam", "ham", "jp-ham"];
+const SCORED_LABELS: &[&str] = &[
+    "phish",
+    "jp-phish",
+    "jp-spam",
+    "ham",
+    "jp-ham",
+    "ham-commercial",
+];
 
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct LabelStats {

@@ -71,6 +71,12 @@ kinds! {
     FormExternalAction = "form-external-action",
     HtmlAttachment = "html-attachment",
     DataUri = "data-uri",
+    /// The seed's rule: the mail speaks as a protected brand (display name,
+    /// a subject that speaks as it, a lookalike sender domain), does not
+    /// come from the brand's own domains, and asks the reader to act (a
+    /// link off the brand's domains, a form, an HTML attachment). The
+    /// brand never sends that, whatever the wording.
+    BrandImpersonation = "brand-impersonation",
     /// A brand claim (name, lookalike, brand words) together with a credential link.
     BrandCredentialLink = "brand-credential-link",
     /// Authenticated mail of the brand itself that carries a credential link.
@@ -123,6 +129,7 @@ impl FindingKind {
                 | FreemailBrand
                 | LinkLookalike
                 | BrandCredentialLink
+                | BrandImpersonation
         )
     }
 
@@ -130,7 +137,7 @@ impl FindingKind {
     /// (brand words in the subject or a link) included.
     pub fn is_brand_claim(self) -> bool {
         use FindingKind::*;
-        (self.is_impersonation() && self != BrandCredentialLink)
+        (self.is_impersonation() && !matches!(self, BrandCredentialLink | BrandImpersonation))
             || matches!(self, SubjectBrand | LinkBrand)
     }
 }

@@ -359,7 +359,7 @@ pub fn analyse(mail: &Mail, links: &[Destination], index: &LureIndex) -> Vec<Fin
         return out;
     };
     let mut text = String::new();
-    if let Some(s) = mail.msg.subject() {
+    if let Some(s) = mail.subject.as_deref() {
         text.push_str(s);
         text.push('\n');
     }
@@ -508,13 +508,16 @@ mod tests {
     }
 
     #[test]
-    fn lure_with_a_brand_claim_is_a_brand_credential_link_but_not_for_the_brand_itself() {
+    fn lure_with_a_brand_claim_is_an_impersonation_but_not_for_the_brand_itself() {
         let body = "お客様のアカウントは利用停止となりました。本人確認をお願いします。\nhttps://smbc-direct.evil.example/";
         let k = analyze("三井住友銀行 <info@evil.example>", body, false);
         assert!(k.contains(&FindingKind::CredentialLure), "{k:?}");
-        assert!(k.contains(&FindingKind::BrandCredentialLink), "{k:?}");
+        // The claim with a request is the impersonation, which carries the
+        // lure's credential link too.
+        assert!(k.contains(&FindingKind::BrandImpersonation), "{k:?}");
         let k = analyze("三井住友銀行 <info@dn.smbc.co.jp>", body, true);
         assert!(!k.contains(&FindingKind::CredentialLure), "{k:?}");
+        assert!(!k.contains(&FindingKind::BrandImpersonation), "{k:?}");
         assert!(!k.contains(&FindingKind::BrandCredentialLink), "{k:?}");
     }
 

@@ -84,12 +84,16 @@ pub fn default_score(kind: FindingKind) -> i32 {
         // own password-reset mail from them): weight for other evidence only.
         LinkHosting => 10,
         SenderHosting => 20,
-        LinkCredentialPath => 15,
+        // Request signals: alone they are what newsletters do (subscription
+        // pages, search boxes); they weigh with a claim or lure wording.
+        LinkCredentialPath => 10,
         LinkFeed => 100,
         FormPassword => 50,
-        FormExternalAction => 20,
+        FormExternalAction => 15,
         HtmlAttachment => 40,
         DataUri => 20,
+        // With the weakest claim (a subject, 15) this reaches quarantine.
+        BrandImpersonation => 60,
         BrandCredentialLink => 60,
         OfficialCredentialLink => 0,
         CredentialLure => 25,
