@@ -17,7 +17,7 @@ use crate::lure::{self, Destination};
 use crate::message::{self, Bounds, Envelope, Mail};
 use crate::policy::Policy;
 use crate::sender::{self, SenderRules};
-use crate::{domain, links};
+use crate::{attachments, domain, links};
 use mail_parser::{Message, MessageParser, PartType};
 use serde::Serialize;
 
@@ -185,6 +185,9 @@ pub(crate) fn findings(mail: &Mail, policy: &Policy, bounds: &Bounds) -> Vec<Fin
         .collect();
     findings.extend(lure::analyse(mail, &destinations, &policy.lures));
     findings.extend(links::truncation(&x));
+    // The brand itself and allowlisted senders are authorised to send files.
+    let trusted = mail.official_sender.is_some() || sender::allowlisted(mail, &policy.allow);
+    findings.extend(attachments::analyse(mail.msg, bounds, trusted));
     let hosts: Vec<&str> = x.links.iter().map(|l| l.host.as_str()).collect();
     findings.extend(impersonation(&findings, &hosts, &policy.brand_index));
     findings

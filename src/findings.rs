@@ -89,6 +89,24 @@ kinds! {
     /// A credential lure sent from, or linking to, a free hosting platform.
     HostedLure = "hosted-lure",
 
+    // Attachments (src/attachments/): directly or one level deep in an archive.
+    /// Windows or other executable code (PE, ELF, Mach-O, jar, msi …).
+    AttachmentExecutable = "attachment-executable",
+    /// Script Windows runs on a double click (js, vbs, hta, ps1, bat …).
+    AttachmentScript = "attachment-script",
+    /// Shortcut (lnk, url) that starts a program or opens a remote file.
+    AttachmentShortcut = "attachment-shortcut",
+    /// Disk image (iso, img, vhd, vhdx) that mounts past mark-of-the-web.
+    AttachmentDiskImage = "attachment-disk-image",
+    /// Office file carrying VBA macros (docm, xlsm, pptm, OLE with VBA).
+    AttachmentMacro = "attachment-macro",
+    /// OneNote file, a carrier for embedded scripts.
+    AttachmentOnenote = "attachment-onenote",
+    /// Password-protected archive: its content cannot be checked.
+    ArchiveEncrypted = "archive-encrypted",
+    /// File name dressed up: bidi controls, double extension, runs of spaces.
+    AttachmentNameTrick = "attachment-name-trick",
+
     // Limits.
     /// A bound (message bytes, MIME parts, HTML bytes, links) was reached;
     /// what lies beyond it was not analysed.

@@ -12,6 +12,7 @@
 
 pub mod actions;
 pub mod analysis;
+pub mod attachments;
 pub mod auth;
 pub mod authserv;
 pub mod brand;

@@ -80,7 +80,7 @@ fn sender_is_brand(mail: &Mail, brand: &Brand) -> bool {
 }
 
 /// `policy.allow` trusts this sender: From or MAIL FROM domain, or a passing DKIM `d=`.
-fn allowlisted(mail: &Mail, allow: &Allow) -> bool {
+pub(crate) fn allowlisted(mail: &Mail, allow: &Allow) -> bool {
     let mail_from = domain::of_address(&mail.env.mail_from);
     mail.from_domain
         .iter()

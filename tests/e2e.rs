@@ -153,6 +153,10 @@ fn main() -> ExitCode {
             "report_and_jpcert_export_from_the_verdict_log",
             report_from_verdict_log,
         ),
+        (
+            "executable_in_zip_is_held_plain_pdf_delivered_untouched",
+            attachments_by_content,
+        ),
         ("metrics_scrape_moves_and_passes_promtool", metrics_scrape),
         (
             "milter_killed_in_flight_loses_and_duplicates_nothing",
@@ -512,6 +516,93 @@ fn bank_lure_with_link_held(h: &Harness) -> Result<(), String> {
             );
         }
     }
+    Ok(())
+}
+
+/// `mail` with one base64 attachment after its text.
+fn with_attachment(mail: &Mail, name: &str, ctype: &str, data: &[u8]) -> Vec<u8> {
+    let plain = "Content-Type: text/plain; charset=utf-8\r\n\r\n";
+    let rendered = String::from_utf8(mail.render()).expect("rendered as UTF-8");
+    let (head, body) = rendered.split_once(plain).expect("one text/plain body");
+    let b64: String = data
+        .chunks(57)
+        .map(|c| kinko_milter::header_text::base64(c) + "\r\n")
+        .collect();
+    format!(
+        "{head}Content-Type: multipart/mixed; boundary=\"att\"\r\n\r\n\
+         --att\r\n{plain}{body}\r\n--att\r\nContent-Type: {ctype}\r\n\
+         Content-Transfer-Encoding: base64\r\n\
+         Content-Disposition: attachment; filename=\"{name}\"\r\n\r\n{b64}--att--\r\n"
+    )
+    .into_bytes()
+}
+
+fn attachments_by_content(h: &Harness) -> Result<(), String> {
+    use std::io::Write;
+    // A PE header under a harmless name, inside an ordinary zip.
+    let mut pe = b"MZ".to_vec();
+    pe.resize(0x200, 0);
+    pe[0x3c] = 0x80;
+    pe[0x80..0x86].copy_from_slice(b"PE\0\0\x4c\x01");
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default();
+    z.start_file("scan.jpg", opts).map_err(|e| e.to_string())?;
+    z.write_all(&pe).map_err(|e| e.to_string())?;
+    let zip = z.finish().map_err(|e| e.to_string())?.into_inner();
+    let exe = Mail::new("zip-exe", "Shop <info@attacker.example>", RCPT)
+        .body("ご注文の写真を添付します。\n");
+    let raw = dkim_sign(
+        &with_attachment(&exe, "photos.zip", "application/zip", &zip),
+        "attacker.example",
+        SELECTOR,
+    )?;
+    let r = h.send("normal", "bounce@attacker.example", RCPT, &raw, None)?;
+    ensure!(r.accepted(), "held mail is accepted into the queue: {r}");
+    let held = h.wait_held(&exe.marker);
+    if let Ok(q) = &held {
+        h.delete_queued(&q.queue_id)?;
+    }
+    let held = held?;
+    ensure!(
+        header_values(&held.headers, "X-Kinko-Verdict") == ["quarantine"],
+        "executable in zip:\n{}",
+        held.headers
+    );
+    // No other trial sends an executable: the counter shows which finding held it.
+    let (_, metrics) = common::http_get(h.milter("normal")?.metrics_addr, "/metrics")?;
+    let counted = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("kinko_findings_total{kind=\"attachment-executable\"} "))
+        .and_then(|v| v.trim().parse::<f64>().ok());
+    ensure!(
+        counted.is_some_and(|n| n >= 1.0),
+        "attachment-executable not counted: {counted:?}"
+    );
+
+    let pdf = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
+    let invoice = Mail::new("pdf-invoice", "Shop <info@attacker.example>", RCPT)
+        .body("請求書を添付します。\n");
+    let unsigned = with_attachment(&invoice, "請求書.pdf", "application/pdf", pdf);
+    let raw = dkim_sign(&unsigned, "attacker.example", SELECTOR)?;
+    let r = h.send("normal", "bounce@attacker.example", RCPT, &raw, None)?;
+    ensure!(r.accepted(), "pdf invoice: {r}");
+    let got = h.wait_delivered(&invoice.marker)?;
+    ensure!(
+        header_values(&got, "X-Kinko-Verdict")
+            .iter()
+            .all(|v| v == "accept"),
+        "pdf invoice must be accepted:\n{}",
+        head(&got)
+    );
+    let body_of = |m: &str| {
+        m.split_once("\r\n\r\n")
+            .map(|(_, b)| b.replace("\r\n", "\n"))
+    };
+    let sent = String::from_utf8_lossy(&unsigned).into_owned();
+    ensure!(
+        body_of(&got) == body_of(&sent),
+        "pdf invoice body changed on the way:\n{got}"
+    );
     Ok(())
 }
 

@@ -65,6 +65,11 @@ pub fn default_score(kind: FindingKind) -> i32 {
         Combo => 50,
         Subdomain => 60,
         DisplayName => 60,
+        // Content a customer should never run from mail: at the quarantine band.
+        AttachmentExecutable | AttachmentScript | AttachmentShortcut | AttachmentDiskImage
+        | AttachmentMacro | AttachmentOnenote => 70,
+        ArchiveEncrypted => 30,
+        AttachmentNameTrick => 40,
         FreemailBrand => 70,
         SubjectBrand => 15,
         HiddenChars => 20,
