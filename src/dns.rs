@@ -9,6 +9,7 @@
 use crate::metrics::Metrics;
 use lru::LruCache;
 use mail_auth::hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
+use mail_auth::hickory_resolver::proto::rr::RData;
 use mail_auth::{MessageAuthenticator, Parameters, RecordSet, ResolverCache, Txt, MX};
 use std::borrow::Borrow;
 use std::hash::Hash;
@@ -98,6 +99,9 @@ pub struct Caches {
     pub ipv4: TtlCache<Box<str>, RecordSet<Ipv4Addr>>,
     pub ipv6: TtlCache<Box<str>, RecordSet<Ipv6Addr>>,
     pub ptr: TtlCache<IpAddr, RecordSet<Box<str>>>,
+    /// SPF's answers as DNS gave them, by `TYPE:name.` (`TXT:example.com.`,
+    /// `PTR:192.0.2.1`); an empty set is a name with no such records.
+    pub spf: TtlCache<Box<str>, Arc<[RData]>>,
 }
 
 pub type Params<'x, P> = Parameters<
@@ -117,7 +121,8 @@ impl Caches {
             mx: TtlCache::new("mx", entries / 4, metrics.clone()),
             ipv4: TtlCache::new("a", entries / 4, metrics.clone()),
             ipv6: TtlCache::new("aaaa", entries / 4, metrics.clone()),
-            ptr: TtlCache::new("ptr", entries / 4, metrics),
+            ptr: TtlCache::new("ptr", entries / 4, metrics.clone()),
+            spf: TtlCache::new("spf", entries, metrics),
         }
     }
 

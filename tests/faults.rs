@@ -3,9 +3,12 @@
 //! includes that loop. Each must end in the configured outcome within the
 //! per-message time budget, never in a hang or a panic.
 
+#[path = "support/dns_server.rs"]
+mod dns_server;
 #[path = "support/seeded.rs"]
 mod seeded;
 
+use dns_server::Transport;
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::rdata::TXT;
 use hickory_proto::rr::{RData, Record, RecordType};
@@ -13,14 +16,14 @@ use indymilter_test::Status;
 use kinko_milter::config::Fallback;
 use seeded::{message, start, transact};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, UdpSocket};
 
 /// The answer to one query, by the name asked: `*.silent.test` none,
 /// `*.servfail.test` SERVFAIL, `*.truncated.test` TC set (and the TCP side
 /// refuses it too), `big.test` a 6 KB SPF record, `loop-a/b.test` SPF
-/// includes of each other; everything else NXDOMAIN.
+/// includes of each other, `port.test` an SPF target no host can have;
+/// everything else NXDOMAIN.
 fn answer(q: &Message) -> Option<Message> {
     let query = q.queries.first()?.clone();
     let name = query.name().to_ascii().to_ascii_lowercase();
@@ -48,6 +51,8 @@ fn answer(q: &Message) -> Option<Message> {
             .map(|c| String::from_utf8_lossy(c).into_owned())
             .collect();
         r.add_answer(txt(parts));
+    } else if name == "port.test." && query.query_type() == RecordType::TXT {
+        r.add_answer(txt(vec!["v=spf1 a:example.com:8080 -all".into()]));
     } else if name == "loop-a.test." && query.query_type() == RecordType::TXT {
         r.add_answer(txt(vec!["v=spf1 include:loop-b.test -all".into()]));
     } else if name == "loop-b.test." && query.query_type() == RecordType::TXT {
@@ -58,78 +63,17 @@ fn answer(q: &Message) -> Option<Message> {
     Some(r)
 }
 
-/// A UDP socket and a TCP listener on the same loopback port. The port
-/// the kernel picks for UDP may be held for TCP by another process (the
-/// suite runs many binaries at once): then try a new pair.
-async fn udp_and_tcp_pair() -> (UdpSocket, TcpListener) {
-    let mut last = None;
-    for _ in 0..50 {
-        let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        match TcpListener::bind(sock.local_addr().unwrap()).await {
-            Ok(tcp) => return (sock, tcp),
-            Err(e) => last = Some(e),
-        }
-    }
-    panic!("no loopback port free for both UDP and TCP: {last:?}");
-}
-
-/// A DNS server on loopback, UDP and TCP on one port, as real servers
-/// behave: answers too large for UDP go out truncated, and the resolver
-/// must come back over TCP.
+/// The fault server: `answer`, except that a truncated name stays broken
+/// over TCP too.
 async fn fault_server() -> SocketAddr {
-    let (sock, tcp) = udp_and_tcp_pair().await;
-    let addr = sock.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut buf = vec![0u8; 4096];
-        loop {
-            let Ok((n, peer)) = sock.recv_from(&mut buf).await else {
-                return;
-            };
-            let Ok(q) = Message::from_vec(&buf[..n]) else {
-                continue;
-            };
-            let Some(r) = answer(&q) else { continue };
-            let Ok(mut bytes) = r.to_vec() else { continue };
-            if bytes.len() > 1232 {
-                bytes = r.truncate().to_vec().unwrap_or_default();
-            }
-            let _ = sock.send_to(&bytes, peer).await;
+    dns_server::serve(Arc::new(|q: &Message, t: Transport| {
+        let name = q.queries.first()?.name().to_ascii().to_ascii_lowercase();
+        if t == Transport::Tcp && name.ends_with("truncated.test.") {
+            return None;
         }
-    });
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut s, _)) = tcp.accept().await else {
-                return;
-            };
-            tokio::spawn(async move {
-                loop {
-                    let Ok(len) = s.read_u16().await else { return };
-                    let mut buf = vec![0u8; len as usize];
-                    if s.read_exact(&mut buf).await.is_err() {
-                        return;
-                    }
-                    let Ok(q) = Message::from_vec(&buf) else {
-                        return;
-                    };
-                    // A truncated name stays broken over TCP too.
-                    let name = q
-                        .queries
-                        .first()
-                        .map(|q| q.name().to_ascii())
-                        .unwrap_or_default();
-                    if name.to_ascii_lowercase().ends_with("truncated.test.") {
-                        return;
-                    }
-                    let Some(Ok(bytes)) = answer(&q).map(|r| r.to_vec()) else {
-                        return;
-                    };
-                    let _ = s.write_u16(bytes.len() as u16).await;
-                    let _ = s.write_all(&bytes).await;
-                }
-            });
-        }
-    });
-    addr
+        answer(q)
+    }))
+    .await
 }
 
 async fn judge(domain: &str, fallback: Fallback, budget_ms: u64) -> (Status, Duration) {
@@ -206,4 +150,15 @@ async fn spf_include_loop_is_a_permanent_error_not_a_hang() {
         "an SPF loop must not make senders retry forever"
     );
     assert!(took < Duration::from_millis(2000), "took {took:?}");
+}
+
+#[tokio::test]
+async fn malformed_spf_target_is_the_senders_error_never_a_tempfail() {
+    // `a:example.com:8080` names no host (RFC 7208 §4.8: the sender's
+    // mistake), so even with on_dns_error = "tempfail" the mail is judged
+    // now instead of being retried until it bounces.
+    let (status, took) = judge("port.test", Fallback::Tempfail, 2000).await;
+    assert!(!is_tempfail(&status), "{status:?}");
+    assert_eq!(status, Status::Accept);
+    assert!(took < Duration::from_millis(2500), "took {took:?}");
 }

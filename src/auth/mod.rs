@@ -4,6 +4,8 @@
 
 pub(crate) mod recorded;
 pub(crate) mod results;
+pub(crate) mod spf;
+pub(crate) mod strict;
 pub(crate) mod verify;
 
 pub use recorded::{authserv_id_of, from_recorded, trusted_upstream};

@@ -8,8 +8,8 @@ use crate::dns::Caches;
 use crate::message::Envelope;
 use mail_auth::dmarc::Policy as DmarcPolicy;
 use mail_auth::{
-    AuthenticatedMessage, AuthenticationResults, DkimResult, DmarcResult, MessageAuthenticator,
-    SpfOutput, SpfResult,
+    ArcOutput, AuthenticatedMessage, AuthenticationResults, DkimOutput, DkimResult, DmarcResult,
+    MessageAuthenticator, SpfOutput, SpfResult,
 };
 use std::time::Duration;
 
@@ -80,19 +80,21 @@ impl Authenticator {
         // mail-auth parses with mail-parser, which can panic on hostile
         // MIME (see analysis::parse); that must cost this message its
         // authentication, not the connection.
-        let parsed = std::panic::catch_unwind(|| AuthenticatedMessage::parse(raw))
-            .ok()
-            .flatten();
-        let Some(msg) = parsed else {
+        let Ok(parsed) = std::panic::catch_unwind(|| AuthenticatedMessage::parse(raw)) else {
             return AuthSummary::skipped("message headers could not be parsed");
         };
+        // mail-auth returns nothing for a message without header fields;
+        // SPF still applies to it, and DKIM, DMARC and ARC find nothing.
+        let msg = parsed.unwrap_or_else(|| AuthenticatedMessage {
+            raw_message: raw,
+            ..Default::default()
+        });
         let helo = if env.helo.is_empty() {
             "unknown"
         } else {
             env.helo.as_str()
         };
         let c = &self.caches;
-        let params = |p| c.params(p);
         let mail_from_domain = env
             .mail_from
             .rsplit_once('@')
@@ -103,27 +105,14 @@ impl Authenticator {
         // --client-ip) SPF cannot be evaluated; DKIM and DMARC still can.
         let (spf_helo, spf) = match env.client_ip {
             Some(ip) => {
-                let spf_helo = self
-                    .resolver
-                    .verify_spf(params(mail_auth::spf::verify::SpfParameters::verify_ehlo(
-                        ip,
-                        helo,
-                        authserv_id,
-                    )))
-                    .await;
+                let dns = self.resolver.resolver();
+                let result = super::spf::check(dns, c, ip, helo, "").await;
+                let spf_helo = SpfOutput::new(helo.to_ascii_lowercase()).with_result(result);
                 let spf = if env.mail_from.is_empty() {
                     spf_helo.clone()
                 } else {
-                    self.resolver
-                        .verify_spf(params(
-                            mail_auth::spf::verify::SpfParameters::verify_mail_from(
-                                ip,
-                                helo,
-                                authserv_id,
-                                &env.mail_from,
-                            ),
-                        ))
-                        .await
+                    let result = super::spf::check(dns, c, ip, helo, &env.mail_from).await;
+                    SpfOutput::new(mail_from_domain.to_ascii_lowercase()).with_result(result)
                 };
                 (spf_helo, spf)
             }
@@ -133,8 +122,8 @@ impl Authenticator {
                 (none.clone(), none)
             }
         };
-        let dkim = self.resolver.verify_dkim(c.params(&msg)).await;
-        let arc = self.resolver.verify_arc(c.params(&msg)).await;
+        let dkim = dkim_musts(&msg, self.resolver.verify_dkim(c.params(&msg)).await);
+        let arc = chain_validation(&msg, self.resolver.verify_arc(c.params(&msg)).await);
         let dmarc = self
             .resolver
             .verify_dmarc(c.params(mail_auth::dmarc::verify::DmarcParameters::new(
@@ -155,7 +144,7 @@ impl Authenticator {
             ar = ar.with_spf_mailfrom_result(&spf, ip, &env.mail_from, helo);
         }
         ar = ar.with_dmarc_result(&dmarc);
-        if let (Some(ip), false) = (env.client_ip, msg.as_headers.is_empty()) {
+        if let (Some(ip), true) = (env.client_ip, has_arc_sets(&msg)) {
             ar = ar.with_arc_result(&arc, ip);
         }
 
@@ -203,11 +192,7 @@ impl Authenticator {
             dmarc: dmarc_res,
             dmarc_policy,
             dmarc_sampled_out,
-            arc: if msg.as_headers.is_empty() {
-                Res::None
-            } else {
-                arc.result().into()
-            },
+            arc: arc.result().into(),
             skipped,
             header: Some(crate::header_text::lf_folded(&ar.to_string())),
         }
@@ -251,6 +236,79 @@ impl Authenticator {
         }
         false
     }
+}
+
+/// mail-auth's DKIM verdicts corrected where it breaks an RFC "must":
+/// rsa-sha1 and signatures leaving From unsigned do not pass (RFC 8301,
+/// RFC 6376 §6.1.1), and a body that no longer matches or an expired
+/// signature fail rather than stay neutral (RFC 6376 §6.1.3, §3.5 x=).
+/// DMARC is computed from the corrected results.
+fn dkim_musts<'x>(
+    msg: &'x AuthenticatedMessage<'x>,
+    dkim: Vec<DkimOutput<'x>>,
+) -> Vec<DkimOutput<'x>> {
+    use mail_auth::dkim::DkimError;
+    dkim.into_iter()
+        .map(|o| {
+            let Some(h) = msg
+                .dkim_headers
+                .iter()
+                .find(|h| o.signature().is_some_and(|s| std::ptr::eq(s, &h.header)))
+            else {
+                return o;
+            };
+            let sig = &h.header;
+            let raw = String::from_utf8_lossy(h.value);
+            match (super::strict::dkim_signature_unacceptable(&raw), o.result()) {
+                (Some(why), _) if why.contains("8301") => {
+                    DkimOutput::perm_err(mail_auth::Error::Dkim(DkimError::UnsupportedAlgorithm))
+                        .with_signature(sig)
+                }
+                (Some(_), _) => {
+                    DkimOutput::fail(mail_auth::Error::MissingParameters).with_signature(sig)
+                }
+                (None, DkimResult::Neutral(e))
+                    if matches!(
+                        e,
+                        mail_auth::Error::Dkim(
+                            DkimError::FailedBodyHashMatch | DkimError::SignatureExpired
+                        )
+                    ) =>
+                {
+                    DkimOutput::fail(e.clone()).with_signature(sig)
+                }
+                _ => o,
+            }
+        })
+        .collect()
+}
+
+/// Whether the message carries any ARC header field, parsed or not.
+fn has_arc_sets(msg: &AuthenticatedMessage) -> bool {
+    msg.headers
+        .iter()
+        .any(|(name, _)| name.len() > 4 && name[..4].eq_ignore_ascii_case(b"arc-"))
+}
+
+/// The verifier's ARC outcome in RFC 8617's terms, which know only none,
+/// pass and fail (§4.4): a chain that exists but cannot be validated, for
+/// whatever reason (malformed or missing fields, a bad body hash, no key),
+/// fails; only a message with no ARC fields at all has none.
+fn chain_validation<'x>(msg: &AuthenticatedMessage, arc: ArcOutput<'x>) -> ArcOutput<'x> {
+    let broken = || mail_auth::Error::Arc(mail_auth::arc::ArcError::BrokenChain);
+    let result = match arc.result() {
+        _ if !has_arc_sets(msg) => DkimResult::None,
+        _ if !super::strict::arc_fields_ok(msg.headers.iter().copied()) => {
+            DkimResult::Fail(broken())
+        }
+        DkimResult::Pass => DkimResult::Pass,
+        DkimResult::Fail(e)
+        | DkimResult::Neutral(e)
+        | DkimResult::PermError(e)
+        | DkimResult::TempError(e) => DkimResult::Fail(e.clone()),
+        DkimResult::None => DkimResult::Fail(broken()),
+    };
+    arc.with_result(result)
 }
 
 fn parse_pct(record: &str) -> Option<u32> {

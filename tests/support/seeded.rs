@@ -17,6 +17,8 @@ use mail_auth::common::verify::DomainKey;
 use mail_auth::dkim::DkimSigner;
 use mail_auth::dmarc::Dmarc;
 use mail_auth::hickory_resolver::proto::op::ResponseCode;
+use mail_auth::hickory_resolver::proto::rr::rdata::TXT;
+use mail_auth::hickory_resolver::proto::rr::RData;
 use mail_auth::spf::Spf;
 use mail_auth::{DnsError, ResolverCache, Txt};
 use std::net::{IpAddr, SocketAddr};
@@ -63,6 +65,19 @@ fn seed(c: &Caches, name: &str, txt: Txt) {
         .insert(name.into(), txt, Instant::now() + Duration::from_secs(3600));
 }
 
+/// SPF's view of the same names: TXT answers (none for NXDOMAIN).
+fn seed_spf(c: &Caches, name: &str, txt: Option<&str>) {
+    let answers: Vec<RData> = txt
+        .map(|t| RData::TXT(TXT::new(vec![t.to_string()])))
+        .into_iter()
+        .collect();
+    c.spf.insert(
+        format!("TXT:{name}").into(),
+        answers.into(),
+        Instant::now() + Duration::from_secs(3600),
+    );
+}
+
 fn nxdomain() -> Txt {
     Txt::Error(mail_auth::Error::Dns(DnsError::RecordNotFound(
         ResponseCode::NXDomain,
@@ -102,6 +117,10 @@ async fn start_on(unix: Option<&std::path::Path>, tweak: impl FnOnce(&mut Config
         "bank.test.",
         Spf::parse(b"v=spf1 ip4:192.0.2.1 -all").unwrap().into(),
     );
+    seed_spf(&caches, "bank.test.", Some("v=spf1 ip4:192.0.2.1 -all"));
+    for name in ["mail.bank.test.", "mail.evil.test.", "evil.test."] {
+        seed_spf(&caches, name, None);
+    }
     seed(&caches, "mail.bank.test.", nxdomain());
     seed(&caches, "mail.evil.test.", nxdomain());
     seed(&caches, "evil.test.", nxdomain());

@@ -1,0 +1,145 @@
+//! Syntax checks that mail-auth 0.13 skips, applied to the raw signature
+//! header fields before its verdicts are believed (mail-auth cannot be
+//! upgraded on our rustc; the checks are RFC 6376 §3.2 tag-lists, RFC 8301
+//! algorithms and RFC 8617 §4.1.3 signed fields).
+
+/// A tag-list as RFC 6376 §3.2 allows it: `tag=value` specs split by `;`,
+/// an optional trailing `;`, names `ALPHA *(ALPHA / DIGIT / "_")` compared
+/// case-sensitively, each at most once. Returns the tags, or `None`.
+pub(crate) fn tag_list(value: &str) -> Option<Vec<(&str, String)>> {
+    let specs: Vec<&str> = value.split(';').collect();
+    let mut tags: Vec<(&str, String)> = Vec::with_capacity(specs.len());
+    for (i, spec) in specs.iter().enumerate() {
+        if spec.trim().is_empty() {
+            // Only after the last `;` may nothing follow.
+            if i + 1 == specs.len() && i > 0 {
+                continue;
+            }
+            return None;
+        }
+        let (name, val) = spec.split_once('=')?;
+        let name = name.trim();
+        let mut chars = name.chars();
+        let lead_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
+        if !lead_ok || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return None;
+        }
+        if tags.iter().any(|(n, _)| *n == name) {
+            return None;
+        }
+        let val: String = val.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+        tags.push((name, val));
+    }
+    Some(tags)
+}
+
+fn tag<'t>(tags: &'t [(&str, String)], name: &str) -> Option<&'t str> {
+    tags.iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// RFC 8301: rsa-sha1 must not be accepted; the algorithm is required.
+fn algorithm_ok(tags: &[(&str, String)]) -> bool {
+    matches!(
+        tag(tags, "a").map(str::to_ascii_lowercase).as_deref(),
+        Some("rsa-sha256" | "ed25519-sha256")
+    )
+}
+
+fn signed_fields(tags: &[(&str, String)]) -> Vec<String> {
+    tag(tags, "h")
+        .unwrap_or("")
+        .split(':')
+        .map(|f| f.trim().to_ascii_lowercase())
+        .collect()
+}
+
+/// Whether every ARC-Seal and ARC-Message-Signature of the message is well
+/// formed: a strict tag-list with the required tags, an accepted algorithm,
+/// and (RFC 8617 §4.1.2)
+/// no ARC-Seal among the fields an AMS signs. A chain with one that is not
+/// fails validation whatever the signatures say.
+pub(crate) fn arc_fields_ok<'h>(headers: impl Iterator<Item = (&'h [u8], &'h [u8])>) -> bool {
+    headers.into_iter().all(|(name, value)| {
+        let name = String::from_utf8_lossy(name);
+        let seal = name.eq_ignore_ascii_case("arc-seal");
+        let ams = name.eq_ignore_ascii_case("arc-message-signature");
+        if !seal && !ams {
+            return true;
+        }
+        let value = String::from_utf8_lossy(value);
+        let Some(tags) = tag_list(&value) else {
+            return false;
+        };
+        // RFC 8617 §4.1.2, §4.1.3: the tags each field must carry.
+        let required: &[&str] = if seal {
+            &["i", "a", "b", "d", "s", "cv"]
+        } else {
+            &["i", "a", "b", "bh", "d", "h", "s"]
+        };
+        required.iter().all(|t| tag(&tags, t).is_some())
+            && algorithm_ok(&tags)
+            && !(ams && signed_fields(&tags).iter().any(|f| f == "arc-seal"))
+    })
+}
+
+/// Why a DKIM-Signature cannot pass, whatever its cryptography says:
+/// RFC 8301 forbids rsa-sha1, and RFC 6376 §6.1.1 requires From among the
+/// signed fields.
+pub(crate) fn dkim_signature_unacceptable(value: &str) -> Option<&'static str> {
+    let Some(tags) = tag_list(value) else {
+        return Some("malformed tag-list");
+    };
+    if !algorithm_ok(&tags) {
+        return Some("algorithm not accepted (RFC 8301)");
+    }
+    if !signed_fields(&tags).iter().any(|f| f == "from") {
+        return Some("From not signed (RFC 6376 6.1.1)");
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_lists_follow_rfc_6376() {
+        assert!(tag_list("a=rsa-sha256; d=example.org; s=x;").is_some());
+        assert!(tag_list(" a = rsa-sha256 ;\r\n\td=ex ample.org").is_some());
+        assert!(tag_list("a=rsa-sha256;; d=example.org").is_none());
+        assert!(tag_list("a=rsa-sha256; a=rsa-sha256").is_none());
+        assert!(tag_list("a=rsa-sha256; _=x").is_none());
+        assert!(tag_list("a=rsa-sha256; d").is_none());
+        // Names are case-sensitive: `A=` is not `a=`.
+        let t = tag_list("A=rsa-sha256; d=x").unwrap();
+        assert!(!algorithm_ok(&t));
+    }
+
+    #[test]
+    fn dkim_signatures_rfc_8301_and_6376_refuse() {
+        let ok = "v=1; a=rsa-sha256; d=x.example; s=s; h=from:subject; bh=AA==; b=AA==";
+        assert_eq!(dkim_signature_unacceptable(ok), None);
+        let sha1 = ok.replace("rsa-sha256", "rsa-sha1");
+        assert!(dkim_signature_unacceptable(&sha1).is_some());
+        let no_from = ok.replace("h=from:subject", "h=subject:to");
+        assert!(dkim_signature_unacceptable(&no_from).is_some());
+    }
+
+    #[test]
+    fn ams_may_not_sign_the_seal() {
+        let ams = b"i=1; a=rsa-sha256; d=x; s=s; h=from:arc-seal; bh=AA==; b=AA==".as_slice();
+        let seal_upper = b"I=1; a=rsa-sha256; d=x; s=s; cv=none; b=AA==".as_slice();
+        assert!(!arc_fields_ok(
+            [(b"ARC-Seal".as_slice(), seal_upper)].into_iter()
+        ));
+        assert!(!arc_fields_ok(
+            [(b"ARC-Message-Signature".as_slice(), ams)].into_iter()
+        ));
+        let ams = b"i=1; a=rsa-sha256; d=x; s=s; h=from; bh=AA==; b=AA==".as_slice();
+        assert!(arc_fields_ok(
+            [(b"ARC-Message-Signature".as_slice(), ams)].into_iter()
+        ));
+    }
+}
