@@ -205,11 +205,20 @@ const SPEAKS_AS: &[FindingKind] = &[
     FindingKind::Subdomain,
 ];
 
-/// Findings that ask the reader to hand something over, besides links.
+/// Findings that ask the reader to act, besides links: hand something
+/// over, or open what a bank never sends (the seed's fake "security
+/// software").
 const ASKS: &[FindingKind] = &[
     FindingKind::FormPassword,
     FindingKind::FormExternalAction,
     FindingKind::HtmlAttachment,
+    FindingKind::AttachmentExecutable,
+    FindingKind::AttachmentScript,
+    FindingKind::AttachmentShortcut,
+    FindingKind::AttachmentDiskImage,
+    FindingKind::AttachmentMacro,
+    FindingKind::AttachmentOnenote,
+    FindingKind::ArchiveEncrypted,
 ];
 
 /// `brand-impersonation`: a claim to be brand B (the sender analyser only
