@@ -185,8 +185,10 @@ pub(crate) fn findings(mail: &Mail, policy: &Policy, bounds: &Bounds) -> Vec<Fin
         .collect();
     findings.extend(lure::analyse(mail, &destinations, &policy.lures));
     findings.extend(links::truncation(&x));
-    // The brand itself and allowlisted senders are authorised to send files.
-    let trusted = mail.official_sender.is_some() || sender::allowlisted(mail, &policy.allow);
+    // The brand itself and allowlisted senders are authorised to send
+    // files, once authentication shows the mail is theirs.
+    let trusted =
+        mail.official_sender.is_some() || sender::allowlisted_and_authentic(mail, &policy.allow);
     findings.extend(attachments::analyse(mail.msg, bounds, trusted));
     let hosts: Vec<&str> = x.links.iter().map(|l| l.host.as_str()).collect();
     findings.extend(impersonation(&findings, &hosts, &policy.brand_index));

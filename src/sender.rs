@@ -92,6 +92,18 @@ pub(crate) fn allowlisted(mail: &Mail, allow: &Allow) -> bool {
             .any(|d| domain::listed(d, |k| allow.dkim_domains.contains_key(k)))
 }
 
+/// `policy.allow` trusts this sender and authentication shows the mail is
+/// theirs: a passing DKIM `d=` on the list, or an allowlisted From or MAIL
+/// FROM domain with DMARC passing. What may carry files must not be had by
+/// forging a From.
+pub(crate) fn allowlisted_and_authentic(mail: &Mail, allow: &Allow) -> bool {
+    let dkim = mail
+        .auth
+        .dkim_pass_domains()
+        .any(|d| domain::listed(d, |k| allow.dkim_domains.contains_key(k)));
+    dkim || (mail.auth.dmarc_pass() && allowlisted(mail, allow))
+}
+
 /// Every sender-side domain with the headers it appears in, in order.
 fn sender_domains(mail: &Mail) -> Vec<(String, Vec<&'static str>)> {
     let mut out: Vec<(String, Vec<&'static str>)> = Vec::new();

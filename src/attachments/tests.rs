@@ -272,3 +272,38 @@ fn analyse_reports_one_finding_per_kind_unless_trusted() {
     let raw = mail_with("invoice.pdf", "application/pdf", &pdf());
     assert!(analyse(&crate::analysis::parse(&raw), &Bounds::default(), false).is_empty());
 }
+
+/// An allowlisted sender may send executables only when authentication
+/// shows the mail is theirs: a forged allowlisted From gets the finding.
+#[test]
+fn a_forged_allowlisted_sender_gets_no_pass_for_files() {
+    let policy = crate::policy::Policy::from_toml(
+        "t.toml",
+        "[[allow]]\nsender_domain = \"partner.example\"\nreason = \"supplier\"\n",
+    )
+    .unwrap();
+    let raw = mail_with("tool.exe", "application/octet-stream", &pe())
+        .splitn(2, |&b| b == b'\n')
+        .nth(1)
+        .map(|rest| [b"From: a@partner.example\r\n".as_slice(), rest].concat())
+        .unwrap();
+    let judged = |auth: &crate::auth::AuthSummary| {
+        crate::analysis::analyze(
+            &raw,
+            false,
+            &crate::message::Envelope::default(),
+            auth,
+            &policy,
+            &crate::limits::Limits::default(),
+        )
+        .findings
+        .iter()
+        .any(|f| f.kind == FindingKind::AttachmentExecutable)
+    };
+    assert!(judged(&crate::auth::AuthSummary::default()));
+    let passed = crate::auth::AuthSummary {
+        dmarc: crate::auth::Res::Pass,
+        ..crate::auth::AuthSummary::default()
+    };
+    assert!(!judged(&passed));
+}
