@@ -30,6 +30,20 @@ seed display_name "$corpus/jp"
 seed policy policy
 seed config deploy
 seed recorded_auth "$corpus/auth"
+seed mime_tree
+# A whole, valid milter session as Postfix sends it, for the fuzzer to cut
+# and reorder.
+seed milter_packets
+python3 - fuzz/corpus/milter_packets/session <<'PY'
+import struct, sys
+def p(c, b=b""): return struct.pack(">I", len(b) + 1) + c + b
+s = p(b"O", struct.pack(">III", 6, 0x1ff, 0x1fffff))
+s += p(b"D", b"Ci\0ABC123\0") + p(b"C", b"client.example\x004\x9c\x40192.0.2.10\0")
+s += p(b"H", b"client.example\0") + p(b"M", b"<a@bank.test>\0") + p(b"R", b"<u@kinko.test>\0")
+s += p(b"T") + p(b"L", b"From\0 Bank <a@bank.test>\0") + p(b"L", b"Subject\0 hi\0")
+s += p(b"N") + p(b"B", b"hello http://x.example/\r\n") + p(b"E") + p(b"Q")
+open(sys.argv[1], "wb").write(s)
+PY
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cargo +nightly fuzz list)
 for t in "${targets[@]}"; do

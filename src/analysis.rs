@@ -10,13 +10,14 @@
 //! last.
 
 use crate::auth::results::{self, AuthSummary};
+use crate::brand::BrandIndex;
 use crate::findings::{Finding, FindingKind};
 use crate::limits::Limits;
 use crate::lure::{self, Destination};
 use crate::message::{self, Bounds, Envelope, Mail};
 use crate::policy::Policy;
 use crate::sender::{self, SenderRules};
-use crate::{domain, links};
+use crate::{attachments, domain, links};
 use mail_parser::{Message, MessageParser, PartType};
 use serde::Serialize;
 
@@ -121,6 +122,7 @@ pub fn mail<'a>(
         from_domain,
         sender_registrable,
         official_sender,
+        subject: message::subject(msg),
     }
 }
 
@@ -183,15 +185,93 @@ pub(crate) fn findings(mail: &Mail, policy: &Policy, bounds: &Bounds) -> Vec<Fin
         .collect();
     findings.extend(lure::analyse(mail, &destinations, &policy.lures));
     findings.extend(links::truncation(&x));
+    // The brand itself and allowlisted senders are authorised to send
+    // files, once authentication shows the mail is theirs.
+    let trusted =
+        mail.official_sender.is_some() || sender::allowlisted_and_authentic(mail, &policy.allow);
+    findings.extend(attachments::analyse(mail.msg, bounds, trusted));
+    let hosts: Vec<&str> = x.links.iter().map(|l| l.host.as_str()).collect();
+    findings.extend(impersonation(&findings, &hosts, &policy.brand_index));
     findings
+}
+
+/// Claims strong enough to say who the mail is from.
+const SPEAKS_AS: &[FindingKind] = &[
+    FindingKind::DisplayName,
+    FindingKind::FreemailBrand,
+    FindingKind::SubjectBrand,
+    FindingKind::Homograph,
+    FindingKind::Typo,
+    FindingKind::TldSwap,
+    FindingKind::Combo,
+    FindingKind::Subdomain,
+];
+
+/// Findings that ask the reader to act, besides links: hand something
+/// over, or open what a bank never sends (the seed's fake "security
+/// software").
+const ASKS: &[FindingKind] = &[
+    FindingKind::FormPassword,
+    FindingKind::FormExternalAction,
+    FindingKind::HtmlAttachment,
+    FindingKind::AttachmentExecutable,
+    FindingKind::AttachmentScript,
+    FindingKind::AttachmentShortcut,
+    FindingKind::AttachmentDiskImage,
+    FindingKind::AttachmentMacro,
+    FindingKind::AttachmentOnenote,
+    FindingKind::ArchiveEncrypted,
+];
+
+/// `brand-impersonation`: a claim to be brand B (the sender analyser only
+/// reports claims from senders that are not B's domains or B's
+/// authenticated mail), with a request: a link to a host that is not B's,
+/// or a form or HTML attachment. Lure wording is not needed; it adds its
+/// own points when present.
+fn impersonation(findings: &[Finding], link_hosts: &[&str], index: &BrandIndex) -> Option<Finding> {
+    let claim = findings
+        .iter()
+        .find(|f| SPEAKS_AS.contains(&f.kind) && f.brand.is_some())?;
+    let brand = claim.brand.as_deref()?;
+    let request = link_hosts
+        .iter()
+        .find(|h| index.owner(h) != Some(brand))
+        .map(|h| format!("a link to {h}, not the brand's"))
+        .or_else(|| {
+            findings
+                .iter()
+                .find(|f| ASKS.contains(&f.kind))
+                .map(|f| f.kind.to_string())
+        })?;
+    Some(
+        Finding::new(
+            FindingKind::BrandImpersonation,
+            format!(
+                "speaks as {brand} ({}) from a sender that is not the brand's, and asks to act: {request}",
+                claim.kind
+            ),
+        )
+        .with_brand(brand),
+    )
 }
 
 /// The combination that matters most: a brand claim together with a request
 /// for credentials. Official mail of the brand that asks for credentials gets
 /// a kind of its own, so the bank decides what to do with it.
 fn combine(mail: &Mail, findings: &mut Vec<Finding>) {
+    // The brand's own authenticated mail cannot impersonate that brand:
+    // its asset hosts and country domains are the brand's family, not
+    // lookalikes of it.
+    if let Some(own) = mail.official_sender {
+        findings.retain(|f| !(f.kind.is_impersonation() && f.brand.as_deref() == Some(own)));
+    }
     hosted_lure(findings);
-    let asks = findings.iter().find(|f| CREDENTIAL_ASKS.contains(&f.kind));
+    // A login page on a brand's own domain (the finding names that brand)
+    // is the brand's, not a request to hand credentials elsewhere.
+    let asks = findings.iter().find(|f| {
+        CREDENTIAL_ASKS.contains(&f.kind)
+            && !(f.kind == FindingKind::LinkCredentialPath && f.brand.is_some())
+    });
     let Some(asks) = asks else { return };
     let ask_kind = asks.kind;
     if let Some(brand) = mail.official_sender {
@@ -202,6 +282,12 @@ fn combine(mail: &Mail, findings: &mut Vec<Finding>) {
             )
             .with_brand(brand),
         );
+        return;
+    }
+    if findings
+        .iter()
+        .any(|f| f.kind == FindingKind::BrandImpersonation)
+    {
         return;
     }
     if let Some(claim) = findings.iter().find(|f| f.kind.is_brand_claim()) {

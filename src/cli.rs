@@ -1,4 +1,5 @@
-//! Command line: `run`, `check`, `config check`, `eval`.
+//! Command line: `run`, `check`, `config check`, `eval`, `quarantine`,
+//! `report`, `completions`.
 
 use crate::config::{Config, LogFormat};
 use crate::message::Envelope;
@@ -31,6 +32,7 @@ enum LogFormatArg {
 enum Command {
     /// Run the milter daemon (embedded defaults and example policy without --config).
     Run {
+        /// Configuration file (default: built-in defaults).
         #[arg(long, short)]
         config: Option<PathBuf>,
         /// Compute and log verdicts but never quarantine or reject.
@@ -46,6 +48,15 @@ enum Command {
     },
     /// Run the analysis over a labelled corpus and report precision and recall.
     Eval(EvalArgs),
+    /// Held mail in Postfix's hold queue: list, show, release, delete.
+    Quarantine(crate::quarantine_cli::QuarantineArgs),
+    /// Impersonation report from the daemon's JSON verdict lines.
+    Report(crate::report_cli::ReportArgs),
+    /// Print a shell completion script (bash, zsh, fish, ...).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -62,6 +73,7 @@ enum ConfigCommand {
 
 #[derive(Args, Debug)]
 struct CheckArgs {
+    /// Configuration file (default: built-in defaults).
     #[arg(long, short)]
     config: Option<PathBuf>,
     /// Policy files (default: the configuration's, or the built-in example).
@@ -70,8 +82,10 @@ struct CheckArgs {
     /// SMTP client address, for SPF.
     #[arg(long)]
     client_ip: Option<std::net::IpAddr>,
+    /// HELO name the client gave, for SPF's HELO check.
     #[arg(long)]
     helo: Option<String>,
+    /// Envelope sender (MAIL FROM), for SPF.
     #[arg(long)]
     mail_from: Option<String>,
     /// Skip DNS-based checks (SPF, DKIM, DMARC, ARC).
@@ -89,15 +103,21 @@ struct CheckArgs {
 
 #[derive(Args, Debug)]
 struct EvalArgs {
-    /// Policy files (default: the built-in example).
+    /// Policy files (default: the configuration's, or the built-in example).
     #[arg(long = "policy")]
     policies: Vec<PathBuf>,
-    /// Also evaluate with this policy and list messages whose action changes.
-    #[arg(long = "diff", num_args = 1..)]
-    diff: Option<Vec<PathBuf>>,
+    /// Evaluate what the daemon with this configuration loads: its policy
+    /// files, limits and trusted authserv-id.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// Also evaluate with this policy (repeat for several files): recall and
+    /// false positives before and after, and the messages whose action changes.
+    #[arg(long = "diff")]
+    diff: Vec<PathBuf>,
     /// Take authentication results from this authserv-id's recorded header.
     #[arg(long)]
     trust_authserv_id: Option<String>,
+    /// Print one JSON object.
     #[arg(long)]
     json: bool,
     /// List every message: file, label, action, score, finding kinds.
@@ -121,7 +141,7 @@ pub fn main() -> i32 {
                 .as_deref()
                 .and_then(|p| Config::load(p).ok())
                 .unwrap_or_default();
-            init_logging(format.unwrap_or(early.log_format));
+            crate::logfmt::init(format.unwrap_or(early.log_format));
             let rt = match tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(early.threads())
                 .enable_all()
@@ -140,20 +160,13 @@ pub fn main() -> i32 {
             command: ConfigCommand::Check { file, policies },
         } => config_check(file, policies),
         Command::Eval(args) => eval(args),
-    }
-}
-
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        // journald and log files want plain text; colours only on a terminal.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
+        Command::Quarantine(args) => crate::quarantine_cli::main(args),
+        Command::Report(args) => crate::report_cli::main(args),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "kinko-milter", &mut std::io::stdout());
+            0
+        }
     }
 }
 
@@ -172,12 +185,17 @@ fn config_check(file: Option<PathBuf>, policies: Vec<PathBuf>) -> i32 {
             return 1;
         }
     };
-    let paths = if policies.is_empty() {
+    let from_config = policies.is_empty();
+    let paths = if from_config {
         cfg.policy.clone()
     } else {
         policies
     };
-    match Policy::load_files(&paths) {
+    let loaded = Policy::load_files(&paths).map_err(|e| match (&file, from_config) {
+        (Some(f), true) => e.referred_by(&f.display().to_string(), "policy"),
+        _ => e.to_string(),
+    });
+    match loaded {
         Ok(p) => {
             println!(
                 "ok: configuration {}; policy {} {} ({} brands) from {}",
@@ -209,7 +227,11 @@ fn check(args: CheckArgs) -> i32 {
     if !args.policies.is_empty() {
         cfg.policy = args.policies.clone();
     }
-    let policy = match Policy::load_files(&cfg.policy) {
+    let loaded = Policy::load_files(&cfg.policy).map_err(|e| match &args.config {
+        Some(f) if args.policies.is_empty() => e.referred_by(&f.display().to_string(), "policy"),
+        _ => e.to_string(),
+    });
+    let policy = match loaded {
         Ok(p) => p,
         Err(e) => {
             eprintln!("{e}");
@@ -277,7 +299,8 @@ fn check(args: CheckArgs) -> i32 {
                 .unwrap_or_else(|timed_out| timed_out)
         })
     };
-    let report = crate::check::assess(&raw, &env, auth, &policy, &cfg);
+    let mut report = crate::check::assess(&raw, &env, auth, &policy, &cfg);
+    report.describe(&raw);
     if args.json {
         match serde_json::to_string_pretty(&report) {
             Ok(s) => println!("{s}"),
@@ -287,60 +310,15 @@ fn check(args: CheckArgs) -> i32 {
             }
         }
     } else {
-        print!("{}", render_report(&report));
+        print!("{}", crate::check::render(&report));
     }
     0
-}
-
-/// The human-readable form of `check`: action first, then why.
-pub fn render_report(o: &crate::check::Report) -> String {
-    use std::fmt::Write;
-    let mut s = String::new();
-    let _ = writeln!(s, "action: {}", o.action);
-    let _ = writeln!(s, "score:  {}", o.score);
-    let a = &o.auth;
-    let _ = writeln!(
-        s,
-        "auth:   spf={} spf-helo={} dkim={} dmarc={} (policy {:?}) arc={}{}",
-        a.spf.as_str(),
-        a.spf_helo.as_str(),
-        a.dkim.as_str(),
-        a.dmarc.as_str(),
-        a.dmarc_policy,
-        a.arc.as_str(),
-        a.skipped
-            .as_deref()
-            .map(|r| format!(" [{r}]"))
-            .unwrap_or_default()
-    );
-    if let Some(d) = &o.from_domain {
-        let _ = writeln!(s, "from:   {d}");
-    }
-    if o.findings.is_empty() {
-        let _ = writeln!(s, "findings: none");
-    } else {
-        let _ = writeln!(s, "findings:");
-        for f in &o.findings {
-            let brand = f
-                .brand
-                .as_deref()
-                .map(|b| format!(" [{b}]"))
-                .unwrap_or_default();
-            let _ = writeln!(s, "  {:>4}  {}{}: {}", f.score, f.kind, brand, f.evidence);
-        }
-    }
-    if !o.reasons.is_empty() {
-        let _ = writeln!(s, "reasons:");
-        for r in &o.reasons {
-            let _ = writeln!(s, "  - {r}");
-        }
-    }
-    s
 }
 
 fn eval(args: EvalArgs) -> i32 {
     let opts = crate::eval::EvalOptions {
         policies: args.policies,
+        config: args.config,
         json: args.json,
         trust_authserv_id: args.trust_authserv_id,
         diff: args.diff,

@@ -363,7 +363,7 @@ mod tests {
             "socket = \"inet:127.0.0.1:1\"\n[dns]\ntimeout = 5\n",
         )
         .unwrap_err();
-        assert_eq!((e.line, e.field.as_str()), (3, "timeout"));
+        assert_eq!((e.line, e.field.as_str()), (3, "dns.timeout"));
     }
 
     #[test]

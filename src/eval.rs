@@ -5,17 +5,20 @@
 
 use crate::check;
 use crate::config::Config;
+pub use crate::eval_report::{Change, LabelStats, MessageResult, Rates, Report};
 use crate::findings::{Action, FindingKind};
 use crate::policy::Policy;
-use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub struct EvalOptions {
     pub policies: Vec<PathBuf>,
+    /// The daemon's configuration: its policy files, limits and trusted
+    /// authserv-id, so the figures are those of what the daemon loads.
+    pub config: Option<PathBuf>,
     pub json: bool,
     pub trust_authserv_id: Option<String>,
-    pub diff: Option<Vec<PathBuf>>,
+    pub diff: Vec<PathBuf>,
     /// List every message with its action, score and finding kinds.
     pub messages: bool,
     pub input: PathBuf,
@@ -24,63 +27,53 @@ pub struct EvalOptions {
 /// Labels whose messages should be stopped.
 const PHISH_LABELS: &[&str] = &["phish", "jp-phish"];
 /// Labels whose messages must get through.
-const HAM_LABELS: &[&str] = &["ham", "jp-ham"];
+const HAM_LABELS: &[&str] = &["ham", "jp-ham", "ham-commercial"];
 /// Labels scored at all; parse fixtures and auth vectors are not mail to judge.
-const SCORED_LABELS: &[&str] = &["phish", "jp-phish", "jp-spam", "ham", "jp-ham"];
+const SCORED_LABELS: &[&str] = &[
+    "phish",
+    "jp-phish",
+    "jp-spam",
+    "ham",
+    "jp-ham",
+    "ham-commercial",
+];
 
-#[derive(Debug, Default, Clone, Serialize)]
-pub struct LabelStats {
-    pub messages: usize,
-    /// Messages per action name.
-    pub actions: BTreeMap<String, usize>,
-    /// Share with action tag or stronger.
-    pub tagged_or_worse: f64,
-    /// Share with action quarantine or stronger.
-    pub quarantined_or_worse: f64,
+/// Counts behind [`Rates`].
+#[derive(Debug, Default, Clone, Copy)]
+struct Tally {
+    phish: usize,
+    phish_tag: usize,
+    phish_quar: usize,
+    ham: usize,
+    ham_tag: usize,
 }
 
-#[derive(Debug, Default, Serialize)]
-pub struct Report {
-    pub policy: String,
-    pub input: String,
-    pub labels: BTreeMap<String, LabelStats>,
-    /// Phishing labels together: share with action ≥ tag.
-    pub recall_tag: f64,
-    /// Phishing labels together: share with action ≥ quarantine.
-    pub recall_quarantine: f64,
-    /// Legitimate labels together: share with action ≥ tag.
-    pub false_positive_rate: f64,
-    /// Finding kinds by the number of messages they fired in, most first.
-    pub top_findings: Vec<(String, usize)>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub diff: Vec<Change>,
-    /// Per message, when asked for: tuning needs to see which mail moved.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub messages: Vec<MessageResult>,
-    /// Files listed but unreadable.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub unreadable: Vec<String>,
+impl Tally {
+    fn add(&mut self, label: &str, action: Action) {
+        let (tag, quar) = (action >= Action::Tag, action >= Action::Quarantine);
+        if PHISH_LABELS.contains(&label) {
+            self.phish += 1;
+            self.phish_tag += usize::from(tag);
+            self.phish_quar += usize::from(quar);
+        } else if HAM_LABELS.contains(&label) {
+            self.ham += 1;
+            self.ham_tag += usize::from(tag);
+        }
+    }
+
+    fn rates(&self) -> Rates {
+        Rates {
+            recall_tag: share(self.phish_tag, self.phish),
+            recall_quarantine: share(self.phish_quar, self.phish),
+            false_positive_rate: share(self.ham_tag, self.ham),
+        }
+    }
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Change {
-    pub file: String,
-    pub label: String,
-    pub before: Action,
-    pub after: Action,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct MessageResult {
-    pub file: String,
-    pub label: String,
-    pub action: Action,
-    pub score: i32,
-    pub kinds: Vec<FindingKind>,
-}
-
-/// The labelled messages of a labels.tsv or a directory of .eml files.
-pub fn load_input(input: &Path) -> Result<Vec<(PathBuf, String)>, String> {
+/// The labelled messages of a labels.tsv or a directory of .eml files, and
+/// the rows of labels that are not scored, counted per label.
+pub fn load_input(input: &Path) -> Result<Input, String> {
+    let mut out = Input::default();
     if input.is_dir() {
         let label = input
             .file_name()
@@ -92,11 +85,11 @@ pub fn load_input(input: &Path) -> Result<Vec<(PathBuf, String)>, String> {
             .filter(|p| p.extension().is_some_and(|x| x == "eml") && p.is_file())
             .collect();
         files.sort();
-        return Ok(files.into_iter().map(|f| (f, label.clone())).collect());
+        out.messages = files.into_iter().map(|f| (f, label.clone())).collect();
+        return Ok(out);
     }
     let text = std::fs::read_to_string(input).map_err(|e| format!("{}: {e}", input.display()))?;
     let base = input.parent().unwrap_or(Path::new("."));
-    let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let mut cols = line.split('\t');
         let (Some(file), Some(label)) = (cols.next(), cols.next()) else {
@@ -105,12 +98,21 @@ pub fn load_input(input: &Path) -> Result<Vec<(PathBuf, String)>, String> {
         if i == 0 && file == "file" {
             continue;
         }
-        if !file.ends_with(".eml") || !SCORED_LABELS.contains(&label) {
-            continue;
+        // Every row of a scored label is judged, whatever its file name:
+        // a row silently left out would flatter the figures.
+        if SCORED_LABELS.contains(&label) {
+            out.messages.push((base.join(file), label.to_string()));
+        } else {
+            *out.not_scored.entry(label.to_string()).or_default() += 1;
         }
-        out.push((base.join(file), label.to_string()));
     }
     Ok(out)
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Input {
+    pub messages: Vec<(PathBuf, String)>,
+    pub not_scored: BTreeMap<String, usize>,
 }
 
 fn load_policy(paths: &[PathBuf]) -> Result<Policy, String> {
@@ -127,21 +129,36 @@ fn share(n: usize, of: usize) -> f64 {
 
 /// Evaluates and renders the report (text, or JSON with `opts.json`).
 pub fn run(opts: &EvalOptions) -> Result<String, String> {
-    let policy = load_policy(&opts.policies)?;
-    let other = opts.diff.as_deref().map(load_policy).transpose()?;
-    let messages = load_input(&opts.input)?;
-    let cfg = Config::default();
-    let trust = opts.trust_authserv_id.as_deref();
+    let mut cfg = match &opts.config {
+        Some(p) => Config::load(p).map_err(|e| e.to_string())?,
+        None => Config::default(),
+    };
+    // The policy's decision is what is measured, not a dry run's accept.
+    cfg.dry_run = false;
+    let paths = if opts.policies.is_empty() && opts.config.is_some() {
+        cfg.policy.clone()
+    } else {
+        opts.policies.clone()
+    };
+    let policy = load_policy(&paths)?;
+    let other = (!opts.diff.is_empty())
+        .then(|| load_policy(&opts.diff))
+        .transpose()?;
+    let input = load_input(&opts.input)?;
+    let trust = opts
+        .trust_authserv_id
+        .as_deref()
+        .or(cfg.trust_authserv_id.as_deref());
 
     let mut report = Report {
         policy: policy.name.clone(),
         input: opts.input.display().to_string(),
+        not_scored: input.not_scored,
         ..Default::default()
     };
     let mut kind_counts: BTreeMap<FindingKind, usize> = BTreeMap::new();
-    let (mut phish, mut phish_tag, mut phish_quar) = (0, 0, 0);
-    let (mut ham, mut ham_tag) = (0, 0);
-    for (path, label) in &messages {
+    let (mut before, mut after) = (Tally::default(), Tally::default());
+    for (path, label) in &input.messages {
         let raw = match std::fs::read(path) {
             Ok(r) => crate::message::as_received(r),
             Err(e) => {
@@ -150,7 +167,6 @@ pub fn run(opts: &EvalOptions) -> Result<String, String> {
             }
         };
         let checked = check::offline(&raw, &policy, &cfg, trust);
-        // Judge on what the policy decided, not on a dry-run or capped action.
         let action = checked.action;
         let stats = report.labels.entry(label.clone()).or_default();
         stats.messages += 1;
@@ -160,6 +176,29 @@ pub fn run(opts: &EvalOptions) -> Result<String, String> {
         kinds.dedup();
         for k in &kinds {
             *kind_counts.entry(*k).or_default() += 1;
+            *report
+                .kinds
+                .entry(k.as_str().to_string())
+                .or_default()
+                .entry(label.clone())
+                .or_default() += 1;
+        }
+        if action >= Action::Tag {
+            let mut brands: Vec<&str> = checked
+                .findings
+                .iter()
+                .filter_map(|f| f.brand.as_deref())
+                .collect();
+            brands.sort();
+            brands.dedup();
+            for b in brands {
+                *report
+                    .brands
+                    .entry(b.to_string())
+                    .or_default()
+                    .entry(label.clone())
+                    .or_default() += 1;
+            }
         }
         if opts.messages {
             report.messages.push(MessageResult {
@@ -170,23 +209,16 @@ pub fn run(opts: &EvalOptions) -> Result<String, String> {
                 kinds,
             });
         }
-        let (tag, quar) = (action >= Action::Tag, action >= Action::Quarantine);
-        if PHISH_LABELS.contains(&label.as_str()) {
-            phish += 1;
-            phish_tag += usize::from(tag);
-            phish_quar += usize::from(quar);
-        } else if HAM_LABELS.contains(&label.as_str()) {
-            ham += 1;
-            ham_tag += usize::from(tag);
-        }
+        before.add(label, action);
         if let Some(other) = &other {
-            let after = check::offline(&raw, other, &cfg, trust).action;
-            if after != action {
+            let then = check::offline(&raw, other, &cfg, trust).action;
+            after.add(label, then);
+            if then != action {
                 report.diff.push(Change {
                     file: path.display().to_string(),
                     label: label.clone(),
                     before: action,
-                    after,
+                    after: then,
                 });
             }
         }
@@ -198,9 +230,11 @@ pub fn run(opts: &EvalOptions) -> Result<String, String> {
         stats.tagged_or_worse = share(tagged, stats.messages);
         stats.quarantined_or_worse = share(quar, stats.messages);
     }
-    report.recall_tag = share(phish_tag, phish);
-    report.recall_quarantine = share(phish_quar, phish);
-    report.false_positive_rate = share(ham_tag, ham);
+    let rates = before.rates();
+    report.recall_tag = rates.recall_tag;
+    report.recall_quarantine = rates.recall_quarantine;
+    report.false_positive_rate = rates.false_positive_rate;
+    report.after = other.is_some().then(|| after.rates());
     let mut top: Vec<(String, usize)> = kind_counts
         .into_iter()
         .map(|(k, n)| (k.as_str().to_string(), n))
@@ -212,74 +246,7 @@ pub fn run(opts: &EvalOptions) -> Result<String, String> {
     if opts.json {
         return serde_json::to_string_pretty(&report).map_err(|e| e.to_string());
     }
-    Ok(render(&report))
-}
-
-fn render(r: &Report) -> String {
-    use std::fmt::Write;
-    let mut s = String::new();
-    let _ = writeln!(s, "policy {}; input {}", r.policy, r.input);
-    let _ = writeln!(
-        s,
-        "{:<10} {:>6} {:>7} {:>6} {:>10} {:>7} {:>8} {:>8}",
-        "label", "msgs", "accept", "tag", "quarantine", "reject", ">=tag", ">=quar"
-    );
-    for (label, st) in &r.labels {
-        let c = |a: Action| st.actions.get(a.as_str()).copied().unwrap_or(0);
-        let _ = writeln!(
-            s,
-            "{:<10} {:>6} {:>7} {:>6} {:>10} {:>7} {:>7.1}% {:>7.1}%",
-            label,
-            st.messages,
-            c(Action::Accept),
-            c(Action::Tag),
-            c(Action::Quarantine),
-            c(Action::Reject),
-            st.tagged_or_worse * 100.0,
-            st.quarantined_or_worse * 100.0
-        );
-    }
-    let _ = writeln!(
-        s,
-        "recall (phish, jp-phish): {:.1}% at tag or above, {:.1}% at quarantine or above",
-        r.recall_tag * 100.0,
-        r.recall_quarantine * 100.0
-    );
-    let _ = writeln!(
-        s,
-        "false positives (ham, jp-ham): {:.2}% at tag or above",
-        r.false_positive_rate * 100.0
-    );
-    let _ = writeln!(s, "findings by messages:");
-    for (k, n) in &r.top_findings {
-        let _ = writeln!(s, "  {k:<26} {n}");
-    }
-    if !r.diff.is_empty() {
-        let _ = writeln!(
-            s,
-            "action changes with the --diff policy ({}):",
-            r.diff.len()
-        );
-        for c in &r.diff {
-            let _ = writeln!(s, "  {} [{}]: {} -> {}", c.file, c.label, c.before, c.after);
-        }
-    }
-    for m in &r.messages {
-        let kinds: Vec<&str> = m.kinds.iter().map(|k| k.as_str()).collect();
-        let _ = writeln!(
-            s,
-            "{}\t{}\t{}\t{}\t{}",
-            m.file,
-            m.label,
-            m.action,
-            m.score,
-            kinds.join(",")
-        );
-    }
-    for u in &r.unreadable {
-        let _ = writeln!(s, "unreadable: {u}");
-    }
-    s
+    Ok(crate::eval_report::render(&report))
 }
 
 #[cfg(test)]
@@ -292,17 +259,20 @@ mod tests {
         let tsv = dir.path().join("labels.tsv");
         std::fs::write(
             &tsv,
-            "file\tlabel\tsource\njp/a.eml\tjp-phish\tx\nauth/v.txt\tauth-vector\tx\nparse/b.eml\tparse-test\tx\nham/c.eml\tham\tx\n",
+            "file\tlabel\tsource\njp/a.eml\tjp-phish\tx\nauth/v.txt\tauth-vector\tx\nparse/b.eml\tparse-test\tx\nham/c.eml\tham\tx\nham/d.txt\tham\tx\n",
         )
         .unwrap();
         let rows = load_input(&tsv).unwrap();
         assert_eq!(
-            rows,
+            rows.messages,
             vec![
                 (dir.path().join("jp/a.eml"), "jp-phish".to_string()),
                 (dir.path().join("ham/c.eml"), "ham".to_string()),
+                (dir.path().join("ham/d.txt"), "ham".to_string()),
             ]
         );
+        assert_eq!(rows.not_scored.get("auth-vector"), Some(&1));
+        assert_eq!(rows.not_scored.get("parse-test"), Some(&1));
     }
 
     #[test]
@@ -319,11 +289,12 @@ mod tests {
         let policy = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policy/jp-financial.toml");
         let opts = EvalOptions {
             policies: vec![policy.clone()],
+            config: None,
             json: true,
             trust_authserv_id: None,
-            diff: Some(vec![
+            diff: vec![
                 PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policy/example-shinkin.toml")
-            ]),
+            ],
             messages: false,
             input: sub,
         };
@@ -333,11 +304,21 @@ mod tests {
         assert_eq!(v["recall_tag"], 1.0);
         // The example policy does not know the brand, so the action changes.
         assert_eq!(v["diff"].as_array().map(Vec::len), Some(1));
+        assert_eq!(v["after"]["recall_tag"], 0.0);
+        assert!(v["brands"]
+            .as_object()
+            .unwrap()
+            .values()
+            .any(|l| l["jp-phish"] == 1));
         let text = run(&EvalOptions {
             json: false,
             ..opts
         })
         .unwrap();
         assert!(text.contains("recall (phish, jp-phish): 100.0%"), "{text}");
+        assert!(
+            text.contains("with the --diff policy: recall (phish, jp-phish): 0.0%"),
+            "{text}"
+        );
     }
 }

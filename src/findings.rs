@@ -71,6 +71,12 @@ kinds! {
     FormExternalAction = "form-external-action",
     HtmlAttachment = "html-attachment",
     DataUri = "data-uri",
+    /// The seed's rule: the mail speaks as a protected brand (display name,
+    /// a subject that speaks as it, a lookalike sender domain), does not
+    /// come from the brand's own domains, and asks the reader to act (a
+    /// link off the brand's domains, a form, an HTML attachment). The
+    /// brand never sends that, whatever the wording.
+    BrandImpersonation = "brand-impersonation",
     /// A brand claim (name, lookalike, brand words) together with a credential link.
     BrandCredentialLink = "brand-credential-link",
     /// Authenticated mail of the brand itself that carries a credential link.
@@ -82,6 +88,24 @@ kinds! {
     LureForeignLink = "lure-foreign-link",
     /// A credential lure sent from, or linking to, a free hosting platform.
     HostedLure = "hosted-lure",
+
+    // Attachments (src/attachments/): directly or one level deep in an archive.
+    /// Windows or other executable code (PE, ELF, Mach-O, jar, msi …).
+    AttachmentExecutable = "attachment-executable",
+    /// Script Windows runs on a double click (js, vbs, hta, ps1, bat …).
+    AttachmentScript = "attachment-script",
+    /// Shortcut (lnk, url) that starts a program or opens a remote file.
+    AttachmentShortcut = "attachment-shortcut",
+    /// Disk image (iso, img, vhd, vhdx) that mounts past mark-of-the-web.
+    AttachmentDiskImage = "attachment-disk-image",
+    /// Office file carrying VBA macros (docm, xlsm, pptm, OLE with VBA).
+    AttachmentMacro = "attachment-macro",
+    /// OneNote file, a carrier for embedded scripts.
+    AttachmentOnenote = "attachment-onenote",
+    /// Password-protected archive: its content cannot be checked.
+    ArchiveEncrypted = "archive-encrypted",
+    /// File name dressed up: bidi controls, double extension, runs of spaces.
+    AttachmentNameTrick = "attachment-name-trick",
 
     // Limits.
     /// A bound (message bytes, MIME parts, HTML bytes, links) was reached;
@@ -105,6 +129,7 @@ impl FindingKind {
                 | FreemailBrand
                 | LinkLookalike
                 | BrandCredentialLink
+                | BrandImpersonation
         )
     }
 
@@ -112,7 +137,7 @@ impl FindingKind {
     /// (brand words in the subject or a link) included.
     pub fn is_brand_claim(self) -> bool {
         use FindingKind::*;
-        (self.is_impersonation() && self != BrandCredentialLink)
+        (self.is_impersonation() && !matches!(self, BrandCredentialLink | BrandImpersonation))
             || matches!(self, SubjectBrand | LinkBrand)
     }
 }

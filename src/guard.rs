@@ -148,7 +148,8 @@ impl State {
         })
     }
 
-    /// indymilter 0.3's transition table. Our callbacks cover every stage
+    /// indymilter 0.3's transition table (its `session.rs`; an upgrade of
+    /// indymilter must re-check this). Our callbacks cover every stage
     /// but `unknown`, which comes last in its order, so no stage can be
     /// skipped on the way to another and a direct transition is the only
     /// way to reach a state.

@@ -7,300 +7,58 @@
 //! finding needs both, in the Subject or the readable body, and a link that
 //! leads somewhere other than a protected brand's own site.
 //!
-//! The phrases are folded with the brand-name folding (width, case, kana,
-//! spaces, invisible characters) and compiled into one automaton at policy
-//! load; a message costs one fold and one scan of its first text.
+//! The phrases live in the policy's list files (`lists.lure_asks`,
+//! `lists.lure_pressures`: policy/lure-asks.txt and lure-pressures.txt), so
+//! a security team extends them without a release. They are folded with
+//! the brand-name folding (width, case, kana, spaces, invisible characters)
+//! and compiled into one automaton at policy load; a message costs one fold
+//! and one scan of its first text.
 
 use crate::findings::{Finding, FindingKind};
 use crate::message::Mail;
 use crate::normalize;
 use aho_corasick::{AhoCorasick, MatchKind};
 
-/// Requests to act on credentials, the account or the payment method.
-const ASKS: &[&str] = &[
-    // English.
-    "verify your account",
-    "verify your identity",
-    "verify your email",
-    "verify your information",
-    "confirm your identity",
-    "confirm your account",
-    "confirm your details",
-    "confirm your information",
-    "confirm your email",
-    "confirm your password",
-    "update your payment",
-    "update your billing",
-    "update your account",
-    "update your information",
-    "update your details",
-    "payment information",
-    "billing information",
-    "payment details",
-    "credit card details",
-    "sign in to your account",
-    "log in to your account",
-    "login to your account",
-    "log into your account",
-    "click here to verify",
-    "validate your account",
-    "reactivate your account",
-    "restore your account",
-    "unlock your account",
-    "restore access",
-    "enter your password",
-    "keep your password",
-    "update your password",
-    "verify your mailbox",
-    "confirm your mailbox",
-    "upgrade your mailbox",
-    "revalidate your",
-    "re-validate your",
-    "confirm your payment",
-    "pay the delivery",
-    "delivery fee",
-    "shipping fee",
-    "customs fee",
-    "reschedule your delivery",
-    "claim your reward",
-    "claim your prize",
-    "claim your refund",
-    "claim your gift",
-    // German.
-    "bestätigen sie",
-    "überprüfen sie",
-    "aktualisieren sie",
-    "verifizieren sie",
-    "melden sie sich an",
-    "ihre daten",
-    "jetzt sichern",
-    "jetzt bestätigen",
-    "jetzt einlösen",
-    "jetzt abholen",
-    "jetzt überprüfen",
-    "jetzt registrieren",
-    "sichern sie sich",
-    "klicken sie",
-    "zu bestätigen",
-    "ihre angaben",
-    // French.
-    "vérifier votre compte",
-    "vérifiez votre",
-    "confirmez votre",
-    "confirmer votre",
-    "mettre à jour vos",
-    "mettez à jour vos",
-    "connectez-vous",
-    // Portuguese and Spanish.
-    "verifique sua conta",
-    "confirme seus dados",
-    "atualize seus dados",
-    "atualizar seus dados",
-    "acesse sua conta",
-    "confirme sua identidade",
-    "verifique su cuenta",
-    "confirme sus datos",
-    "actualice sus datos",
-    "actualizar sus datos",
-    "inicie sesión",
-    "confirme su identidad",
-    "clique aqui",
-    "clique no link",
-    "regularize",
-    "atualize",
-    "haga clic",
-    "pulse aquí",
-    "verifique su",
-    "confirme su",
-    // Japanese.
-    "本人確認",
-    "暗証番号",
-    "ワンタイムパスワード",
-    "パスワード",
-    "ログイン",
-    "ご登録情報",
-    "登録情報",
-    "お客様情報",
-    "カード情報",
-    "セキュリティコード",
-    "お支払い方法",
-    "支払い方法",
-    "お支払い情報",
-    "情報を更新",
-    "情報の更新",
-    "更新してください",
-    "ご確認ください",
-    "確認してください",
-    "再認証",
-    "認証",
-    "手続きをお願い",
-    "下記のリンク",
-    "以下のリンク",
-    "下記URL",
-    "以下のURL",
-];
-
-/// Threats and urgency: what the reader loses by not acting now.
-const PRESSURES: &[&str] = &[
-    // English.
-    "suspended",
-    "suspension",
-    "has been locked",
-    "been restricted",
-    "restricted access",
-    "limited access",
-    "unusual activity",
-    "unusual sign-in",
-    "suspicious activity",
-    "unauthorized",
-    "within 24 hours",
-    "within 48 hours",
-    "will be closed",
-    "deactivated",
-    "will be terminated",
-    "permanently deleted",
-    "mailbox is full",
-    "storage is full",
-    "password will expire",
-    "password expires",
-    "payment was declined",
-    "payment declined",
-    "unable to process your payment",
-    "security alert",
-    "urgent",
-    "immediately",
-    "final notice",
-    "action required",
-    "has expired",
-    "will expire",
-    "expires today",
-    "storage quota",
-    "mailbox quota",
-    "quota exceeded",
-    "storage limit",
-    "pending messages",
-    "will be deleted",
-    "could not be delivered",
-    "was not delivered",
-    "delivery failed",
-    "on hold",
-    "last chance",
-    "last reminder",
-    "you have won",
-    "you've won",
-    "you have been selected",
-    // German.
-    "gesperrt",
-    "eingeschränkt",
-    "läuft ab",
-    "abgelaufen",
-    "verfällt",
-    "letzte chance",
-    "letzte erinnerung",
-    "innerhalb von 24 stunden",
-    "innerhalb von 48 stunden",
-    "dringend",
-    "nicht zugestellt",
-    "nicht abgeholt",
-    "gewonnen",
-    "gewinner",
-    "ausgewählt",
-    "auszahlung",
-    "warten sie nicht",
-    "nur noch heute",
-    "freispiele",
-    "free spins",
-    // French.
-    "suspendu",
-    "bloqué",
-    "expiré",
-    "dernier rappel",
-    "dans les 24 heures",
-    "immédiatement",
-    // Portuguese and Spanish.
-    "suspensa",
-    "bloqueada",
-    "bloqueado",
-    "suspendida",
-    "urgente",
-    "imediatamente",
-    "inmediatamente",
-    "será devolvida",
-    "será devolvido",
-    "retida",
-    "retenido",
-    "pendente",
-    "pendiente",
-    "expirado",
-    "expira hoje",
-    "vence hoje",
-    "última chance",
-    "último aviso",
-    "cancelada",
-    // Japanese.
-    "停止",
-    "利用制限",
-    "制限されて",
-    "ロック",
-    "凍結",
-    "不正利用",
-    "不正アクセス",
-    "不正使用",
-    "不審な",
-    "第三者",
-    "至急",
-    "緊急",
-    "自動退会",
-    "退会処理",
-    "解約",
-    "失効",
-    "24時間以内",
-    "48時間以内",
-    "期限",
-    "未払い",
-    "お支払いに問題",
-    "異常",
-];
-
 /// Bytes of body text scanned: lures sit at the top, and patches and
 /// archives can be long.
 const MAX_TEXT: usize = 16 * 1024;
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct LureIndex {
     ac: Option<AhoCorasick>,
     /// Per pattern: the phrase as written, and whether it is a request.
-    patterns: Vec<(&'static str, bool)>,
-}
-
-impl Default for LureIndex {
-    fn default() -> Self {
-        LureIndex::new()
-    }
+    patterns: Vec<(String, bool)>,
 }
 
 /// What lure wording a text holds: distinct requests and pressures.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Lure {
-    pub asks: Vec<&'static str>,
-    pub pressures: Vec<&'static str>,
+pub struct Lure<'i> {
+    pub asks: Vec<&'i str>,
+    pub pressures: Vec<&'i str>,
 }
 
-impl Lure {
+impl Lure<'_> {
     pub fn is_lure(&self) -> bool {
         !self.asks.is_empty() && !self.pressures.is_empty()
     }
 }
 
 impl LureIndex {
-    pub fn new() -> Self {
+    pub fn new(asks: &[String], pressures: &[String]) -> Self {
         let mut folded = Vec::new();
         let mut patterns = Vec::new();
-        for (list, ask) in [(ASKS, true), (PRESSURES, false)] {
+        for (list, ask) in [(asks, true), (pressures, false)] {
             for p in list {
-                folded.push(normalize::name(p));
-                patterns.push((*p, ask));
+                let f = normalize::name(p);
+                if f.is_empty() {
+                    continue;
+                }
+                folded.push(f);
+                patterns.push((p.clone(), ask));
             }
+        }
+        if folded.is_empty() {
+            return LureIndex::default();
         }
         let ac = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
@@ -309,12 +67,13 @@ impl LureIndex {
         LureIndex { ac, patterns }
     }
 
-    pub fn scan(&self, text: &str) -> Lure {
+    pub fn scan(&self, text: &str) -> Lure<'_> {
         let mut lure = Lure::default();
         let Some(ac) = &self.ac else { return lure };
         let f = normalize::text(text);
         for m in ac.find_overlapping_iter(&f.text) {
-            let (phrase, ask) = self.patterns[m.pattern().as_usize()];
+            let (phrase, ask) = &self.patterns[m.pattern().as_usize()];
+            let (phrase, ask) = (phrase.as_str(), *ask);
             let list = if ask {
                 &mut lure.asks
             } else {
@@ -359,7 +118,7 @@ pub fn analyse(mail: &Mail, links: &[Destination], index: &LureIndex) -> Vec<Fin
         return out;
     };
     let mut text = String::new();
-    if let Some(s) = mail.msg.subject() {
+    if let Some(s) = mail.subject.as_deref() {
         text.push_str(s);
         text.push('\n');
     }
@@ -400,9 +159,17 @@ pub fn analyse(mail: &Mail, links: &[Destination], index: &LureIndex) -> Vec<Fin
 mod tests {
     use super::*;
 
+    /// The index of the shipped phrase files, as a policy naming no lure
+    /// lists of its own gets it.
+    fn shipped() -> LureIndex {
+        crate::policy::Policy::from_toml("t.toml", "")
+            .unwrap()
+            .lures
+    }
+
     #[test]
     fn request_and_pressure_make_a_lure() {
-        let ix = LureIndex::new();
+        let ix = shipped();
         let cases: &[(&str, bool)] = &[
             (
                 "Your account has been SUSPENDED. Please verify  your account.",
@@ -508,13 +275,16 @@ mod tests {
     }
 
     #[test]
-    fn lure_with_a_brand_claim_is_a_brand_credential_link_but_not_for_the_brand_itself() {
+    fn lure_with_a_brand_claim_is_an_impersonation_but_not_for_the_brand_itself() {
         let body = "お客様のアカウントは利用停止となりました。本人確認をお願いします。\nhttps://smbc-direct.evil.example/";
         let k = analyze("三井住友銀行 <info@evil.example>", body, false);
         assert!(k.contains(&FindingKind::CredentialLure), "{k:?}");
-        assert!(k.contains(&FindingKind::BrandCredentialLink), "{k:?}");
+        // The claim with a request is the impersonation, which carries the
+        // lure's credential link too.
+        assert!(k.contains(&FindingKind::BrandImpersonation), "{k:?}");
         let k = analyze("三井住友銀行 <info@dn.smbc.co.jp>", body, true);
         assert!(!k.contains(&FindingKind::CredentialLure), "{k:?}");
+        assert!(!k.contains(&FindingKind::BrandImpersonation), "{k:?}");
         assert!(!k.contains(&FindingKind::BrandCredentialLink), "{k:?}");
     }
 
@@ -539,6 +309,24 @@ mod tests {
         );
         assert!(k.contains(&FindingKind::CredentialLure), "{k:?}");
         assert!(!k.contains(&FindingKind::LureForeignLink), "{k:?}");
+    }
+
+    #[test]
+    fn phrases_come_from_the_policy() {
+        let ix = LureIndex::new(&["パスワードを再設定".into()], &["本日中".into()]);
+        assert!(ix.scan("本日中にパスワードを再設定してください").is_lure());
+        assert!(!ix
+            .scan("Your account has been suspended. Verify your account.")
+            .is_lure());
+        let p = crate::policy::Policy::from_toml(
+            "t.toml",
+            "[lists]\nlure_asks = [\"lure-asks.txt\"]\nlure_pressures = [\"lure-pressures.txt\"]\n",
+        )
+        .unwrap();
+        assert!(p
+            .lures
+            .scan("Your account has been suspended. Verify your account.")
+            .is_lure());
     }
 
     #[test]

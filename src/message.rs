@@ -57,6 +57,44 @@ pub struct Mail<'a> {
     /// The protected brand whose official or authorised domain sent this
     /// mail with passing DMARC or an aligned DKIM pass.
     pub official_sender: Option<&'a str>,
+    /// The Subject as the reader's client shows it (see [`subject`]).
+    pub subject: Option<String>,
+}
+
+/// The Subject as a reader's client shows it. mail-parser decodes
+/// encoded-words but reads raw bytes as UTF-8, so an undeclared Shift_JIS,
+/// EUC-JP or ISO-2022-JP subject (common in Japanese mail) comes out as
+/// replacement characters or escapes: those are decoded from the raw bytes
+/// by the charset they fit.
+pub fn subject(msg: &Message) -> Option<String> {
+    let parsed = msg.subject();
+    let raw = msg
+        .parts
+        .first()
+        .and_then(|p| {
+            p.headers
+                .iter()
+                .find(|h| h.name.as_str().eq_ignore_ascii_case("Subject"))
+        })
+        .and_then(|h| {
+            msg.raw_message
+                .get(h.offset_start as usize..h.offset_end as usize)
+        });
+    match raw {
+        Some(bytes) if bytes.iter().any(|&b| b >= 0x80 || b == 0x1b) => {
+            let unfolded: Vec<u8> = bytes
+                .iter()
+                .copied()
+                .filter(|&b| b != b'\r' && b != b'\n')
+                .collect();
+            Some(
+                crate::header_text::decode_undeclared(&unfolded)
+                    .trim()
+                    .to_string(),
+            )
+        }
+        _ => parsed.map(str::to_string),
+    }
 }
 
 /// The RFC 5322 From domain, when the message has a single From address.

@@ -68,10 +68,8 @@ pub fn callbacks(runtime: Arc<Runtime>) -> Callbacks<Session> {
                     SocketInfo::Inet(addr) => Some(addr.ip()),
                     _ => None,
                 };
-                match session.connect(&text(&hostname), ip) {
-                    Some(_) => Status::Accept,
-                    None => Status::Continue,
-                }
+                session.connect(&text(&hostname), ip);
+                Status::Continue
             })
         })
         .on_helo(|cx, name| {

@@ -80,7 +80,7 @@ fn sender_is_brand(mail: &Mail, brand: &Brand) -> bool {
 }
 
 /// `policy.allow` trusts this sender: From or MAIL FROM domain, or a passing DKIM `d=`.
-fn allowlisted(mail: &Mail, allow: &Allow) -> bool {
+pub(crate) fn allowlisted(mail: &Mail, allow: &Allow) -> bool {
     let mail_from = domain::of_address(&mail.env.mail_from);
     mail.from_domain
         .iter()
@@ -90,6 +90,18 @@ fn allowlisted(mail: &Mail, allow: &Allow) -> bool {
             .auth
             .dkim_pass_domains()
             .any(|d| domain::listed(d, |k| allow.dkim_domains.contains_key(k)))
+}
+
+/// `policy.allow` trusts this sender and authentication shows the mail is
+/// theirs: a passing DKIM `d=` on the list, or an allowlisted From or MAIL
+/// FROM domain with DMARC passing. What may carry files must not be had by
+/// forging a From.
+pub(crate) fn allowlisted_and_authentic(mail: &Mail, allow: &Allow) -> bool {
+    let dkim = mail
+        .auth
+        .dkim_pass_domains()
+        .any(|d| domain::listed(d, |k| allow.dkim_domains.contains_key(k)));
+    dkim || (mail.auth.dmarc_pass() && allowlisted(mail, allow))
 }
 
 /// Every sender-side domain with the headers it appears in, in order.
@@ -218,11 +230,34 @@ fn display_name_claim(mail: &Mail, rules: &SenderRules) -> Option<Finding> {
     )
 }
 
-/// A subject that names a brand the sender is not. `claimed` is the brand
+/// The subject without the `[list-name]` tags a mailing list put in front
+/// (the message has a List-Id): they are the list's, not the sender's.
+fn without_list_tag<'s>(mail: &Mail, subject: &'s str) -> &'s str {
+    let listed = mail
+        .msg
+        .header_raw("List-Id")
+        .is_some_and(|v| !v.trim().is_empty());
+    if !listed {
+        return subject;
+    }
+    let mut t = subject.trim_start();
+    while let Some((_, rest)) = t.strip_prefix('[').and_then(|r| r.split_once(']')) {
+        t = rest.trim_start();
+    }
+    t
+}
+
+/// A subject that speaks as a brand the sender is not. `claimed` is the brand
 /// the display name already claimed, if any.
 fn subject_claim(mail: &Mail, rules: &SenderRules, claimed: Option<&str>) -> Option<Finding> {
-    let subject = mail.msg.subject()?;
+    let subject = mail.subject.as_deref()?;
+    let subject = without_list_tag(mail, subject);
     let (brand_id, name) = rules.index.named_in(subject)?;
+    // Named is not claimed: a headline or a newsletter's title talks about
+    // the brand; `【三井住友カード】…` or "Your Apple ID …" speaks as it.
+    if !crate::brand::claim::subject_claims(subject, &name) {
+        return None;
+    }
     let official = rules
         .brand(brand_id)
         .is_some_and(|b| sender_is_brand(mail, b));

@@ -5,6 +5,7 @@ use crate::config::{Config, Socket};
 use crate::listener::{MilterListener, TcpAccept};
 use crate::metrics::Metrics;
 use crate::runtime::{build_state, Runtime};
+use serde_json::json;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -76,8 +77,7 @@ pub async fn run(config_path: Option<PathBuf>, cli_dry_run: bool) -> i32 {
     let mut cfg = match load_config(config_path.as_deref()) {
         Ok(c) => c,
         Err(e) => {
-            error!("{e}");
-            eprintln!("kinko-milter: {e}");
+            fatal(&e);
             return 2;
         }
     };
@@ -85,7 +85,7 @@ pub async fn run(config_path: Option<PathBuf>, cli_dry_run: bool) -> i32 {
     let socket = match cfg.socket() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("kinko-milter: socket: {e}");
+            fatal(&format!("socket: {e}"));
             return 2;
         }
     };
@@ -95,7 +95,7 @@ pub async fn run(config_path: Option<PathBuf>, cli_dry_run: bool) -> i32 {
     let state = match build_state(cfg, &metrics, None) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("kinko-milter: {e}");
+            fatal(&e);
             return 2;
         }
     };
@@ -120,11 +120,14 @@ pub async fn run(config_path: Option<PathBuf>, cli_dry_run: bool) -> i32 {
                     .local_addr()
                     .map(|a| a.to_string())
                     .unwrap_or(metrics_address);
-                eprintln!("kinko-milter: metrics on http://{bound}/metrics");
+                announce_line(
+                    &format!("metrics on http://{bound}/metrics"),
+                    &[("metrics", json!(format!("http://{bound}/metrics")))],
+                );
                 tokio::spawn(crate::httpd::serve(listener, runtime.clone()));
             }
             Err(e) => {
-                eprintln!("kinko-milter: metrics address {metrics_address}: {e}");
+                fatal(&format!("metrics address {metrics_address}: {e}"));
                 return 2;
             }
         }
@@ -148,7 +151,7 @@ pub async fn run(config_path: Option<PathBuf>, cli_dry_run: bool) -> i32 {
             let listener = match TcpListener::bind(addr).await {
                 Ok(l) => l,
                 Err(e) => {
-                    eprintln!("kinko-milter: cannot listen on {addr}: {e}");
+                    fatal(&format!("cannot listen on {addr}: {e}"));
                     return 2;
                 }
             };
@@ -169,7 +172,7 @@ pub async fn run(config_path: Option<PathBuf>, cli_dry_run: bool) -> i32 {
             let listener = match bind_unix(path).await {
                 Ok(l) => l,
                 Err(e) => {
-                    eprintln!("kinko-milter: cannot listen on {}: {e}", path.display());
+                    fatal(&format!("cannot listen on {}: {e}", path.display()));
                     return 2;
                 }
             };
@@ -197,8 +200,24 @@ fn announce(socket: &str, policy: &str, dry_run: bool) {
     } else {
         ""
     };
-    eprintln!("kinko-milter: listening on {socket}{mode}; policy {policy}");
-    info!(socket, policy, dry_run, "listening");
+    announce_line(
+        &format!("listening on {socket}{mode}; policy {policy}"),
+        &[
+            ("socket", json!(socket)),
+            ("policy", json!(policy)),
+            ("dry_run", json!(dry_run)),
+        ],
+    );
+}
+
+/// Startup lines pass every log filter: operators and tests read the
+/// addresses from them.
+fn announce_line(message: &str, fields: &[(&str, serde_json::Value)]) {
+    crate::logfmt::announce("INFO", message, fields);
+}
+
+fn fatal(message: &str) {
+    crate::logfmt::announce("ERROR", message, &[]);
 }
 
 /// SIGTERM or SIGINT starts draining: the listener closes, idle

@@ -7,6 +7,9 @@ use crate::actions::{self, Forged, Plan};
 use crate::analysis;
 use crate::auth::AuthSummary;
 use crate::config::Config;
+use crate::findings::Action;
+use crate::indicators::{self, Indicators};
+use crate::logfmt::List;
 use crate::message::push_crlf;
 use crate::message::Envelope;
 use crate::metrics::Metrics;
@@ -41,6 +44,8 @@ pub struct Session {
     /// Stages negotiated to need no answer (`milter::QUIET_STAGES`).
     pub quiet: indymilter::ProtoOpts,
     env: Envelope,
+    /// The client is in `trusted_networks` or the policy's allowed clients.
+    trusted_client: bool,
     msg: Incoming,
 }
 
@@ -80,6 +85,7 @@ impl Session {
             leading_space: false,
             quiet: indymilter::ProtoOpts::empty(),
             env: Envelope::default(),
+            trusted_client: false,
             msg: Incoming::default(),
         }
     }
@@ -96,14 +102,16 @@ impl Session {
         self.env.queue_id.as_deref().unwrap_or("NOQUEUE")
     }
 
-    /// Returns `Some` when the whole connection is exempt.
-    pub fn connect(&mut self, hostname: &str, ip: Option<IpAddr>) -> Option<Skip> {
+    /// Notes the client. A trusted client is let through at MAIL, not
+    /// here: Postfix announces a client again after XCLIENT, and only the
+    /// messages really let through count as skipped.
+    pub fn connect(&mut self, hostname: &str, ip: Option<IpAddr>) {
         self.env.client_name = Some(hostname.to_string());
         self.env.client_ip = ip;
-        let ip = ip?;
-        let trusted = self.state.trusted.iter().any(|n| n.contains(&ip))
-            || self.state.policy.allow.client(ip).is_some();
-        trusted.then(|| self.skip(Skip::TrustedNetwork))
+        self.trusted_client = ip.is_some_and(|ip| {
+            self.state.trusted.iter().any(|n| n.contains(&ip))
+                || self.state.policy.allow.client(ip).is_some()
+        });
     }
 
     pub fn helo(&mut self, name: &str) {
@@ -117,6 +125,9 @@ impl Session {
         let s = s.strip_prefix('<').unwrap_or(s);
         let s = s.strip_suffix('>').unwrap_or(s);
         self.env.mail_from = crate::sanitize::one_line(s, 320);
+        if self.trusted_client {
+            return Some(self.skip(Skip::TrustedNetwork));
+        }
         if self.config().skip_authenticated && auth_authen.is_some_and(|a| !a.is_empty()) {
             return Some(self.skip(Skip::Authenticated));
         }
@@ -125,7 +136,12 @@ impl Session {
 
     fn skip(&self, why: Skip) -> Skip {
         self.metrics.skipped(why.as_str());
-        debug!(client = ?self.env.client_ip, reason = why.as_str(), "not analysed");
+        debug!(
+            client = ?self.env.client_ip,
+            mail_from = %self.env.mail_from,
+            reason = why.as_str(),
+            "not analysed"
+        );
         why
     }
 
@@ -237,7 +253,6 @@ impl Session {
                 &cfg.limits,
             )
         }));
-        drop(raw);
         self.metrics
             .analysis_seconds
             .observe(analysis_started.elapsed().as_secs_f64());
@@ -246,7 +261,13 @@ impl Session {
             Ok(analysis) => {
                 let verdict =
                     verdict::decide(&analysis, &auth, &state.policy, &verdict::Settings::of(cfg));
-                self.log_verdict(&auth, &analysis, &verdict);
+                // Flagged mail only: the report and export read these.
+                let indicators = if verdict.policy_action >= Action::Tag {
+                    indicators::of(&raw, &analysis, &state.policy, &cfg.limits)
+                } else {
+                    Indicators::default()
+                };
+                self.log_verdict(&auth, &analysis, &verdict, &indicators);
                 (verdict, Some(analysis))
             }
             Err(_) => {
@@ -262,6 +283,7 @@ impl Session {
                 )
             }
         };
+        drop(raw);
         self.metrics.judged(analysis.as_ref(), verdict.action);
         let plan = actions::plan(
             &self.msg.forged,
@@ -317,8 +339,22 @@ impl Session {
         }
     }
 
-    fn log_verdict(&self, auth: &AuthSummary, analysis: &analysis::Analysis, verdict: &Verdict) {
-        let kinds: Vec<&str> = analysis.findings.iter().map(|f| f.kind.as_str()).collect();
+    fn log_verdict(
+        &self,
+        auth: &AuthSummary,
+        analysis: &analysis::Analysis,
+        verdict: &Verdict,
+        ind: &Indicators,
+    ) {
+        let kinds: Vec<String> = analysis
+            .findings
+            .iter()
+            .map(|f| f.kind.as_str().to_string())
+            .collect();
+        let brands: Vec<String> = verdict::brands(analysis)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
         info!(
             queue_id = self.queue_id(),
             client_ip = %self.env.client_ip.map(|i| i.to_string()).unwrap_or_default(),
@@ -330,7 +366,11 @@ impl Session {
             action = verdict.action.as_str(),
             policy_action = verdict.policy_action.as_str(),
             score = verdict.score,
-            findings = kinds.join(","),
+            findings = %List(&kinds),
+            brands = %List(&brands),
+            lookalike_domains = %List(&ind.lookalike_domains),
+            url_hosts = %List(&ind.url_hosts),
+            urls = %List(&ind.urls),
             "verdict"
         );
         for f in &analysis.findings {

@@ -17,11 +17,23 @@ pub struct SourceError {
 
 impl fmt::Display for SourceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Line 0: the file as a whole (it cannot be read).
+        if self.line == 0 {
+            return write!(f, "{}: {}", self.file, self.message);
+        }
         write!(
             f,
             "{}:{}: {}: {}",
             self.file, self.line, self.field, self.message
         )
+    }
+}
+
+impl SourceError {
+    /// The error of a file that `config` refers to in its `field`, so the
+    /// operator sees which configuration names the missing or broken file.
+    pub fn referred_by(self, config: &str, field: &str) -> String {
+        format!("{config}: {field}: {self}")
     }
 }
 
@@ -52,14 +64,62 @@ pub fn parse_toml<T: serde::de::DeserializeOwned>(file: &str, src: &str) -> Resu
             } else {
                 field
             },
-            message: e.message().trim().to_string(),
+            message: plain_words(e.message().trim()),
         }
     })
+}
+
+/// serde's messages name Rust types (`expected i32`); an operator editing
+/// TOML needs TOML words.
+fn plain_words(message: &str) -> String {
+    const WORDS: &[(&str, &str)] = &[
+        ("expected i8", "expected a whole number"),
+        ("expected i16", "expected a whole number"),
+        ("expected i32", "expected a whole number"),
+        ("expected i64", "expected a whole number"),
+        ("expected u8", "expected a whole number, 0 or more"),
+        ("expected u16", "expected a whole number, 0 or more"),
+        ("expected u32", "expected a whole number, 0 or more"),
+        ("expected u64", "expected a whole number, 0 or more"),
+        ("expected usize", "expected a whole number, 0 or more"),
+        ("expected f32", "expected a number"),
+        ("expected f64", "expected a number"),
+        ("a sequence", "a list [ … ]"),
+        ("expected a map", "expected a table"),
+        ("struct ", "table "),
+        ("invalid type: ", "wrong type: "),
+    ];
+    let mut out = message.to_string();
+    for (rust, toml) in WORDS {
+        out = out.replace(rust, toml);
+    }
+    out
 }
 
 /// The key an error at `offset` is about: the key itself when the offset is
 /// on it, or the key of the `key = value` line when it is on the value.
 fn field_at(src: &str, offset: usize) -> String {
+    let key = key_at(src, offset);
+    match table_at(src, offset) {
+        Some(table) if !key.is_empty() && key != table => format!("{table}.{key}"),
+        _ => key,
+    }
+}
+
+/// The `[table]` (or `[[table]]`) whose body holds `offset`.
+fn table_at(src: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(src.len());
+    src[..offset]
+        .lines()
+        .map(str::trim)
+        .rfind(|l| l.starts_with('['))
+        .map(|l| {
+            let l = l.split('#').next().unwrap_or(l).trim();
+            l.trim_matches(['[', ']']).trim().to_string()
+        })
+}
+
+fn key_at(src: &str, offset: usize) -> String {
     let offset = offset.min(src.len());
     let line_start = src[..offset].rfind('\n').map_or(0, |i| i + 1);
     let line_end = src[offset..].find('\n').map_or(src.len(), |i| offset + i);
@@ -82,4 +142,47 @@ pub fn parse_net(s: &str) -> Result<IpNet, String> {
     s.parse::<IpNet>()
         .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
         .map_err(|_| format!("`{s}` is not an address or network (e.g. 192.0.2.0/24)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Doc {
+        top: Option<i32>,
+        scores: Option<std::collections::BTreeMap<String, i32>>,
+        limits: Option<Limits>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Limits {
+        max_headers: usize,
+    }
+
+    #[test]
+    fn errors_name_table_and_key_in_toml_words() {
+        let src = "top = 1\n# a comment\n\n[scores]\ntypo = \"high\"\n";
+        let e = parse_toml::<Doc>("p.toml", src).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "p.toml:5: scores.typo: wrong type: string \"high\", expected a whole number"
+        );
+        let src = "[limits]\nmax_headers = -1\n";
+        let e = parse_toml::<Doc>("c.toml", src).unwrap_err().to_string();
+        assert_eq!(e, "c.toml:2: limits.max_headers: invalid value: integer `-1`, expected a whole number, 0 or more");
+        let missing = SourceError {
+            file: "nope.toml".into(),
+            line: 0,
+            field: "(file)".into(),
+            message: "No such file or directory".into(),
+        };
+        assert_eq!(
+            missing.referred_by("/etc/k.toml", "policy"),
+            "/etc/k.toml: policy: nope.toml: No such file or directory"
+        );
+    }
 }

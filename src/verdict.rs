@@ -47,7 +47,11 @@ pub fn decide(
     let score = analysis.score;
     let mut action = policy.bands.action_for(score);
     if action > Action::Accept {
-        reasons.push(format!("score {score} reaches the {action} band"));
+        reasons.push(format!(
+            "score {score} reaches the {action} band: {}",
+            summary(analysis)
+        ));
+        reasons.extend(evidence(analysis));
     }
 
     // The domain owner's DMARC policy is a floor, not just points.
@@ -119,6 +123,70 @@ pub fn decide(
         dry_run: settings.dry_run,
     }
 }
+/// How many findings' evidence the reasons quote: enough for an analyst to
+/// act on, few enough for one header line of bounded length.
+const EVIDENCE_QUOTED: usize = 3;
+/// Characters of each quoted evidence.
+const EVIDENCE_CHARS: usize = 80;
+
+/// The findings that scored, strongest first.
+fn decisive(analysis: &Analysis) -> Vec<&crate::findings::Finding> {
+    let mut scored: Vec<_> = analysis.findings.iter().filter(|f| f.score > 0).collect();
+    scored.sort_by_key(|f| std::cmp::Reverse(f.score));
+    scored
+}
+
+/// `kind [brand]` for each finding that scored, strongest first.
+fn summary(analysis: &Analysis) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for f in decisive(analysis) {
+        let part = labelled(f);
+        if !parts.contains(&part) {
+            parts.push(part);
+        }
+    }
+    if parts.is_empty() {
+        "no single finding".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn labelled(f: &crate::findings::Finding) -> String {
+    match &f.brand {
+        Some(b) => format!("{} [{b}]", f.kind),
+        None => f.kind.to_string(),
+    }
+}
+
+/// The evidence of the strongest findings, shortened; already sanitised by
+/// [`crate::findings::Finding::new`] and again here for the bound.
+fn evidence(analysis: &Analysis) -> Vec<String> {
+    decisive(analysis)
+        .into_iter()
+        .take(EVIDENCE_QUOTED)
+        .map(|f| {
+            format!(
+                "{} +{}: {}",
+                labelled(f),
+                f.score,
+                crate::sanitize::one_line(&f.evidence.replace(';', ","), EVIDENCE_CHARS)
+            )
+        })
+        .collect()
+}
+
+/// The brands the findings name, in order of first appearance.
+pub fn brands(analysis: &Analysis) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    for b in analysis.findings.iter().filter_map(|f| f.brand.as_deref()) {
+        if !out.contains(&b) {
+            out.push(b);
+        }
+    }
+    out
+}
+
 /// The verdict when the milter could not judge a message.
 pub fn fallback(f: Fallback, why: &str, dry_run: bool) -> Verdict {
     let action = match f {
@@ -132,5 +200,53 @@ pub fn fallback(f: Fallback, why: &str, dry_run: bool) -> Verdict {
         score: 0,
         reasons: vec![why.to_string()],
         dry_run,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::findings::{Finding, FindingKind};
+
+    #[test]
+    fn reasons_name_kinds_brands_and_shortened_evidence() {
+        let policy = Policy::embedded().unwrap();
+        let long = format!(
+            "display name \"Test Bank\" {}; x\r\nX-Evil: 1",
+            "z".repeat(200)
+        );
+        let mut a = Finding::new(FindingKind::DisplayName, long).with_brand("test-bank");
+        a.score = 200;
+        let mut b = Finding::new(FindingKind::LinkHosting, "hosting: web.app");
+        b.score = 40;
+        let analysis = Analysis {
+            findings: vec![b, a],
+            score: 240,
+            from_domain: Some("attacker.example".into()),
+            truncated: false,
+        };
+        let settings = Settings {
+            max_action: Action::Reject,
+            on_dns_error: Fallback::Accept,
+            dry_run: false,
+        };
+        let v = decide(&analysis, &AuthSummary::skipped("test"), &policy, &settings);
+        assert!(v.action >= Action::Tag, "{v:?}");
+        assert!(
+            v.reasons[0].ends_with("band: display-name [test-bank], link-hosting"),
+            "{:?}",
+            v.reasons
+        );
+        let quoted = &v.reasons[1];
+        assert!(
+            quoted.starts_with("display-name [test-bank] +200: display name"),
+            "{quoted}"
+        );
+        assert!(
+            quoted.chars().count() < 120 && !quoted.contains(';'),
+            "{quoted}"
+        );
+        assert!(v.reasons.iter().all(|r| !r.chars().any(char::is_control)));
+        assert_eq!(brands(&analysis), ["test-bank"]);
     }
 }

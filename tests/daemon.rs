@@ -86,7 +86,7 @@ fn reload_keeps_the_old_policy_on_errors_and_sigterm_stops() {
     let port_after = |marker: &str| -> Option<u16> {
         let text = std::fs::read_to_string(&log).ok()?;
         let rest = &text[text.find(marker)? + marker.len()..];
-        let addr = rest.split([';', '/', ' ', '\n']).next()?;
+        let addr = rest.split([';', '/', ' ', '\n', '"']).next()?;
         addr.rsplit(':').next()?.parse().ok()
     };
     let mut ports = (None, None);

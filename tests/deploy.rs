@@ -132,6 +132,22 @@ fn shipped_files_pass_config_check() {
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("ok: "));
 }
 
+/// Every installation would name the example host until edited.
+#[test]
+fn shipped_config_leaves_authserv_id_to_the_host_name() {
+    let text = std::fs::read_to_string(root().join("deploy/kinko-milter.toml")).unwrap();
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.trim_start().starts_with("authserv_id")),
+        "authserv_id is set in deploy/kinko-milter.toml"
+    );
+    assert!(
+        text.contains("# authserv_id = "),
+        "no example left in a comment"
+    );
+}
+
 /// A broken policy is reported as file:line: field, with a failing exit.
 #[test]
 fn config_check_names_file_line_and_field() {
@@ -150,7 +166,7 @@ fn config_check_names_file_line_and_field() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.starts_with(&format!("{}:6: quarantine: ", p.display())),
+        err.starts_with(&format!("{}:6: bands.quarantine: ", p.display())),
         "{err}"
     );
 }

@@ -76,6 +76,19 @@ fn infrastructure() -> Builder {
             "strict",
             ListenerSpec::new(named("strict"), "tempfail", false),
         )
+        // The strict bank in JSON log mode: the quarantine commands and the
+        // report read what it holds and logs.
+        .milter(
+            "json-strict",
+            MilterSpec {
+                config: "log_format = \"json\"\n".into(),
+                policy: "[bands]\ntag = 30\nquarantine = 60\n".into(),
+            },
+        )
+        .listener(
+            "json-strict",
+            ListenerSpec::new(named("json-strict"), "tempfail", false),
+        )
         // Used by the metrics trial alone, so its counters are exact.
         .milter("metered", MilterSpec::default())
         .listener(
@@ -131,6 +144,18 @@ fn main() -> ExitCode {
         (
             "bank_lure_with_credential_link_is_held_without_link_is_not",
             bank_lure_with_link_held,
+        ),
+        (
+            "quarantine_commands_list_show_release_delete_held_mail",
+            quarantine_commands,
+        ),
+        (
+            "report_and_jpcert_export_from_the_verdict_log",
+            report_from_verdict_log,
+        ),
+        (
+            "executable_in_zip_is_held_plain_pdf_delivered_untouched",
+            attachments_by_content,
         ),
         ("metrics_scrape_moves_and_passes_promtool", metrics_scrape),
         (
@@ -433,7 +458,10 @@ fn display_name_impersonation_held(h: &Harness) -> Result<(), String> {
         "verdict header on held mail:\n{}",
         held.headers
     );
-    ensure!(reasons.contains("quarantine"), "reasons: {reasons}");
+    ensure!(
+        reasons.contains("quarantine") && reasons.contains("display-name [test-bank]"),
+        "reasons name the band, the kind and the brand: {reasons}"
+    );
     let (_, metrics) = common::http_get(h.milter("strict")?.metrics_addr, "/metrics")?;
     ensure!(
         metrics.contains("kinko_findings_total{kind=\"display-name\"} 1")
@@ -488,6 +516,255 @@ fn bank_lure_with_link_held(h: &Harness) -> Result<(), String> {
             );
         }
     }
+    Ok(())
+}
+
+/// `mail` with one base64 attachment after its text.
+fn with_attachment(mail: &Mail, name: &str, ctype: &str, data: &[u8]) -> Vec<u8> {
+    let plain = "Content-Type: text/plain; charset=utf-8\r\n\r\n";
+    let rendered = String::from_utf8(mail.render()).expect("rendered as UTF-8");
+    let (head, body) = rendered.split_once(plain).expect("one text/plain body");
+    let b64: String = data
+        .chunks(57)
+        .map(|c| kinko_milter::header_text::base64(c) + "\r\n")
+        .collect();
+    format!(
+        "{head}Content-Type: multipart/mixed; boundary=\"att\"\r\n\r\n\
+         --att\r\n{plain}{body}\r\n--att\r\nContent-Type: {ctype}\r\n\
+         Content-Transfer-Encoding: base64\r\n\
+         Content-Disposition: attachment; filename=\"{name}\"\r\n\r\n{b64}--att--\r\n"
+    )
+    .into_bytes()
+}
+
+fn attachments_by_content(h: &Harness) -> Result<(), String> {
+    use std::io::Write;
+    // A PE header under a harmless name, inside an ordinary zip.
+    let mut pe = b"MZ".to_vec();
+    pe.resize(0x200, 0);
+    pe[0x3c] = 0x80;
+    pe[0x80..0x86].copy_from_slice(b"PE\0\0\x4c\x01");
+    let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default();
+    z.start_file("scan.jpg", opts).map_err(|e| e.to_string())?;
+    z.write_all(&pe).map_err(|e| e.to_string())?;
+    let zip = z.finish().map_err(|e| e.to_string())?.into_inner();
+    let exe = Mail::new("zip-exe", "Shop <info@attacker.example>", RCPT)
+        .body("ご注文の写真を添付します。\n");
+    let raw = dkim_sign(
+        &with_attachment(&exe, "photos.zip", "application/zip", &zip),
+        "attacker.example",
+        SELECTOR,
+    )?;
+    let r = h.send("normal", "bounce@attacker.example", RCPT, &raw, None)?;
+    ensure!(r.accepted(), "held mail is accepted into the queue: {r}");
+    let held = h.wait_held(&exe.marker);
+    if let Ok(q) = &held {
+        h.delete_queued(&q.queue_id)?;
+    }
+    let held = held?;
+    ensure!(
+        header_values(&held.headers, "X-Kinko-Verdict") == ["quarantine"],
+        "executable in zip:\n{}",
+        held.headers
+    );
+    // No other trial sends an executable: the counter shows which finding held it.
+    let (_, metrics) = common::http_get(h.milter("normal")?.metrics_addr, "/metrics")?;
+    let counted = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("kinko_findings_total{kind=\"attachment-executable\"} "))
+        .and_then(|v| v.trim().parse::<f64>().ok());
+    ensure!(
+        counted.is_some_and(|n| n >= 1.0),
+        "attachment-executable not counted: {counted:?}"
+    );
+
+    let pdf = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
+    let invoice = Mail::new("pdf-invoice", "Shop <info@attacker.example>", RCPT)
+        .body("請求書を添付します。\n");
+    let unsigned = with_attachment(&invoice, "請求書.pdf", "application/pdf", pdf);
+    let raw = dkim_sign(&unsigned, "attacker.example", SELECTOR)?;
+    let r = h.send("normal", "bounce@attacker.example", RCPT, &raw, None)?;
+    ensure!(r.accepted(), "pdf invoice: {r}");
+    let got = h.wait_delivered(&invoice.marker)?;
+    ensure!(
+        header_values(&got, "X-Kinko-Verdict")
+            .iter()
+            .all(|v| v == "accept"),
+        "pdf invoice must be accepted:\n{}",
+        head(&got)
+    );
+    let body_of = |m: &str| {
+        m.split_once("\r\n\r\n")
+            .map(|(_, b)| b.replace("\r\n", "\n"))
+    };
+    let sent = String::from_utf8_lossy(&unsigned).into_owned();
+    ensure!(
+        body_of(&got) == body_of(&sent),
+        "pdf invoice body changed on the way:\n{got}"
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// The security team's commands against the real hold queue and log.
+
+const PHISH_LINK: &str =
+    "https://testbank-secure-login.example.net/login/verify?u=customer@customer.example";
+
+/// Holds one impersonation of the test bank with a link; returns the mail
+/// and its queue id.
+fn hold_one(h: &Harness, tag: &str) -> Result<(Mail, String), String> {
+    let mut mail = Mail::new(tag, &bank_name_from("notice@attacker.example"), RCPT)
+        .body(&format!("お客様各位\n\n{PHISH_LINK}\n"));
+    mail.subject = format!(
+        "{} {}",
+        kinko_milter::header_text::encode_word("口座確認のお願い"),
+        mail.marker
+    );
+    let raw = dkim_sign(&mail.render(), "attacker.example", SELECTOR)?;
+    let r = h.send("json-strict", "bounce@attacker.example", RCPT, &raw, None)?;
+    ensure!(r.accepted(), "{tag}: {r}");
+    let q = h.wait_held(&mail.marker)?;
+    Ok((mail, q.queue_id))
+}
+
+/// `kinko-milter quarantine -c DIR …` as an operator runs it.
+fn kinko(h: &Harness, args: &[&str]) -> Result<String, String> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kinko-milter"))
+        .arg("quarantine")
+        .arg("-c")
+        .arg(h.postfix_config_dir())
+        .args(args)
+        .output()
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    ensure!(
+        out.status.success(),
+        "quarantine {args:?}: {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(text)
+}
+
+fn quarantine_commands(h: &Harness) -> Result<(), String> {
+    let (keep, keep_id) = hold_one(h, "q-release")?;
+    let (drop, drop_id) = hold_one(h, "q-delete")?;
+    let result = (|| {
+        let list: serde_json::Value =
+            serde_json::from_str(&kinko(h, &["list", "--json"])?).map_err(|e| e.to_string())?;
+        let entry = list
+            .as_array()
+            .and_then(|a| a.iter().find(|e| e["queue_id"] == keep_id.as_str()))
+            .ok_or_else(|| format!("{keep_id} not listed: {list}"))?;
+        ensure!(
+            entry["subject"] == format!("口座確認のお願い {}", keep.marker).as_str()
+                && entry["from"] == "テスト銀行 <notice@attacker.example>"
+                && entry["envelope_sender"] == "bounce@attacker.example"
+                && entry["brands"] == serde_json::json!(["test-bank"])
+                && entry["verdict"] == "quarantine",
+            "list entry: {entry}"
+        );
+        let reasons = entry["reasons"].to_string();
+        ensure!(
+            reasons.contains("display-name [test-bank]") && reasons.contains("テスト銀行"),
+            "reasons name kind, brand and evidence: {reasons}"
+        );
+        let text = kinko(h, &["list"])?;
+        ensure!(
+            text.contains(&keep_id) && text.contains("brand test-bank"),
+            "{text}"
+        );
+
+        let shown = kinko(h, &["show", &keep_id, "--check"])?;
+        ensure!(
+            shown.contains("subject:  口座確認のお願い")
+                && shown.contains("analysis now (check):")
+                && shown.contains("display-name [test-bank]"),
+            "show --check:\n{shown}"
+        );
+        ensure!(
+            kinko(h, &["release", "ALL"]).is_err() && kinko(h, &["delete", "-d"]).is_err(),
+            "ALL and options are not queue ids"
+        );
+
+        kinko(h, &["release", &keep_id])?;
+        let got = h.wait_delivered(&keep.marker)?;
+        ensure!(
+            got.contains("X-Kinko-Reasons"),
+            "released mail keeps our headers"
+        );
+        kinko(h, &["delete", &drop_id])?;
+        ensure!(
+            !h.queue()?.iter().any(|q| q.queue_id == drop_id),
+            "{drop_id} still queued after delete"
+        );
+        ensure!(!h.delivered_now(&drop.marker), "deleted mail was delivered");
+        Ok(())
+    })();
+    for id in [&keep_id, &drop_id] {
+        let _ = h.delete_queued(id);
+    }
+    result
+}
+
+fn report_from_verdict_log(h: &Harness) -> Result<(), String> {
+    let (_, id) = hold_one(h, "report")?;
+    h.delete_queued(&id)?;
+    let log = h.milter("json-strict")?.info().log_path;
+    // Several hosts: the same log twice stands for two MX hosts' lines.
+    let run = |args: &[&str]| -> Result<String, String> {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kinko-milter"))
+            .arg("report")
+            .arg(&log)
+            .arg(&log)
+            .args(args)
+            .output()
+            .map_err(|e| e.to_string())?;
+        ensure!(
+            out.status.success(),
+            "report {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let rows: serde_json::Value =
+        serde_json::from_str(&run(&["--format", "json"])?).map_err(|e| e.to_string())?;
+    let row = rows
+        .as_array()
+        .and_then(|a| a.iter().find(|r| r["brand"] == "test-bank"))
+        .ok_or_else(|| format!("no test-bank row: {rows}"))?;
+    ensure!(
+        row["messages"].as_u64().unwrap_or(0) >= 2
+            && row["kinds"]["display-name"].as_u64().unwrap_or(0) >= 2
+            && row["url_hosts"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|h| h == "testbank-secure-login.example.net")),
+        "row: {row}"
+    );
+    let csv = run(&["--format", "csv"])?;
+    ensure!(csv.starts_with("brand,day,messages,"), "{csv}");
+    let export = run(&["--export-jpcert"])?;
+    ensure!(
+        export.starts_with("date,URL,description\n")
+            && export.contains(",https://testbank-secure-login.example.net/login/verify,test-bank"),
+        "export:\n{export}"
+    );
+    let verdict_lines: Vec<String> = std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("\"message\":\"verdict\""))
+        .map(String::from)
+        .collect();
+    ensure!(
+        !verdict_lines.is_empty(),
+        "no verdict lines in {}",
+        log.display()
+    );
+    ensure!(
+        !export.contains("customer") && !verdict_lines.iter().any(|l| l.contains("customer")),
+        "a recipient address leaked into a verdict line or the export"
+    );
     Ok(())
 }
 

@@ -11,9 +11,10 @@ fn eval(root: &Path, labels: &Path, policies: &[&str]) -> serde_json::Value {
             .iter()
             .map(|p| root.join("policy").join(p))
             .collect(),
+        config: None,
         json: true,
         trust_authserv_id: None,
-        diff: None,
+        diff: Vec::new(),
         messages: false,
         input: labels.to_path_buf(),
     };
@@ -31,7 +32,7 @@ fn corpus_figures_do_not_regress() {
         return;
     }
     // What a deployment loads: the banks, then the other phished brands.
-    let v = eval(&root, &labels, &["jp-financial.toml", "global-brands.toml"]);
+    let v = eval(&root, &labels, SHIPPED);
     let f = |k: &str| v[k].as_f64().unwrap();
     let label = |l: &str, k: &str| v["labels"][l][k].as_f64().unwrap_or(0.0);
     assert!(
@@ -63,16 +64,47 @@ fn corpus_figures_do_not_regress() {
     assert!(fp <= FP_MAX, "jp-financial alone: false positives {fp}");
 }
 
-// Measured with jp-financial.toml + global-brands.toml, links and
-// credential-lure included: false positives 0.0% (ham 0/1029, jp-ham 0/65);
-// jp-phish 93.2% at tag or above, 80.3% at quarantine or above; phish 23.6%
-// / 10.6% after lure phrases in German/French, free-hosting kinds and
-// lure-foreign-link (the rest is mostly prize and casino spam naming no
-// protected brand); overall 41.4%.
-// jp-financial alone: false positives 0.0%, jp-phish 50.2% / 33.7%.
+/// Newsletters, receipts and shipping notices: where brand and link rules
+/// misfire. Offline there is no authentication, so a brand's own mail is
+/// judged on its content alone.
+#[test]
+fn commercial_mail_is_not_held() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let labels = root.join("../shared/corpus-commercial/labels.tsv");
+    if !labels.exists() {
+        eprintln!("skipped: {} not present", labels.display());
+        return;
+    }
+    let v = eval(&root, &labels, SHIPPED);
+    let label = |l: &str, k: &str| v["labels"][l][k].as_f64().unwrap_or(0.0);
+    assert!(
+        label("ham-commercial", "messages") >= 200.0,
+        "commercial mail not counted"
+    );
+    assert_eq!(label("ham-commercial", "quarantined_or_worse"), 0.0);
+    assert!(label("ham-commercial", "tagged_or_worse") <= COMMERCIAL_TAG_MAX);
+    assert_eq!(label("ham", "quarantined_or_worse"), 0.0);
+}
+
+/// The policies the sample configuration loads after the example brand.
+const SHIPPED: &[&str] = &[
+    "jp-financial.toml",
+    "global-brands.toml",
+    "jp-services.toml",
+];
+
+// Measured with jp-financial.toml + global-brands.toml + jp-services.toml,
+// brand-impersonation included: false positives 0.0% (ham 0/1029, jp-ham
+// 0/65); jp-phish 95.8% at tag or above, 85.1% at quarantine or above;
+// phish 30.7% / 17.9% (the rest is mostly advance-fee, prize and casino
+// spam naming no protected brand); overall 47.3%. Commercial mail: 4.4%
+// tagged (old newsletters with bare-IP links, CNET's news.com -> news.com.com
+// tracker, prize wording), none held.
+// jp-financial alone: false positives 0.0%.
 const FP_MAX: f64 = 0.003;
-const JP_PHISH_TAG_MIN: f64 = 0.90;
-const JP_PHISH_QUARANTINE_MIN: f64 = 0.76;
-const PHISH_TAG_MIN: f64 = 0.22;
-const PHISH_QUARANTINE_MIN: f64 = 0.09;
-const RECALL_TAG_MIN: f64 = 0.39;
+const JP_PHISH_TAG_MIN: f64 = 0.94;
+const JP_PHISH_QUARANTINE_MIN: f64 = 0.83;
+const PHISH_TAG_MIN: f64 = 0.29;
+const PHISH_QUARANTINE_MIN: f64 = 0.16;
+const RECALL_TAG_MIN: f64 = 0.45;
+const COMMERCIAL_TAG_MAX: f64 = 0.05;

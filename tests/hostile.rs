@@ -108,7 +108,7 @@ impl Daemon {
         loop {
             let log = d.log();
             let milter = after(&log, "listening on inet:");
-            let metrics = after(&log, "metrics on http://").map(|s| s.trim_end_matches("/metrics"));
+            let metrics = after(&log, "metrics on http://");
             if let (Some(m), Some(h)) = (milter, metrics) {
                 d.milter = m.parse().unwrap();
                 d.metrics = h.parse().unwrap();
@@ -170,7 +170,7 @@ fn after<'a>(log: &'a str, marker: &str) -> Option<&'a str> {
     let start = log.find(marker)? + marker.len();
     let rest = &log[start..];
     let end = rest
-        .find(|c: char| c.is_whitespace() || c == ';')
+        .find(|c: char| c.is_whitespace() || matches!(c, ';' | '"' | '/'))
         .unwrap_or(rest.len());
     Some(&rest[..end])
 }
@@ -675,6 +675,78 @@ async fn the_subject_prefix_keeps_the_original_text_and_writes_no_controls() {
     }
 }
 
+/// JSON mode: every line one object, list fields arrays, the brand named,
+/// the startup line once; indicators of flagged mail carry no recipient.
+/// Text mode: the startup line once too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_log_lines_are_objects_and_the_verdict_names_brand_and_indicators() {
+    let d = Daemon::start("log_format = \"json\"\n", POLICY);
+    let headers: Vec<(&str, &[u8])> = vec![
+        ("From", b" \"Test Bank\" <info@attacker.example>".as_slice()),
+        ("To", b" user@kinko.test".as_slice()),
+        ("Subject", b" account".as_slice()),
+    ];
+    let body =
+        b"<a href=\"https://testbank-login.example.net/login?u=user@kinko.test\">login</a>\r\n";
+    let (_, status) = one_message(&d, &headers, body.to_vec()).await;
+    assert_eq!(status, Status::Accept);
+    let mut verdict = None;
+    let started = Instant::now();
+    while verdict.is_none() && started.elapsed() < Duration::from_secs(10) {
+        let log = d.log();
+        let lines: Vec<serde_json::Value> = log
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect();
+        let listening = lines
+            .iter()
+            .filter(|v| {
+                v["fields"]["message"]
+                    .as_str()
+                    .unwrap_or("")
+                    .starts_with("listening on")
+            })
+            .count();
+        assert_eq!(listening, 1, "{log}");
+        verdict = lines
+            .into_iter()
+            .find(|v| v["fields"]["message"] == "verdict");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let v = verdict.expect("a verdict line");
+    let f = &v["fields"];
+    assert!(
+        f["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k == "display-name"),
+        "{v}"
+    );
+    assert_eq!(f["brands"], serde_json::json!(["test-bank"]), "{v}");
+    assert_eq!(
+        f["url_hosts"],
+        serde_json::json!(["testbank-login.example.net"]),
+        "{v}"
+    );
+    assert_eq!(
+        f["urls"],
+        serde_json::json!(["https://testbank-login.example.net/login"]),
+        "{v}"
+    );
+    assert!(!v.to_string().contains("user@kinko.test"), "{v}");
+    drop(d);
+
+    let t = Daemon::start("", POLICY);
+    assert_eq!(
+        t.log().matches("listening on inet:").count(),
+        1,
+        "{}",
+        t.log()
+    );
+}
+
 /// The Subject as a reader's client shows it, decoded by mail-parser.
 fn decode_words(v: &str) -> String {
     let raw = format!("Subject: {}\r\n\r\n", v.replace('\n', "\r\n"));
@@ -709,9 +781,17 @@ async fn sigterm_drains_a_message_in_progress_and_ready_says_503() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    // New connections are refused; the idle one is closed.
-    let refused = TcpStream::connect_timeout(&d.milter, Duration::from_secs(2));
-    assert!(refused.is_err(), "still accepting during the drain");
+    // New connections are refused (the listening socket closes once the
+    // accept loop sees the drain, a moment after /ready does); the idle
+    // connection is closed.
+    let started = Instant::now();
+    while TcpStream::connect_timeout(&d.milter, Duration::from_secs(2)).is_ok() {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "still accepting during the drain"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert!(
         idle.helo("idle.example").await.is_err() || idle.mail(["<a@b.example>"]).await.is_err()
     );

@@ -126,12 +126,34 @@ async fn dry_run_accepts_with_headers() {
         .any(|a| matches!(a, EomAction::Quarantine { .. })));
 }
 
+/// A trusted client is let through at MAIL, and only its messages count as
+/// skipped: a connection that ends (or is re-announced by XCLIENT, which
+/// Postfix does with a new connect) before MAIL counts nothing.
 #[tokio::test]
-async fn trusted_client_is_accepted_at_connect() {
+async fn trusted_client_is_accepted_at_mail_and_counted_per_message() {
+    use indymilter_test::TestConnection;
     let m = start(|c| c.trusted_networks = vec!["203.0.113.0/24".into()]).await;
-    let (actions, status) = transact(&m, "203.0.113.9".parse().unwrap(), "", "").await;
-    assert_eq!(status, Status::Accept);
-    assert!(actions.is_empty());
+    let trusted: std::net::IpAddr = "203.0.113.9".parse().unwrap();
+    let skipped = |m: &seeded::Milter| {
+        m.metrics
+            .render()
+            .lines()
+            .find(|l| l.starts_with("kinko_skipped_total{reason=\"trusted_network\"}"))
+            .map(|l| l.rsplit(' ').next().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    let mut idle = TestConnection::open(m.addr).await.unwrap();
+    let st = idle.connect("client.example", (trusted, 1)).await.unwrap();
+    assert_eq!(st, Status::Continue);
+    idle.close().await.unwrap();
+    assert_eq!(skipped(&m), "0");
+
+    let mut conn = TestConnection::open(m.addr).await.unwrap();
+    conn.connect("client.example", (trusted, 1)).await.unwrap();
+    let st = conn.mail(["<a@bank.test>"]).await.unwrap();
+    assert_eq!(st, Status::Accept);
+    conn.close().await.unwrap();
+    assert_eq!(skipped(&m), "1");
 }
 
 #[tokio::test]

@@ -4,7 +4,9 @@
 //! wide trees that are still well-formed.
 #![no_main]
 use arbitrary::Arbitrary;
-use kinko_milter::analysis::{analyze, Envelope, Limits};
+use kinko_milter::analysis::analyze;
+use kinko_milter::limits::Limits;
+use kinko_milter::message::Envelope;
 use kinko_milter::auth::AuthSummary;
 use kinko_milter::policy::Policy;
 use libfuzzer_sys::fuzz_target;

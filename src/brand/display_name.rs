@@ -105,6 +105,14 @@ impl NameIndex {
         })
     }
 
+    /// Every name of brand `b`, as the policy writes them.
+    pub fn names_of(&self, b: u32) -> impl Iterator<Item = &str> {
+        self.patterns
+            .iter()
+            .filter(move |(brand, _, _)| *brand == b)
+            .map(|(_, name, _)| name.as_str())
+    }
+
     pub fn find(&self, text: &str) -> Option<NameHit> {
         self.find_folded(&normalize::text(text))
     }

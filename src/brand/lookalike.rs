@@ -6,7 +6,7 @@
 //! host stays nearly flat as the number of protected domains grows.
 
 use super::typo;
-use super::words::{COMBO_WORDS, FLAT_SUFFIXES, GENERIC_NAMES};
+use super::words::{combo_words, COMBO_WORDS, EVERYDAY_NAMES, FLAT_SUFFIXES, GENERIC_NAMES};
 use crate::domain;
 use crate::findings::FindingKind;
 use crate::normalize::domain_skeleton;
@@ -309,9 +309,16 @@ impl DomainIndex {
                 if d == 0 {
                     continue;
                 }
+                let how = typo::describe(name, &p.name, d);
                 if p.name.len() == 4
-                    && !typo::describe(name, &p.name, d).starts_with("transposition")
+                    && !how.starts_with("transposition")
+                    && !how.starts_with("repetition")
                 {
+                    continue;
+                }
+                // One edit of a short name under another suffix is mostly
+                // another company's name (`tesco.ie`, `tepco.co.jp`).
+                if p.name.len() <= 5 && !other_suffix(p).is_empty() {
                     continue;
                 }
                 // Ties go to the earliest protected entry, so the verdict
@@ -353,8 +360,6 @@ impl DomainIndex {
             let left = &label[seg_start..s];
             let right = &label[e..seg_end];
             let digits = |x: &str| x.bytes().all(|c| c.is_ascii_digit());
-            let combo_left = |x: &str| COMBO_WORDS.iter().any(|w| x.ends_with(w));
-            let combo_right = |x: &str| COMBO_WORDS.iter().any(|w| x.starts_with(w));
             let l_free = left.is_empty()
                 || digits(left)
                 || bytes.get(s.wrapping_sub(1)).is_some_and(u8::is_ascii_digit);
@@ -362,10 +367,15 @@ impl DomainIndex {
                 right.is_empty() || digits(right) || bytes.get(e).is_some_and(u8::is_ascii_digit);
             let ok = match len {
                 7.. => true,
+                // An everyday-word name glued to letters is a brand only
+                // when those letters are words phishers add (`linelogin`):
+                // `line` in `online` is a word of its own. Other names also
+                // take a couple of random letters (`smbczw`).
                 4..=6 => {
-                    let l_ok = l_free || left.len() <= 2 || combo_left(left);
-                    let r_ok = r_free || right.len() <= 2 || combo_right(right);
-                    (l_free && r_ok) || (r_free && l_ok) || (combo_left(left) && combo_right(right))
+                    let everyday = EVERYDAY_NAMES.contains(&&label[s..e]);
+                    let side =
+                        |free: bool, x: &str| free || combo_words(x) || (!everyday && x.len() <= 2);
+                    side(l_free, left) && side(r_free, right)
                 }
                 // Three letters (jcb, boy) only with the words phishers add,
                 // so boy-scouts is not the Bank of Yokohama.

@@ -7,6 +7,7 @@
 //! things up, so a policy with thousands of brands costs a message about what
 //! one brand does.
 
+pub(crate) mod claim;
 pub(crate) mod display_name;
 pub(crate) mod lookalike;
 pub(crate) mod typo;
@@ -104,6 +105,12 @@ impl BrandIndex {
     pub fn claimed_brand(&self, text: &str) -> Option<(&str, String)> {
         let folded = normalize::text(text);
         if let Some(hit) = self.names.find_folded(&folded) {
+            // A name beside words of someone else's (a newsletter called
+            // "Lockergnome Apple Core") only mentions the brand.
+            let own: Vec<&str> = self.names.names_of(hit.brand).collect();
+            if !claim::display_name_claims(text, &hit.name, &own) {
+                return None;
+            }
             return Some((
                 self.brand_id(hit.brand),
                 format!("names brand '{}'", hit.name),
@@ -132,3 +139,9 @@ impl BrandIndex {
 
 #[cfg(test)]
 mod tests;
+
+/// Whether a brand name is an everyday word, which counts inside a longer
+/// word only beside a separator or words phishers add.
+pub(crate) fn is_everyday_name(word: &str) -> bool {
+    words::EVERYDAY_NAMES.contains(&word)
+}

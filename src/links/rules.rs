@@ -180,6 +180,10 @@ impl Judge<'_> {
     }
 
     fn form(&self, f: &Form, out: &mut Collector) {
+        // Only a form that sends what is typed can collect credentials.
+        if !f.collects {
+            return;
+        }
         let Some(a) = &f.action else { return };
         let own = self.index.official_brand(&a.host).is_some()
             || (self

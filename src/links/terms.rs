@@ -112,6 +112,11 @@ impl BrandWords {
             for text in [host, path] {
                 hits.extend(
                     ac.find_overlapping_iter(text)
+                        .filter(|m| {
+                            let word = &text[m.start()..m.end()];
+                            !crate::brand::is_everyday_name(word)
+                                || stands_alone(text, m.start(), m.end())
+                        })
                         .map(|m| self.ascii_brand[m.pattern().as_usize()]),
                 );
             }
@@ -125,5 +130,40 @@ impl BrandWords {
         hits.sort_unstable();
         hits.dedup();
         hits
+    }
+}
+
+/// Whether the word at `start..end` of `text` stands apart from other
+/// letters, which brand words that are everyday words must: `line` in `line-me.example` or `www.line.example`, not in
+/// `online.wsj.com`; `apple` not in `applecore.example`. A side where the
+/// word itself begins or ends with a separator (`-amazon`) needs nothing.
+fn stands_alone(text: &str, start: usize, end: usize) -> bool {
+    let b = text.as_bytes();
+    let letter = |i: usize| b.get(i).is_some_and(u8::is_ascii_alphabetic);
+    let own_edge = |i: usize| !b[i].is_ascii_alphanumeric();
+    let left = start == 0 || own_edge(start) || !letter(start - 1);
+    let right = end == b.len() || own_edge(end - 1) || !letter(end);
+    left && right
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stands_alone;
+
+    fn alone(text: &str, word: &str) -> bool {
+        let i = text.find(word).unwrap();
+        stands_alone(text, i, i + word.len())
+    }
+
+    #[test]
+    fn brand_words_match_as_tokens_not_inside_words() {
+        assert!(alone("line.me.evil.example", "line"));
+        assert!(alone("secure-line-login.example", "line"));
+        assert!(alone("apple2.example", "apple"));
+        assert!(alone("/amazon/signin", "amazon"));
+        assert!(!alone("online.wsj.com", "line"));
+        assert!(!alone("applecore.lockergnome.com", "apple"));
+        assert!(!alone("ttline.com", "line"));
+        assert!(alone("m.media-amazon.com", "-amazon"));
     }
 }

@@ -26,6 +26,9 @@ pub struct PolicyData {
     pub redirectors: HashSet<String>,
     pub hosting: HashSet<String>,
     pub feeds: Vec<PathBuf>,
+    /// Credential-lure wording from the `[lists]` phrase files.
+    pub lure_asks: Vec<String>,
+    pub lure_pressures: Vec<String>,
     pub allow: Allow,
 }
 

@@ -28,6 +28,11 @@ const EMBEDDED_LISTS: &[(&str, &str)] = &[
         include_str!("../../policy/redirectors.txt"),
     ),
     ("hosting.txt", include_str!("../../policy/hosting.txt")),
+    ("lure-asks.txt", include_str!("../../policy/lure-asks.txt")),
+    (
+        "lure-pressures.txt",
+        include_str!("../../policy/lure-pressures.txt"),
+    ),
 ];
 
 #[derive(Debug, Default, Deserialize)]
@@ -77,6 +82,9 @@ struct ListsFile {
     redirectors: Option<Vec<Spanned<String>>>,
     hosting: Option<Vec<Spanned<String>>>,
     feeds: Option<Vec<Spanned<String>>>,
+    /// Credential-lure wording: requests, then pressures.
+    lure_asks: Option<Vec<Spanned<String>>>,
+    lure_pressures: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -152,6 +160,8 @@ pub(super) struct Builder {
     redirectors: HashSet<String>,
     hosting: HashSet<String>,
     feeds: Vec<PathBuf>,
+    lure_asks: Vec<String>,
+    lure_pressures: Vec<String>,
     brands: Vec<Brand>,
     link_words: HashMap<String, Vec<String>>,
     allow_sender: HashMap<String, String>,
@@ -308,6 +318,26 @@ impl Builder {
                     }
                 }
             }
+            // Phrases, not domains: kept as written (folding happens when
+            // the lure index is built), in order, each once.
+            for (entries, list, field) in [
+                (&lists.lure_asks, &mut self.lure_asks, "lists.lure_asks"),
+                (
+                    &lists.lure_pressures,
+                    &mut self.lure_pressures,
+                    "lists.lure_pressures",
+                ),
+            ] {
+                for entry in entries.iter().flatten() {
+                    let (text, _) = read(entry, field)?;
+                    for line in text.lines() {
+                        let phrase = line.split('#').next().unwrap_or("").trim();
+                        if !phrase.is_empty() && !list.iter().any(|p| p == phrase) {
+                            list.push(phrase.to_string());
+                        }
+                    }
+                }
+            }
             for entry in lists.feeds.iter().flatten() {
                 let path = dir.unwrap_or(Path::new("policy")).join(entry.get_ref());
                 if !path.exists() {
@@ -433,7 +463,25 @@ impl Builder {
         Ok(())
     }
 
-    pub(super) fn finish(self) -> PolicyData {
+    pub(super) fn finish(mut self) -> PolicyData {
+        // Like scores, the lure wording has defaults: the shipped phrase
+        // files, for a policy that names none of its own.
+        if self.lure_asks.is_empty() && self.lure_pressures.is_empty() {
+            let phrases = |name: &str| -> Vec<String> {
+                EMBEDDED_LISTS
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, text)| text.lines())
+                    .into_iter()
+                    .flatten()
+                    .map(|l| l.split('#').next().unwrap_or("").trim())
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            };
+            self.lure_asks = phrases("lure-asks.txt");
+            self.lure_pressures = phrases("lure-pressures.txt");
+        }
         PolicyData {
             name: self.name.unwrap_or_else(|| "unnamed".into()),
             version: self.version.unwrap_or_default(),
@@ -448,6 +496,8 @@ impl Builder {
             redirectors: self.redirectors,
             hosting: self.hosting,
             feeds: self.feeds,
+            lure_asks: self.lure_asks,
+            lure_pressures: self.lure_pressures,
             allow: Allow {
                 sender_domains: self.allow_sender,
                 dkim_domains: self.allow_dkim,

@@ -65,6 +65,11 @@ pub fn default_score(kind: FindingKind) -> i32 {
         Combo => 50,
         Subdomain => 60,
         DisplayName => 60,
+        // Content a customer should never run from mail: at the quarantine band.
+        AttachmentExecutable | AttachmentScript | AttachmentShortcut | AttachmentDiskImage
+        | AttachmentMacro | AttachmentOnenote => 70,
+        ArchiveEncrypted => 30,
+        AttachmentNameTrick => 40,
         FreemailBrand => 70,
         SubjectBrand => 15,
         HiddenChars => 20,
@@ -79,12 +84,16 @@ pub fn default_score(kind: FindingKind) -> i32 {
         // own password-reset mail from them): weight for other evidence only.
         LinkHosting => 10,
         SenderHosting => 20,
-        LinkCredentialPath => 15,
+        // Request signals: alone they are what newsletters do (subscription
+        // pages, search boxes); they weigh with a claim or lure wording.
+        LinkCredentialPath => 10,
         LinkFeed => 100,
         FormPassword => 50,
-        FormExternalAction => 20,
+        FormExternalAction => 15,
         HtmlAttachment => 40,
         DataUri => 20,
+        // With the weakest claim (a subject, 15) this reaches quarantine.
+        BrandImpersonation => 60,
         BrandCredentialLink => 60,
         OfficialCredentialLink => 0,
         CredentialLure => 25,
@@ -179,7 +188,7 @@ impl Policy {
             brand_index,
             freemail: data.freemail,
             links,
-            lures: LureIndex::new(),
+            lures: LureIndex::new(&data.lure_asks, &data.lure_pressures),
             allow: data.allow,
         })
     }
@@ -217,7 +226,7 @@ mod tests {
         let e = load_str("[bands]\ntag = 10\nquarantin = 20\n").unwrap_err();
         assert_eq!(e.file, "test.toml");
         assert_eq!(e.line, 3);
-        assert_eq!(e.field, "quarantin");
+        assert_eq!(e.field, "bands.quarantin");
         assert!(e.message.contains("unknown field"), "{e}");
     }
 

@@ -194,6 +194,16 @@ impl Builder {
         }
 
         let mut listeners = BTreeMap::new();
+        // Every port is held until all are chosen: ports picked one by one
+        // and released at once came back twice (two listeners on one port,
+        // one of them the milter-less control).
+        let mut held = Vec::new();
+        let mut free_addr = || -> Result<SocketAddr, String> {
+            let l = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("free port: {e}"))?;
+            let a = l.local_addr().map_err(|e| e.to_string())?;
+            held.push(l);
+            Ok(a)
+        };
         for (name, spec) in &self.listeners {
             let milter_addr = match &spec.milter {
                 MilterRef::None => None,
@@ -214,6 +224,7 @@ impl Builder {
                 },
             );
         }
+        drop(held);
         let postfix = Postfix::start(dir.path(), sink.port(), &listeners)?;
         eprintln!(
             "e2e: infrastructure up in {:.1}s (dir {}, dns {}, sink {}, listeners {})",
@@ -403,6 +414,11 @@ impl Harness {
         }
     }
 
+    /// The private Postfix's configuration directory (for `-c DIR`).
+    pub fn postfix_config_dir(&self) -> &Path {
+        &self.postfix.conf
+    }
+
     /// Removes a message from the queue (`postsuper -d`).
     pub fn delete_queued(&self, queue_id: &str) -> Result<(), String> {
         self.postfix.run("postsuper", &["-d", queue_id]).map(|_| ())
@@ -546,7 +562,7 @@ impl Proc {
             if let Some(at) = log.find(marker) {
                 let rest = &log[at + marker.len()..];
                 let word = rest
-                    .split(|c: char| c.is_whitespace() || c == ';' || c == '/')
+                    .split(|c: char| c.is_whitespace() || matches!(c, ';' | '/' | '"'))
                     .next()
                     .unwrap_or("");
                 return word.parse().map_err(|e| {

@@ -44,6 +44,7 @@ impl HtmlState {
             self.forms.push(Form {
                 action: Some(l),
                 origin: self.origin,
+                collects: false,
             });
             return None;
         }
@@ -157,7 +158,14 @@ fn scan_html(bytes: &[u8], st: &RefCell<HtmlState>) {
                 s.forms.push(Form {
                     action: None,
                     origin,
+                    collects: false,
                 });
+            }
+            let posts = el
+                .get_attribute("method")
+                .is_some_and(|m| m.trim().eq_ignore_ascii_case("post"));
+            if let Some(f) = s.forms.last_mut() {
+                f.collects = posts;
             }
             Ok(())
         }))
@@ -167,12 +175,22 @@ fn scan_html(bytes: &[u8], st: &RefCell<HtmlState>) {
                 .get_attribute("type")
                 .unwrap_or_default()
                 .to_ascii_lowercase();
-            if ty == "password" {
+            let secret = if ty == "password" {
                 s.doc.password_input = true;
+                true
             } else if matches!(ty.as_str(), "" | "text" | "tel" | "number")
                 && looks_like_code_input(el)
             {
                 s.doc.code_input = true;
+                true
+            } else {
+                false
+            };
+            // A form with a secret field collects it, whatever its method.
+            if secret {
+                if let Some(f) = s.forms.last_mut() {
+                    f.collects = true;
+                }
             }
             Ok(())
         }))

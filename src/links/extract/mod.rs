@@ -72,6 +72,10 @@ pub struct Form {
     /// The action, when it resolves to an absolute http(s) URL.
     pub action: Option<Link>,
     pub origin: Origin,
+    /// The form sends what is typed into it: `method="post"`, or a password
+    /// or one-time-code field. A GET form without one (the HTML default) is
+    /// a search box or a subscription page's lookup.
+    pub collects: bool,
 }
 
 /// One HTML document (body part or attachment) and what it can do.

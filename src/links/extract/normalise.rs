@@ -14,7 +14,11 @@ pub fn normalise(u: &Url, kind: LinkKind, origin: Origin) -> Option<Link> {
         Host::Ipv4(a) => (a.to_string(), true),
         Host::Ipv6(a) => (format!("[{a}]"), true),
     };
-    if host.is_empty() {
+    // A host no DNS name can have (`amazon.co=`, left by an undecoded
+    // quoted-printable line break) leads nowhere; judging it as a host
+    // only makes lookalikes of text debris.
+    let dns_chars = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
+    if host.is_empty() || (!ip && !host.chars().all(dns_chars)) {
         return None;
     }
     let userinfo = if u.username().is_empty() && u.password().is_none() {

@@ -1,0 +1,107 @@
+//! Indicators of flagged mail for the security team's report and the
+//! takedown export: the lookalike sender domain and the hosts and URLs the
+//! mail links to off the brands' own sites.
+//!
+//! They go into the `verdict` log line, so nothing here may carry a
+//! recipient: URLs lose user info, query and fragment (phishing links often
+//! carry the victim's address there), and a path naming an address is cut
+//! to `/`.
+
+use crate::analysis::{self, Analysis};
+use crate::findings::FindingKind;
+use crate::limits::Limits;
+use crate::policy::Policy;
+use serde::Serialize;
+
+/// At most this many URLs and hosts per message: a log line stays bounded.
+pub const MAX_PER_MESSAGE: usize = 8;
+/// Characters of one URL.
+pub const MAX_URL_CHARS: usize = 200;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Indicators {
+    pub lookalike_domains: Vec<String>,
+    pub url_hosts: Vec<String>,
+    pub urls: Vec<String>,
+}
+
+/// Sender findings that make the From domain itself a lookalike.
+fn lookalike_sender(kind: FindingKind) -> bool {
+    use FindingKind::*;
+    matches!(kind, Homograph | Typo | TldSwap | Combo | Subdomain)
+}
+
+/// The indicators of one message; the caller decides that it is flagged.
+/// Costs a second parse and link extraction, which only flagged mail pays.
+pub fn of(raw: &[u8], analysis: &Analysis, policy: &Policy, limits: &Limits) -> Indicators {
+    let mut out = Indicators::default();
+    if let Some(d) = &analysis.from_domain {
+        if analysis.findings.iter().any(|f| lookalike_sender(f.kind)) {
+            out.lookalike_domains
+                .push(crate::sanitize::one_line(d, 253));
+        }
+    }
+    let msg = analysis::parse(raw);
+    let x = crate::links::extract(&msg, &limits.bounds());
+    for link in &x.links {
+        if link.returned || policy.brand_index.official_brand(&link.host).is_some() {
+            continue;
+        }
+        let Some(url) = shareable_url(&link.url) else {
+            continue;
+        };
+        if out.urls.len() < MAX_PER_MESSAGE && !out.urls.contains(&url) {
+            out.urls.push(url);
+        }
+        let host = crate::sanitize::one_line(&link.host, 253);
+        if out.url_hosts.len() < MAX_PER_MESSAGE && !out.url_hosts.contains(&host) {
+            out.url_hosts.push(host);
+        }
+    }
+    out
+}
+
+/// The URL with nothing that may identify the recipient: scheme, host,
+/// port and path only, and only a path that names no address.
+pub fn shareable_url(raw: &str) -> Option<String> {
+    let u = url::Url::parse(raw).ok()?;
+    let host = u.host_str()?;
+    let path = u.path();
+    let lower = path.to_ascii_lowercase();
+    let path = if path.contains('@') || lower.contains("%40") {
+        "/"
+    } else {
+        path
+    };
+    let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+    let s = format!("{}://{host}{port}{path}", u.scheme());
+    let s = s.replace(',', "%2C");
+    Some(crate::sanitize::one_line(&s, MAX_URL_CHARS))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_lose_everything_that_may_name_the_recipient() {
+        assert_eq!(
+            shareable_url("https://user:pw@evil.example:8443/a/login.php?u=alice@bank.jp#x")
+                .unwrap(),
+            "https://evil.example:8443/a/login.php"
+        );
+        assert_eq!(
+            shareable_url("https://evil.example/alice@bank.jp/login").unwrap(),
+            "https://evil.example/"
+        );
+        assert_eq!(
+            shareable_url("https://evil.example/alice%40bank.jp").unwrap(),
+            "https://evil.example/"
+        );
+        assert_eq!(
+            shareable_url("https://evil.example/a,b").unwrap(),
+            "https://evil.example/a%2Cb"
+        );
+        assert!(shareable_url("not a url").is_none());
+    }
+}

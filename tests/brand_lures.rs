@@ -1,0 +1,175 @@
+//! Brand lures in wording that appears nowhere in the policy: the seed's
+//! rule (the mail speaks as the brand, is not from the brand, and asks the
+//! reader to act) must catch them whatever they say. Each brand is used
+//! with several subjects and bodies written for this test, from unrelated
+//! senders, with and without the brand in the display name; the one link
+//! leads to a throwaway host. The shipped policies judge them offline.
+
+use kinko_milter::check;
+use kinko_milter::config::Config;
+use kinko_milter::findings::Action;
+use kinko_milter::policy::Policy;
+use std::path::PathBuf;
+
+/// (brand name as the reader sees it, Japanese?)
+const BRANDS: &[(&str, bool)] = &[
+    ("三井住友カード", true),
+    ("三菱UFJ銀行", true),
+    ("みずほ銀行", true),
+    ("楽天カード", true),
+    ("イオンカード", true),
+    ("JCB", true),
+    ("りそな銀行", true),
+    ("ゆうちょ銀行", true),
+    ("PayPay", true),
+    ("えきねっと", true),
+    ("ETC利用照会サービス", true),
+    ("メルカリ", true),
+    ("国税庁", true),
+    ("セゾンカード", true),
+    ("エポスカード", true),
+    ("ヤマト運輸", true),
+    ("佐川急便", true),
+    ("日本郵便", true),
+    ("Amazon", false),
+    ("Apple", false),
+    ("Microsoft", false),
+    ("PayPal", false),
+    ("Netflix", false),
+    ("DocuSign", false),
+    ("MetaMask", false),
+];
+
+/// Subjects and bodies; `{b}` is the brand, `{u}` the link.
+const JA: &[(&str, &str)] = &[
+    (
+        "【{b}】お取引の一時保留について",
+        "いつも{b}をご愛顧いただき誠にありがとうございます。\n最近のお取引に不審な点が見られたため、一部のサービスを保留しております。\n下記より手続きを進めてください。\n{u}\n{b}",
+    ),
+    (
+        "{b}より：登録内容の見直しのお願い",
+        "お客様各位\n登録内容に古い情報が含まれている可能性がございます。\n48時間以内に見直しが確認できない場合、ご利用いただけなくなります。\n{u}",
+    ),
+    (
+        "ご請求の手続きが完了していません（{b}）",
+        "{b}カスタマーセンターです。\n先月分のお手続きが完了しておりません。\nお手数ですが、こちらから内容をご入力ください。\n{u}",
+    ),
+    (
+        "【重要】{b}からのお知らせ",
+        "{b}をご利用のお客様へ\nシステム移行に伴い、全ての会員様に再設定をお願いしております。\n{u}\n本メールは送信専用です。",
+    ),
+];
+
+const EN: &[(&str, &str)] = &[
+    (
+        "[{b}] Action needed on your profile",
+        "Hello,\nWe noticed something unusual and paused some features of your {b} profile.\nPlease review it here: {u}\nThe {b} Team",
+    ),
+    (
+        "{b}: your billing details need attention",
+        "Dear customer,\nYour most recent charge could not be completed. To keep using {b}, confirm your details within 24 hours.\n{u}",
+    ),
+    (
+        "Your {b} membership is on hold",
+        "Hi,\nWe were unable to process your membership renewal. Review the information on file to avoid interruption.\n{u}\nThanks,\n{b} Support",
+    ),
+    (
+        "Important notice from {b}",
+        "{b} account notice\nA new sign-in requires you to reconfirm ownership. Follow the link below to continue.\n{u}",
+    ),
+];
+
+fn policies() -> Policy {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policy");
+    Policy::load_files(&[
+        root.join("example-shinkin.toml"),
+        root.join("jp-financial.toml"),
+        root.join("global-brands.toml"),
+        root.join("jp-services.toml"),
+    ])
+    .expect("shipped policies load")
+}
+
+fn message(display: &str, from: &str, subject: &str, body: &str) -> Vec<u8> {
+    let enc = |s: &str| kinko_milter::header_text::encode_word(s);
+    let from = if display.is_empty() {
+        format!("<{from}>")
+    } else {
+        format!("{} <{from}>", enc(display))
+    };
+    format!(
+        "From: {from}\r\nTo: user@example.jp\r\nSubject: {}\r\nMessage-ID: <{}@x.example>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{}\r\n",
+        enc(subject),
+        subject.len(),
+        body.replace('\n', "\r\n")
+    )
+    .into_bytes()
+}
+
+#[test]
+fn brand_lures_in_new_wording_are_flagged() {
+    let policy = policies();
+    let cfg = Config::default();
+    let mut total = 0;
+    let mut missed = Vec::new();
+    for (i, (brand, ja)) in BRANDS.iter().enumerate() {
+        let templates = if *ja { JA } else { EN };
+        for (j, (subject, body)) in templates.iter().enumerate() {
+            // Unrelated senders and throwaway link hosts, different for
+            // every message.
+            let sender = format!("notice{j}@mail{i}{j}.k{}x{}.top", i * 7 % 10, j * 3 % 10);
+            let url = format!("https://r{i}{j}.q{}z{}.icu/p/{}", i % 9, j % 7, i * 31 + j);
+            for display in [
+                brand.to_string(),
+                if *ja {
+                    "お客様窓口".into()
+                } else {
+                    "Service Desk".into()
+                },
+            ] {
+                let s = subject.replace("{b}", brand);
+                let b = body.replace("{b}", brand).replace("{u}", &url);
+                let raw = message(&display, &sender, &s, &b);
+                let report = check::offline(&raw, &policy, &cfg, None);
+                total += 1;
+                if report.action < Action::Tag {
+                    missed.push(format!("{brand} / {display} / {s}"));
+                }
+            }
+        }
+    }
+    let flagged = total - missed.len();
+    let rate = flagged as f64 / total as f64;
+    eprintln!(
+        "brand lures: {flagged}/{total} flagged ({:.1}%)",
+        rate * 100.0
+    );
+    for m in &missed {
+        eprintln!("  missed: {m}");
+    }
+    assert!(total >= 100 && BRANDS.len() >= 20);
+    assert!(
+        rate >= 0.95,
+        "{flagged}/{total} flagged; missed: {missed:#?}"
+    );
+}
+
+/// The same wording from the brand's own domain with the link on it is the
+/// brand's own notice: offline (no authentication to fail) it is not an
+/// impersonation.
+#[test]
+fn the_same_wording_from_the_brand_itself_is_not_flagged() {
+    let policy = policies();
+    let cfg = Config::default();
+    let (subject, body) = JA[0];
+    let raw = message(
+        "三井住友カード",
+        "info@vpass.ne.jp",
+        &subject.replace("{b}", "三井住友カード"),
+        &body
+            .replace("{b}", "三井住友カード")
+            .replace("{u}", "https://www.smbc-card.com/mem/index.jsp"),
+    );
+    let report = check::offline(&raw, &policy, &cfg, None);
+    assert!(report.action < Action::Quarantine, "{:?}", report.findings);
+}

@@ -1,0 +1,184 @@
+//! The command line as a new admin meets it: the real binary, its messages
+//! and its argument orders.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_kinko-milter");
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn eval_takes_diff_before_the_corpus_and_reports_rates_before_and_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("jp-phish");
+    std::fs::create_dir(&sub).unwrap();
+    std::fs::write(
+        sub.join("1.eml"),
+        "From: 三井住友カード <x@evil.example>\r\nSubject: x\r\n\r\nbody\r\n",
+    )
+    .unwrap();
+    let policy = root().join("policy/jp-financial.toml");
+    let other = root().join("policy/example-shinkin.toml");
+    let o = run(&[
+        "eval",
+        "--policy",
+        policy.to_str().unwrap(),
+        "--diff",
+        other.to_str().unwrap(),
+        sub.to_str().unwrap(),
+    ]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(t.contains("recall (phish, jp-phish): 100.0%"), "{t}");
+    assert!(
+        t.contains("with the --diff policy: recall (phish, jp-phish): 0.0%"),
+        "{t}"
+    );
+    assert!(t.contains("brand (flagged messages per label)"), "{t}");
+}
+
+#[test]
+fn config_check_names_table_and_key_in_toml_words_and_the_referring_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("p.toml");
+    std::fs::write(
+        &p,
+        "[policy]\nname = \"x\"\nversion = \"1\"\n# a comment\n\n[scores]\ntypo = \"high\"\n",
+    )
+    .unwrap();
+    let o = run(&["config", "check", "--policy", p.to_str().unwrap()]);
+    let t = text(&o);
+    assert!(!o.status.success());
+    assert!(t.contains("p.toml:7: scores.typo: wrong type"), "{t}");
+    assert!(!t.contains("i32"), "{t}");
+
+    let c = dir.path().join("k.toml");
+    std::fs::write(&c, "policy = [\"nope.toml\"]\n").unwrap();
+    let o = run(&["config", "check", c.to_str().unwrap()]);
+    let t = text(&o);
+    assert!(!o.status.success());
+    assert!(
+        t.starts_with(&format!("{}: policy: ", c.display())) && t.contains("nope.toml: "),
+        "{t}"
+    );
+    assert!(!t.contains(":0:"), "{t}");
+}
+
+#[test]
+fn check_warns_on_non_mail_and_shows_decoded_subject_and_display_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let passwd = dir.path().join("passwd");
+    std::fs::write(&passwd, "root:x:0:0:root:/root:/bin/bash\n").unwrap();
+    let o = run(&["check", "--no-dns", passwd.to_str().unwrap()]);
+    let t = text(&o);
+    assert!(
+        t.contains("warning: this does not look like an email message"),
+        "{t}"
+    );
+
+    let mail = dir.path().join("m.eml");
+    std::fs::write(
+        &mail,
+        "From: =?UTF-8?B?44OG44K544OI6YqA6KGM?= <info@attacker.example>\r\n\
+         Subject: =?UTF-8?B?5Y+j5bqn56K66KqN?=\r\nDate: Mon, 1 Dec 2025 10:00:00 +0900\r\n\r\nhello\r\n",
+    )
+    .unwrap();
+    let o = run(&["check", "--no-dns", mail.to_str().unwrap()]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(
+        t.contains("from:   テスト銀行 <info@attacker.example>"),
+        "{t}"
+    );
+    assert!(t.contains("subject: 口座確認"), "{t}");
+    assert!(t.contains("(p=none)") && !t.contains("policy None"), "{t}");
+    assert!(!t.contains("warning"), "{t}");
+}
+
+#[test]
+fn every_option_has_a_description_in_help() {
+    for sub in [
+        vec!["run"],
+        vec!["check"],
+        vec!["eval"],
+        vec!["config", "check"],
+        vec!["quarantine", "show"],
+        vec!["report"],
+    ] {
+        let mut args = sub.clone();
+        args.push("--help");
+        let t = text(&run(&args));
+        let lines: Vec<&str> = t.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            if !line.trim_start().starts_with('-') {
+                continue;
+            }
+            // Help on the same line, or (clap's long form) on the next.
+            let same = line
+                .trim()
+                .split("  ")
+                .filter(|p| !p.trim().is_empty())
+                .count()
+                >= 2;
+            let next = lines
+                .get(i + 1)
+                .is_some_and(|n| !n.trim().is_empty() && !n.trim_start().starts_with('-'));
+            assert!(
+                same || next,
+                "{sub:?}: option without description: {line}\n{t}"
+            );
+        }
+    }
+}
+
+#[test]
+fn completions_for_bash_zsh_and_fish() {
+    for sh in ["bash", "zsh", "fish"] {
+        let o = run(&["completions", sh]);
+        let t = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success() && t.contains("quarantine"), "{sh}: {t}");
+    }
+}
+
+#[test]
+fn report_reads_stdin_and_exports_only_flagged_indicators() {
+    let lines = concat!(
+        r#"{"timestamp":"2026-11-30T10:00:00Z","level":"INFO","fields":{"message":"verdict","action":"quarantine","policy_action":"quarantine","findings":["display-name"],"brands":["smbc"],"lookalike_domains":[],"url_hosts":["evil.example"],"urls":["https://evil.example/a"]},"target":"kinko_milter::session"}"#,
+        "\n",
+        r#"{"timestamp":"2026-11-30T11:00:00Z","level":"INFO","fields":{"message":"verdict","action":"accept","policy_action":"accept","findings":[],"brands":[],"lookalike_domains":[],"url_hosts":[],"urls":["https://fine.example/"]},"target":"kinko_milter::session"}"#,
+        "\n"
+    );
+    let mut child = Command::new(BIN)
+        .args(["report", "--export-jpcert"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(lines.as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "date,URL,description\n2026/11/30 10:00:00,https://evil.example/a,smbc\n"
+    );
+}
