@@ -238,7 +238,7 @@ fn check(args: CheckArgs) -> i32 {
             return 2;
         }
     };
-    let raw = if args.message.as_os_str() == "-" {
+    let raw = crate::message::as_received(if args.message.as_os_str() == "-" {
         let mut buf = Vec::new();
         if let Err(e) = std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf) {
             eprintln!("stdin: {e}");
@@ -253,7 +253,7 @@ fn check(args: CheckArgs) -> i32 {
                 return 2;
             }
         }
-    };
+    });
     let env = Envelope {
         client_ip: args.client_ip,
         helo: args.helo.clone().unwrap_or_default(),

@@ -160,7 +160,7 @@ pub fn run(opts: &EvalOptions) -> Result<String, String> {
     let (mut before, mut after) = (Tally::default(), Tally::default());
     for (path, label) in &input.messages {
         let raw = match std::fs::read(path) {
-            Ok(r) => r,
+            Ok(r) => crate::message::as_received(r),
             Err(e) => {
                 report.unreadable.push(format!("{}: {e}", path.display()));
                 continue;

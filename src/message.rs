@@ -106,3 +106,41 @@ pub fn from_domain(msg: &Message) -> Option<String> {
     }
     crate::domain::of_address(first.address()?)
 }
+
+/// Copies `value`, turning bare LF line ends into CRLF: mail as the MTA
+/// hands it to a milter, whose headers and body arrive with CRLF.
+pub fn push_crlf(out: &mut Vec<u8>, value: &[u8]) {
+    let mut prev = 0u8;
+    for &b in value {
+        if b == b'\n' && prev != b'\r' {
+            out.push(b'\r');
+        }
+        out.push(b);
+        prev = b;
+    }
+}
+
+/// A message file as the daemon would have received it (CRLF line ends),
+/// so `check` and `eval` verify simple-canonicalised DKIM signatures on
+/// files saved with bare LF exactly as the daemon does.
+pub fn as_received(raw: Vec<u8>) -> Vec<u8> {
+    if !raw.contains(&b'\n') {
+        return raw;
+    }
+    let mut out = Vec::with_capacity(raw.len() + raw.len() / 32);
+    push_crlf(&mut out, &raw);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_read_as_the_daemon_receives_them() {
+        assert_eq!(
+            as_received(b"A: b\n\nx\r\ny\n".to_vec()),
+            b"A: b\r\n\r\nx\r\ny\r\n"
+        );
+    }
+}

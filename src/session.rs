@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::findings::Action;
 use crate::indicators::{self, Indicators};
 use crate::logfmt::List;
+use crate::message::push_crlf;
 use crate::message::Envelope;
 use crate::metrics::Metrics;
 use crate::runtime::{Runtime, State};
@@ -391,18 +392,6 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         self.metrics.connections_active.dec();
-    }
-}
-
-/// Copies a header value, turning bare LF line ends into CRLF.
-fn push_crlf(out: &mut Vec<u8>, value: &[u8]) {
-    let mut prev = 0u8;
-    for &b in value {
-        if b == b'\n' && prev != b'\r' {
-            out.push(b'\r');
-        }
-        out.push(b);
-        prev = b;
     }
 }
 
