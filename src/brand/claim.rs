@@ -7,6 +7,7 @@
 //! headline. Phishing needs the reader to believe who is writing, so the
 //! claim is what it cannot do without, whatever else it says.
 
+use std::sync::OnceLock;
 use unicode_normalization::UnicodeNormalization;
 
 /// Words that may stand beside a brand in a sender's name without making it
@@ -176,18 +177,39 @@ fn fold(s: &str) -> String {
     s.nfkc().collect::<String>().to_lowercase()
 }
 
-/// Whether `s` (folded) is nothing but `words`, one after another, with
-/// spaces and punctuation between them ignored.
-fn made_of(s: &str, words: &[&str]) -> bool {
+/// A word list folded as texts are, punctuation dropped, empty words
+/// left out: what [`made_of`] compares with.
+fn folded(words: &[&str]) -> Vec<String> {
+    words
+        .iter()
+        .map(|w| fold(w).chars().filter(|c| c.is_alphanumeric()).collect())
+        .filter(|w: &String| !w.is_empty())
+        .collect()
+}
+
+/// The fixed lists, folded once rather than for every message.
+fn sender_words() -> &'static [String] {
+    static W: OnceLock<Vec<String>> = OnceLock::new();
+    W.get_or_init(|| folded(SENDER_WORDS))
+}
+
+fn subject_leads() -> &'static [String] {
+    static W: OnceLock<Vec<String>> = OnceLock::new();
+    W.get_or_init(|| folded(SUBJECT_LEADS))
+}
+
+fn subject_followers() -> &'static [String] {
+    static W: OnceLock<Vec<String>> = OnceLock::new();
+    W.get_or_init(|| SUBJECT_FOLLOWERS.iter().map(|w| fold(w)).collect())
+}
+
+/// Whether `s` (folded) is nothing but words of `lists` (folded), one
+/// after another, with spaces and punctuation between them ignored.
+fn made_of(s: &str, lists: &[&[String]]) -> bool {
     let s: String = s.chars().filter(|c| c.is_alphanumeric()).collect();
     if s.is_empty() {
         return true;
     }
-    let words: Vec<String> = words
-        .iter()
-        .map(|w| fold(w).chars().filter(|c| c.is_alphanumeric()).collect())
-        .filter(|w: &String| !w.is_empty())
-        .collect();
     let mut reach = vec![false; s.len() + 1];
     reach[0] = true;
     for i in 0..s.len() {
@@ -197,7 +219,7 @@ fn made_of(s: &str, words: &[&str]) -> bool {
         if s[i..].starts_with(|c: char| c.is_ascii_digit()) {
             reach[i + 1] = true;
         }
-        for w in &words {
+        for w in lists.iter().flat_map(|l| l.iter()) {
             if s[i..].starts_with(w.as_str()) {
                 reach[i + w.len()] = true;
             }
@@ -254,8 +276,8 @@ fn without_groups(s: &str) -> String {
 /// twice.
 pub fn display_name_claims(display: &str, brand_name: &str, own_names: &[&str]) -> bool {
     let (text, name) = (fold(without_via(display)), fold(brand_name));
-    let mut words: Vec<&str> = SENDER_WORDS.to_vec();
-    words.extend_from_slice(own_names);
+    let own = folded(own_names);
+    let words: [&[String]; 2] = [sender_words(), &own];
     match around(&text, &name) {
         Some((before, after)) => made_of(before, &words) && made_of(after, &words),
         None => true,
@@ -282,9 +304,11 @@ pub fn subject_claims(subject: &str, brand_name: &str) -> bool {
     let (b, a) = (before.trim_end(), after.trim_start());
     let bracketed = b.ends_with(OPENERS) && a.starts_with(CLOSERS);
     let followed = a.starts_with([':', '：', '|', '｜', '-', '－', '/'])
-        || SUBJECT_FOLLOWERS.iter().any(|w| a.starts_with(&fold(w)));
+        || subject_followers()
+            .iter()
+            .any(|w| a.starts_with(w.as_str()));
     // Leading: nothing before the brand but notices, brackets and "your".
-    let leading = made_of(&without_groups(b), SUBJECT_LEADS);
+    let leading = made_of(&without_groups(b), &[subject_leads()]);
     // A headline starts with the brand too ("Microsoft reveals …"): in a
     // Latin-script subject a leading brand also needs a notice or "your"
     // before it, or a colon or one of its own words after it. Japanese
