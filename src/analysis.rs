@@ -13,6 +13,7 @@ use crate::auth::results::{self, AuthSummary};
 use crate::brand::BrandIndex;
 use crate::findings::{Finding, FindingKind};
 use crate::limits::Limits;
+use crate::links::extract::Link;
 use crate::lure::{self, Destination};
 use crate::message::{self, Bounds, Envelope, Mail};
 use crate::policy::Policy;
@@ -190,8 +191,7 @@ pub(crate) fn findings(mail: &Mail, policy: &Policy, bounds: &Bounds) -> Vec<Fin
     let trusted =
         mail.official_sender.is_some() || sender::allowlisted_and_authentic(mail, &policy.allow);
     findings.extend(attachments::analyse(mail.msg, bounds, trusted));
-    let hosts: Vec<&str> = x.links.iter().map(|l| l.host.as_str()).collect();
-    findings.extend(impersonation(&findings, &hosts, &policy.brand_index));
+    findings.extend(impersonation(&findings, &x.links, &policy.brand_index));
     findings
 }
 
@@ -225,18 +225,21 @@ const ASKS: &[FindingKind] = &[
 
 /// `brand-impersonation`: a claim to be brand B (the sender analyser only
 /// reports claims from senders that are not B's domains or B's
-/// authenticated mail), with a request: a link to a host that is not B's,
-/// or a form or HTML attachment. Lure wording is not needed; it adds its
-/// own points when present.
-fn impersonation(findings: &[Finding], link_hosts: &[&str], index: &BrandIndex) -> Option<Finding> {
+/// authenticated mail), with a request: a link to a host that is not B's
+/// (in the text or in a QR code image), or a form or HTML attachment. Lure
+/// wording is not needed; it adds its own points when present.
+fn impersonation(findings: &[Finding], links: &[Link], index: &BrandIndex) -> Option<Finding> {
     let claim = findings
         .iter()
         .find(|f| SPEAKS_AS.contains(&f.kind) && f.brand.is_some())?;
     let brand = claim.brand.as_deref()?;
-    let request = link_hosts
+    let request = links
         .iter()
-        .find(|h| index.owner(h) != Some(brand))
-        .map(|h| format!("a link to {h}, not the brand's"))
+        .find(|l| index.owner(&l.host) != Some(brand))
+        .map(|l| match &l.image {
+            Some(part) => format!("a QR code link to {} in {part}, not the brand's", l.host),
+            None => format!("a link to {}, not the brand's", l.host),
+        })
         .or_else(|| {
             findings
                 .iter()

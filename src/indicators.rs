@@ -11,12 +11,12 @@ use crate::analysis::{self, Analysis};
 use crate::findings::FindingKind;
 use crate::limits::Limits;
 use crate::policy::Policy;
+pub use crate::sanitize::shareable_url;
 use serde::Serialize;
 
 /// At most this many URLs and hosts per message: a log line stays bounded.
 pub const MAX_PER_MESSAGE: usize = 8;
-/// Characters of one URL.
-pub const MAX_URL_CHARS: usize = 200;
+pub use crate::sanitize::MAX_URL_CHARS;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Indicators {
@@ -59,49 +59,4 @@ pub fn of(raw: &[u8], analysis: &Analysis, policy: &Policy, limits: &Limits) -> 
         }
     }
     out
-}
-
-/// The URL with nothing that may identify the recipient: scheme, host,
-/// port and path only, and only a path that names no address.
-pub fn shareable_url(raw: &str) -> Option<String> {
-    let u = url::Url::parse(raw).ok()?;
-    let host = u.host_str()?;
-    let path = u.path();
-    let lower = path.to_ascii_lowercase();
-    let path = if path.contains('@') || lower.contains("%40") {
-        "/"
-    } else {
-        path
-    };
-    let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
-    let s = format!("{}://{host}{port}{path}", u.scheme());
-    let s = s.replace(',', "%2C");
-    Some(crate::sanitize::one_line(&s, MAX_URL_CHARS))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_lose_everything_that_may_name_the_recipient() {
-        assert_eq!(
-            shareable_url("https://user:pw@evil.example:8443/a/login.php?u=alice@bank.jp#x")
-                .unwrap(),
-            "https://evil.example:8443/a/login.php"
-        );
-        assert_eq!(
-            shareable_url("https://evil.example/alice@bank.jp/login").unwrap(),
-            "https://evil.example/"
-        );
-        assert_eq!(
-            shareable_url("https://evil.example/alice%40bank.jp").unwrap(),
-            "https://evil.example/"
-        );
-        assert_eq!(
-            shareable_url("https://evil.example/a,b").unwrap(),
-            "https://evil.example/a%2Cb"
-        );
-        assert!(shareable_url("not a url").is_none());
-    }
 }

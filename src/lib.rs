@@ -39,6 +39,7 @@ pub mod milter;
 pub mod normalize;
 pub mod policy;
 pub mod postfix;
+pub mod qr;
 pub mod quarantine;
 pub mod quarantine_cli;
 pub mod report;

@@ -16,6 +16,12 @@ pub struct Limits {
     /// Bytes of HTML handed to the tokenizer, per message.
     pub max_html_bytes: usize,
     pub max_links: usize,
+    /// Images decoded to look for QR codes, per message.
+    pub max_qr_images: usize,
+    /// Images with more pixels than this (by their header) are not decoded.
+    pub max_qr_image_pixels: u64,
+    /// Pixels decoded to look for QR codes, per message.
+    pub max_qr_pixels_total: u64,
     /// Concurrent milter connections; more wait in the listen queue.
     pub max_connections: usize,
     /// Upper bound for authentication (DNS) of one message.
@@ -38,6 +44,9 @@ impl Default for Limits {
             max_mime_depth: b.max_mime_depth,
             max_html_bytes: b.max_html_bytes,
             max_links: b.max_links,
+            max_qr_images: b.max_qr_images,
+            max_qr_image_pixels: b.max_qr_image_pixels,
+            max_qr_pixels_total: b.max_qr_pixels_total,
             max_connections: 100,
             message_time_budget_ms: 10_000,
             connection_timeout_s: 300,
@@ -59,6 +68,9 @@ impl Limits {
             max_mime_depth: self.max_mime_depth,
             max_html_bytes: self.max_html_bytes,
             max_links: self.max_links,
+            max_qr_images: self.max_qr_images,
+            max_qr_image_pixels: self.max_qr_image_pixels,
+            max_qr_pixels_total: self.max_qr_pixels_total,
         }
     }
 }

@@ -30,6 +30,12 @@ pub struct Bounds {
     /// Bytes of HTML handed to the tokenizer, per message.
     pub max_html_bytes: usize,
     pub max_links: usize,
+    /// Images decoded to look for QR codes, per message.
+    pub max_qr_images: usize,
+    /// An image with more pixels (by its header) is not decoded.
+    pub max_qr_image_pixels: u64,
+    /// Pixels decoded to look for QR codes, per message.
+    pub max_qr_pixels_total: u64,
 }
 
 impl Default for Bounds {
@@ -40,6 +46,12 @@ impl Default for Bounds {
             max_mime_depth: 10,
             max_html_bytes: 2 * 1024 * 1024,
             max_links: 500,
+            // A phone photo is 12 megapixels; a QR code mailed to be
+            // scanned is a few hundred thousand. Decoding and scanning
+            // cost about 50 ms and 5 bytes of memory per megapixel.
+            max_qr_images: 10,
+            max_qr_image_pixels: 16_000_000,
+            max_qr_pixels_total: 24_000_000,
         }
     }
 }

@@ -80,6 +80,27 @@ pub fn header_ascii(s: &str, max_chars: usize) -> String {
     out
 }
 
+/// Characters of one URL in evidence, logs and exports.
+pub const MAX_URL_CHARS: usize = 200;
+
+/// The URL with nothing that may identify the recipient: scheme, host,
+/// port and path only, and only a path that names no address.
+pub fn shareable_url(raw: &str) -> Option<String> {
+    let u = url::Url::parse(raw).ok()?;
+    let host = u.host_str()?;
+    let path = u.path();
+    let lower = path.to_ascii_lowercase();
+    let path = if path.contains('@') || lower.contains("%40") {
+        "/"
+    } else {
+        path
+    };
+    let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+    let s = format!("{}://{host}{port}{path}", u.scheme());
+    let s = s.replace(',', "%2C");
+    Some(one_line(&s, MAX_URL_CHARS))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,5 +129,27 @@ mod tests {
     #[test]
     fn ascii_header_escapes_non_ascii() {
         assert_eq!(header_ascii("信 x", 50), "\\u{4fe1} x");
+    }
+
+    #[test]
+    fn urls_lose_everything_that_may_name_the_recipient() {
+        assert_eq!(
+            shareable_url("https://user:pw@evil.example:8443/a/login.php?u=alice@bank.jp#x")
+                .unwrap(),
+            "https://evil.example:8443/a/login.php"
+        );
+        assert_eq!(
+            shareable_url("https://evil.example/alice@bank.jp/login").unwrap(),
+            "https://evil.example/"
+        );
+        assert_eq!(
+            shareable_url("https://evil.example/alice%40bank.jp").unwrap(),
+            "https://evil.example/"
+        );
+        assert_eq!(
+            shareable_url("https://evil.example/a,b").unwrap(),
+            "https://evil.example/a%2Cb"
+        );
+        assert!(shareable_url("not a url").is_none());
     }
 }

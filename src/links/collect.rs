@@ -8,6 +8,9 @@ use crate::sanitize;
 #[derive(Default)]
 pub struct Collector {
     hits: Vec<KindExamples>,
+    /// Where the link being judged came from, when the reader cannot see
+    /// it in the mail (a QR code): added to every example it gives.
+    source: Option<String>,
 }
 
 struct KindExamples {
@@ -21,6 +24,11 @@ struct KindExamples {
 const EXAMPLES: usize = 3;
 
 impl Collector {
+    /// Sets or clears the [`Collector::source`] note for the examples that follow.
+    pub fn source(&mut self, note: Option<String>) {
+        self.source = note;
+    }
+
     pub fn add(
         &mut self,
         kind: FindingKind,
@@ -40,6 +48,14 @@ impl Collector {
                 });
                 self.hits.len() - 1
             }
+        };
+        let noted;
+        let example = match &self.source {
+            Some(note) => {
+                noted = format!("{example} ({note})");
+                noted.as_str()
+            }
+            None => example,
         };
         let h = &mut self.hits[i];
         if h.brand.is_none() {

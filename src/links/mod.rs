@@ -340,6 +340,175 @@ domains = ["bk.mufg.jp", "mufg.jp"]
         assert!(f[0].evidence.contains("ログイン"), "{f:?}");
     }
 
+    /// A mail from `from` whose only link is `url` in a QR code PNG, attached
+    /// as `name`, or inline with a content-id when `name` is `None`.
+    fn qr_mail(from: &str, url: &str, name: Option<&str>) -> Vec<u8> {
+        use crate::qr::qr_image::{encode, qr_picture};
+        let picture = image::DynamicImage::ImageLuma8(qr_picture(url, 4));
+        let png = encode(&picture, image::ImageFormat::Png);
+        let b64: String = png
+            .chunks(57)
+            .map(|c| crate::header_text::base64(c) + "\r\n")
+            .collect();
+        let disposition = match name {
+            Some(n) => format!("Content-Disposition: attachment; filename=\"{n}\""),
+            None => "Content-Disposition: inline\r\nContent-ID: <code@shop.example>".into(),
+        };
+        format!(
+            "From: {from}\r\nSubject: t\r\nMIME-Version: 1.0\r\n\
+             Content-Type: multipart/related; boundary=q\r\n\r\n\
+             --q\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nスマートフォンで読み取ってください。\r\n\
+             --q\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n{disposition}\r\n\r\n{b64}--q--\r\n"
+        )
+        .into_bytes()
+    }
+
+    /// QR code links go through the same rules as text links, and the
+    /// evidence says which image they came from and where they lead.
+    #[test]
+    fn qr_code_links_are_judged_like_text_links() {
+        let (_d, p) = bank_policy();
+        let l = Bounds::default();
+        let raw = qr_mail(
+            "a@sender.example",
+            "https://027cmm.com/login",
+            Some("請求書.png"),
+        );
+        let x = extract_raw(&raw, &l);
+        assert_eq!(x.images_decoded, 1);
+        assert_eq!(x.links.len(), 1);
+        assert_eq!(x.links[0].kind, LinkKind::QrCode);
+        assert_eq!(x.links[0].image.as_deref(), Some("\"請求書.png\""));
+        let f = run(&p, &raw, &l);
+        assert_eq!(
+            kinds(&f),
+            vec![FindingKind::LinkCredentialPath, FindingKind::LinkFeed]
+        );
+        for finding in &f {
+            assert!(
+                finding
+                    .evidence
+                    .contains("(QR code in \"請求書.png\": https://027cmm.com/login)"),
+                "{}",
+                finding.evidence
+            );
+        }
+        // Inline, named by content-id; a real JPCERT-listed lookalike of SMBC.
+        let raw = qr_mail("a@sender.example", "http://www.smbc.co.at/phone.php", None);
+        let f = run(&p, &raw, &l);
+        let brand = f
+            .iter()
+            .find(|f| f.kind == FindingKind::LinkLookalike || f.kind == FindingKind::LinkBrand)
+            .unwrap_or_else(|| panic!("{f:?}"));
+        assert_eq!(brand.brand.as_deref(), Some("smbc"));
+        assert!(
+            brand.evidence.contains("QR code in cid:code@shop.example"),
+            "{}",
+            brand.evidence
+        );
+    }
+
+    /// The brand rule: a claim to be the bank and a QR code that leads
+    /// elsewhere is an impersonation, with no link in the text at all.
+    #[test]
+    fn a_qr_code_is_the_request_of_a_brand_claim() {
+        let (_d, p) = bank_policy();
+        let raw = qr_mail(
+            "三井住友銀行 <info@sender.example>",
+            "http://www.smbc.co.at/phone.php",
+            Some("qr.png"),
+        );
+        let a = crate::analysis::analyze(
+            &raw,
+            false,
+            &Envelope::default(),
+            &AuthSummary::skipped("test"),
+            &p,
+            &crate::limits::Limits::default(),
+        );
+        let imp = a
+            .findings
+            .iter()
+            .find(|f| f.kind == FindingKind::BrandImpersonation)
+            .unwrap_or_else(|| panic!("{:?}", a.findings));
+        assert_eq!(imp.brand.as_deref(), Some("smbc"));
+        assert!(
+            imp.evidence
+                .contains("a QR code link to www.smbc.co.at in \"qr.png\""),
+            "{}",
+            imp.evidence
+        );
+        // Without the image the same mail asks nothing.
+        let text_only = String::from_utf8(raw).unwrap();
+        let text_only = text_only
+            .split("--q\r\nContent-Type: image/png")
+            .next()
+            .unwrap();
+        let a = crate::analysis::analyze(
+            format!("{text_only}--q--\r\n").as_bytes(),
+            false,
+            &Envelope::default(),
+            &AuthSummary::skipped("test"),
+            &p,
+            &crate::limits::Limits::default(),
+        );
+        assert!(
+            !a.findings
+                .iter()
+                .any(|f| f.kind == FindingKind::BrandImpersonation),
+            "{:?}",
+            a.findings
+        );
+    }
+
+    /// Images beyond the per-message budget are not decoded, and the
+    /// truncation says which bound stopped them; mail without images
+    /// decodes none.
+    #[test]
+    fn the_image_budget_bounds_decoding() {
+        let one = qr_mail("a@sender.example", "https://evil.example/", Some("a.png"));
+        let one = String::from_utf8(one).unwrap();
+        let (head, rest) = one.split_once("--q\r\nContent-Type: image/png").unwrap();
+        let image_part = rest.trim_end_matches("--q--\r\n");
+        let three = format!(
+            "{head}--q\r\nContent-Type: image/png{image_part}--q\r\nContent-Type: image/png{image_part}--q\r\nContent-Type: image/png{image_part}--q--\r\n"
+        );
+        let x = extract_raw(three.as_bytes(), &Bounds::default());
+        assert_eq!((x.images_decoded, x.links.len()), (3, 3));
+        assert!(x.truncated.is_empty(), "{:?}", x.truncated);
+        let two_images = Bounds {
+            max_qr_images: 2,
+            ..Bounds::default()
+        };
+        let x = extract_raw(three.as_bytes(), &two_images);
+        assert_eq!((x.images_decoded, x.links.len()), (2, 2));
+        assert_eq!(
+            x.truncated,
+            ["1 images beyond max_qr_images (2) not scanned for QR codes"]
+        );
+        let side = u64::from(crate::qr::qr_image::qr_picture("https://evil.example/", 4).width());
+        let small = Bounds {
+            max_qr_image_pixels: side * side - 1,
+            ..Bounds::default()
+        };
+        let x = extract_raw(three.as_bytes(), &small);
+        assert_eq!(x.images_decoded, 0);
+        assert!(x.truncated[0].starts_with("3 images over max_qr_image_pixels"));
+        let total = Bounds {
+            max_qr_pixels_total: side * side * 3 / 2,
+            ..Bounds::default()
+        };
+        let x = extract_raw(three.as_bytes(), &total);
+        assert_eq!(x.images_decoded, 1);
+        assert!(x.truncated[0].starts_with("2 images beyond max_qr_pixels_total"));
+        // A part labelled image/png that is not one, and text, decode nothing.
+        let fake = format!(
+            "{head}--q\r\nContent-Type: image/png\r\nContent-Disposition: attachment; filename=x.png\r\n\r\n%PDF-1.7 https://evil.example/\r\n--q--\r\n"
+        );
+        let x = extract_raw(fake.as_bytes(), &Bounds::default());
+        assert_eq!((x.images_decoded, x.links.len()), (0, 0));
+    }
+
     #[test]
     fn japanese_brackets_end_bare_urls() {
         let x = extract_raw(

@@ -45,8 +45,10 @@ pub fn apply(
             .entry(l.host.as_str())
             .or_insert_with(|| host_facts(index, l))
             .clone();
+        out.source(l.image.as_ref().map(|part| qr_note(l, part)));
         j.link(l, facts, out);
     }
+    out.source(None);
     for f in &x.forms {
         j.form(f, out);
     }
@@ -57,6 +59,14 @@ pub fn apply(
         secret_input(doc, out);
         active_attachment(doc, out);
     }
+}
+
+/// Where a QR code link was read, and the URL it opens: the reader never
+/// sees it in the mail, so the evidence must show it. Query and user info
+/// are left out, as they may name the recipient.
+fn qr_note(l: &Link, part: &str) -> String {
+    let url = crate::sanitize::shareable_url(&l.url).unwrap_or_else(|| l.host.clone());
+    format!("QR code in {part}: {url}")
 }
 
 fn host_facts<'p>(index: &'p BrandIndex, l: &Link) -> HostFacts<'p> {

@@ -1,6 +1,10 @@
 //! Bare URLs in running text (`http://`, `https://`, `www.`), ended where a
 //! reader's eye ends them, Japanese brackets and punctuation included.
 
+use super::normalise::normalise;
+use super::{Link, LinkKind, Origin};
+use url::Url;
+
 /// Characters that end a URL in running text. Japanese mail writes URLs
 /// straight against full-width brackets and punctuation, with no space.
 fn is_boundary(c: char) -> bool {
@@ -52,6 +56,21 @@ fn is_boundary(c: char) -> bool {
                 | '’'
                 | '\u{3000}'
         )
+}
+
+/// The bare URLs of `text` as links; `www.` ones are taken as http, as
+/// mail clients and phone cameras open them.
+pub fn bare_links(text: &str, kind: LinkKind, origin: Origin) -> impl Iterator<Item = Link> + '_ {
+    bare_urls(text).filter_map(move |candidate| {
+        let owned;
+        let s = if candidate.len() >= 4 && candidate[..4].eq_ignore_ascii_case("www.") {
+            owned = format!("http://{candidate}");
+            owned.as_str()
+        } else {
+            candidate
+        };
+        Url::parse(s).ok().and_then(|u| normalise(&u, kind, origin))
+    })
 }
 
 /// Bare URLs (`http://`, `https://`, `www.`) in plain text.

@@ -2,13 +2,12 @@
 //! bounds, and which of them are someone else's mail quoted back in a
 //! delivery report.
 
-use super::bare::bare_urls;
+use super::bare::bare_links;
 use super::html::scan;
-use super::normalise::normalise;
+use super::images::Images;
 use super::{Extracted, HtmlDoc, Link, LinkKind, Origin};
 use crate::message::Bounds;
 use mail_parser::{Message, MessagePart, MimeHeaders, PartType};
-use url::Url;
 
 /// Links, forms and HTML documents of `msg`, within `bounds`.
 pub fn extract(msg: &Message, bounds: &Bounds) -> Extracted {
@@ -22,6 +21,7 @@ pub fn extract(msg: &Message, bounds: &Bounds) -> Extracted {
         cut_depth: false,
         cut_html: 0,
         returned: false,
+        images: Images::new(bounds),
     };
     w.message(msg, 0);
     let Walker {
@@ -30,6 +30,7 @@ pub fn extract(msg: &Message, bounds: &Bounds) -> Extracted {
         cut_parts,
         cut_depth,
         cut_html,
+        images,
         ..
     } = w;
     if cut_links > 0 {
@@ -56,6 +57,8 @@ pub fn extract(msg: &Message, bounds: &Bounds) -> Extracted {
             bounds.max_html_bytes
         ));
     }
+    out.truncated.extend(images.truncated(bounds));
+    out.images_decoded = images.decoded();
     out
 }
 
@@ -69,6 +72,7 @@ struct Walker<'l> {
     cut_depth: bool,
     cut_html: usize,
     returned: bool,
+    images: Images,
 }
 
 /// Whether a part is a multipart/report (RFC 6522): its message/rfc822 child
@@ -111,6 +115,11 @@ impl Walker<'_> {
                         let text = decode_charset(part, b);
                         let name = attachment_name(part).or_else(|| Some("(unnamed)".into()));
                         self.html(&text, name);
+                    } else {
+                        let part_no = self.parts_seen;
+                        for l in self.images.qr_links(b, || image_label(part, part_no)) {
+                            self.push(l);
+                        }
                     }
                 }
                 PartType::Message(inner) => {
@@ -138,19 +147,8 @@ impl Walker<'_> {
     }
 
     fn text(&mut self, text: &str) {
-        for candidate in bare_urls(text) {
-            let owned;
-            let s = if candidate.len() >= 4 && candidate[..4].eq_ignore_ascii_case("www.") {
-                owned = format!("http://{candidate}");
-                owned.as_str()
-            } else {
-                candidate
-            };
-            if let Ok(u) = Url::parse(s) {
-                if let Some(l) = normalise(&u, LinkKind::Bare, Origin::Text) {
-                    self.push(l);
-                }
-            }
+        for l in bare_links(text, LinkKind::Bare, Origin::Text) {
+            self.push(l);
         }
     }
 
@@ -192,6 +190,18 @@ fn attachment_name(part: &MessagePart) -> Option<String> {
     part.content_disposition()
         .filter(|d| d.ctype().eq_ignore_ascii_case("attachment"))
         .map(|_| "(unnamed)".to_string())
+}
+
+/// How evidence names an image part: its file name, else its content-id
+/// (what the HTML refers to it by), else its number in the walk.
+fn image_label(part: &MessagePart, part_no: usize) -> String {
+    if let Some(n) = part.attachment_name() {
+        return format!("\"{n}\"");
+    }
+    match part.content_id() {
+        Some(cid) => format!("cid:{}", cid.trim_matches(['<', '>'])),
+        None => format!("part {part_no}"),
+    }
 }
 
 const HTML_EXTENSIONS: &[&str] = &[

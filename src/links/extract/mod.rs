@@ -4,11 +4,13 @@
 //! plain text for bare URLs and `html` scans HTML (bodies and attachments)
 //! for the elements that navigate; `entities` decodes the character
 //! references attackers hide URLs behind; `normalise` turns each target
-//! into one comparable form, so the rules compare plain strings.
+//! into one comparable form, so the rules compare plain strings; `images`
+//! reads the QR codes of image parts, within their own budget.
 
 pub(crate) mod bare;
 pub(crate) mod entities;
 pub(crate) mod html;
+pub(crate) mod images;
 pub(crate) mod mime;
 pub(crate) mod normalise;
 
@@ -21,6 +23,8 @@ pub enum Origin {
     Html,
     /// An HTML or SVG attachment: opened locally, outside any webmail sandbox.
     Attachment,
+    /// A QR code in an image part: opened on a phone, outside the mail.
+    Image,
 }
 
 /// Which construct carried the link.
@@ -31,6 +35,7 @@ pub enum LinkKind {
     Area,
     FormAction,
     MetaRefresh,
+    QrCode,
 }
 
 /// One http(s) link, normalised.
@@ -54,6 +59,9 @@ pub struct Link {
     /// Inside the returned message of a delivery report: someone else's mail
     /// quoted back to its (often forged) sender, not what the bouncer wrote.
     pub returned: bool,
+    /// For a QR code link, the image part it was read from: its file name,
+    /// content-id or part number, as evidence shows it.
+    pub image: Option<String>,
 }
 
 /// A `data:` URI in a navigating attribute.
@@ -99,4 +107,6 @@ pub struct Extracted {
     pub docs: Vec<HtmlDoc>,
     /// What a bound cut off, one phrase per bound reached.
     pub truncated: Vec<String>,
+    /// Images decoded to look for QR codes.
+    pub images_decoded: usize,
 }

@@ -53,6 +53,7 @@ pub fn normalise(u: &Url, kind: LinkKind, origin: Origin) -> Option<Link> {
         kind,
         origin,
         returned: false,
+        image: None,
     })
 }
 
