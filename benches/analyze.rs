@@ -4,6 +4,14 @@
 //!
 //! Throughput is reported as messages per second on one core (criterion
 //! runs the closure on one thread).
+//!
+//! `qr_2mb_image/*` states what reading QR codes costs: one message with a
+//! 2 MB photo-like JPEG, with and without a code in it, and the same message
+//! with QR decoding turned off (`max_qr_images = 0`), which is the cost of
+//! everything else.
+
+#[path = "../tests/support/qr_image.rs"]
+mod qr_image;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use kinko_milter::analysis::analyze;
@@ -30,18 +38,23 @@ fn corpus() -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// The shipped policies a bank would load: Japanese finance and global brands.
+fn shipped_policy() -> Policy {
+    let paths = [
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("policy/jp-financial.toml"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("policy/global-brands.toml"),
+    ];
+    let paths: Vec<_> = paths.into_iter().filter(|p| p.exists()).collect();
+    Policy::load_files(&paths).expect("shipped policies load")
+}
+
 fn bench(c: &mut Criterion) {
     let messages = corpus();
     if messages.is_empty() {
         eprintln!("../shared/corpus not found: nothing to measure");
         return;
     }
-    let paths = [
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("policy/jp-financial.toml"),
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("policy/global-brands.toml"),
-    ];
-    let paths: Vec<_> = paths.into_iter().filter(|p| p.exists()).collect();
-    let policy = Policy::load_files(&paths).expect("shipped policies load");
+    let policy = shipped_policy();
     let limits = Limits::default();
     let env = Envelope::default();
     let auth = AuthSummary {
@@ -65,5 +78,63 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// A mail with `jpeg` attached, its only link hidden in it (if anywhere).
+fn mail_with_image(jpeg: &[u8]) -> Vec<u8> {
+    let b64: String = jpeg
+        .chunks(57)
+        .map(|c| kinko_milter::header_text::base64(c) + "\r\n")
+        .collect();
+    format!(
+        "From: =?UTF-8?B?5LiJ5LqV5L2P5Y+L6YqA6KGM?= <info@attacker.example>\r\n\
+         Subject: photo\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
+         --b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nsee the picture\r\n\
+         --b\r\nContent-Type: image/jpeg\r\nContent-Transfer-Encoding: base64\r\n\
+         Content-Disposition: attachment; filename=photo.jpg\r\n\r\n{b64}--b--\r\n"
+    )
+    .into_bytes()
+}
+
+fn bench_qr(c: &mut Criterion) {
+    use image::{DynamicImage, ImageFormat};
+    let policy = shipped_policy();
+    let env = Envelope::default();
+    let auth = AuthSummary::default();
+    let code = qr_image::qr_picture("https://smbc.co.at.example/phone.php", 6);
+    let (w, h) = (1700, 1200);
+    let at = Some((&code, w - code.width() - 50, h - code.height() - 50));
+    let with = qr_image::encode(
+        &DynamicImage::ImageRgb8(qr_image::busy_picture(w, h, at)),
+        ImageFormat::Jpeg,
+    );
+    let without = qr_image::encode(
+        &DynamicImage::ImageRgb8(qr_image::busy_picture(w, h, None)),
+        ImageFormat::Jpeg,
+    );
+    let on = Limits::default();
+    let off = Limits {
+        max_qr_images: 0,
+        ..Limits::default()
+    };
+    let mut g = c.benchmark_group("qr_2mb_image");
+    g.sample_size(10);
+    for (name, jpeg, limits) in [
+        ("with_code", &with, &on),
+        ("without_code", &without, &on),
+        ("decoding_off", &with, &off),
+    ] {
+        let raw = mail_with_image(jpeg);
+        let found = analyze(&raw, false, &env, &auth, &policy, limits)
+            .findings
+            .iter()
+            .any(|f| f.evidence.contains("QR code"));
+        assert_eq!(found, name == "with_code", "{name}");
+        let id = format!("{name}_{}x{h}_{}kB", w, jpeg.len() / 1024);
+        g.bench_function(id, |b| {
+            b.iter(|| analyze(&raw, false, &env, &auth, &policy, limits).score)
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, bench_qr);
 criterion_main!(benches);

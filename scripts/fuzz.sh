@@ -31,6 +31,10 @@ seed policy policy
 seed config deploy
 seed recorded_auth "$corpus/auth"
 seed mime_tree
+# Real images with QR codes in every format we decode, made by the unit
+# test helper (tests/support/qr_image.rs) through the `qr_seeds` example.
+seed qr
+[ -n "$(ls fuzz/corpus/qr)" ] || cargo run -q --example qr_seeds -- fuzz/corpus/qr
 # A whole, valid milter session as Postfix sends it, for the fuzzer to cut
 # and reorder.
 seed milter_packets

@@ -8,6 +8,8 @@
 //! configurations and logs (its path is printed at start).
 
 mod common;
+#[path = "support/qr_image.rs"]
+mod qr_image;
 
 use common::{
     dkim_sign, head, header_values, our_auth_results, Builder, Harness, ListenerSpec, Mail,
@@ -99,6 +101,17 @@ fn infrastructure() -> Builder {
             "metered-proxy",
             ListenerSpec::new(named("metered"), "tempfail", true),
         )
+        // A bank protecting a real brand, for the QR code trial.
+        .milter(
+            "qr",
+            MilterSpec {
+                policy: "[[brand]]\nid = \"smbc\"\nnames = [\"三井住友銀行\", \"SMBC\"]\n\
+                         domains = [\"smbc.co.jp\"]\n"
+                    .into(),
+                ..Default::default()
+            },
+        )
+        .listener("qr", ListenerSpec::new(named("qr"), "tempfail", false))
         // Killed mid-run by one trial; nothing else uses it.
         .milter("victim", MilterSpec::default())
         .listener(
@@ -156,6 +169,10 @@ fn main() -> ExitCode {
         (
             "executable_in_zip_is_held_plain_pdf_delivered_untouched",
             attachments_by_content,
+        ),
+        (
+            "link_only_in_a_qr_code_image_is_held_with_the_url_in_evidence",
+            qr_code_link_held,
         ),
         ("metrics_scrape_moves_and_passes_promtool", metrics_scrape),
         (
@@ -556,18 +573,7 @@ fn attachments_by_content(h: &Harness) -> Result<(), String> {
         "attacker.example",
         SELECTOR,
     )?;
-    let r = h.send("normal", "bounce@attacker.example", RCPT, &raw, None)?;
-    ensure!(r.accepted(), "held mail is accepted into the queue: {r}");
-    let held = h.wait_held(&exe.marker);
-    if let Ok(q) = &held {
-        h.delete_queued(&q.queue_id)?;
-    }
-    let held = held?;
-    ensure!(
-        header_values(&held.headers, "X-Kinko-Verdict") == ["quarantine"],
-        "executable in zip:\n{}",
-        held.headers
-    );
+    held_in_quarantine(h, "normal", &exe.marker, &raw)?;
     // No other trial sends an executable: the counter shows which finding held it.
     let (_, metrics) = common::http_get(h.milter("normal")?.metrics_addr, "/metrics")?;
     let counted = metrics
@@ -604,6 +610,82 @@ fn attachments_by_content(h: &Harness) -> Result<(), String> {
         "pdf invoice body changed on the way:\n{got}"
     );
     Ok(())
+}
+
+/// Sends `raw` from attacker.example through `listener`, expects it held
+/// with verdict `quarantine`, and removes it from the hold queue.
+fn held_in_quarantine(
+    h: &Harness,
+    listener: &str,
+    marker: &str,
+    raw: &[u8],
+) -> Result<common::Queued, String> {
+    let r = h.send(listener, "bounce@attacker.example", RCPT, raw, None)?;
+    ensure!(
+        r.accepted(),
+        "{marker}: held mail is accepted into the queue: {r}"
+    );
+    let held = h.wait_held(marker);
+    // Clean up before judging, so a failure leaves no held mail behind.
+    if let Ok(q) = &held {
+        h.delete_queued(&q.queue_id)?;
+    }
+    let held = held?;
+    ensure!(
+        header_values(&held.headers, "X-Kinko-Verdict") == ["quarantine"],
+        "{marker}: not held as quarantine:\n{}",
+        held.headers
+    );
+    Ok(held)
+}
+
+/// A real phishing URL of SMBC from the JPCERT/CC list
+/// (../shared/corpus/urls/jpcert-phishurl/2019, 2019/01/30, 三井住友銀行).
+const SMBC_PHISH: &str = "http://www.smbc.co.at/phone.php";
+
+fn qr_code_link_held(h: &Harness) -> Result<(), String> {
+    use image::{DynamicImage, ImageFormat};
+    let code = qr_image::qr_picture(SMBC_PHISH, 4);
+    let png = qr_image::encode(&DynamicImage::ImageLuma8(code), ImageFormat::Png);
+    let from = format!(
+        "{} <info@attacker.example>",
+        kinko_milter::header_text::encode_word("三井住友銀行")
+    );
+    let mail = Mail::new("qr-only-link", &from, RCPT)
+        .body("セキュリティ強化のため、添付のQRコードをスマートフォンで読み取ってください。\n");
+    ensure!(
+        !String::from_utf8_lossy(&mail.render()).contains("smbc.co.at"),
+        "the URL must be in the image only"
+    );
+    let raw = dkim_sign(
+        &with_attachment(&mail, "qr.png", "image/png", &png),
+        "attacker.example",
+        SELECTOR,
+    )?;
+    let held = held_in_quarantine(h, "qr", &mail.marker, &raw)?;
+    let reasons = header_values(&held.headers, "X-Kinko-Reasons").join(" ");
+    ensure!(
+        reasons.contains("brand-impersonation [smbc]"),
+        "reasons: {reasons}"
+    );
+    // The log names the image and the URL the reader would have opened.
+    let milter = h.milter("qr")?;
+    let want = format!("QR code in \"qr.png\": {SMBC_PHISH}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let log = milter.log();
+        let verdict_urls = log
+            .lines()
+            .any(|l| l.contains("verdict") && l.contains(SMBC_PHISH));
+        if verdict_urls && log.contains(&want) {
+            return Ok(());
+        }
+        ensure!(
+            std::time::Instant::now() < deadline,
+            "log lacks the QR code evidence ({want}) or the URL:\n{log}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }
 
 // ---------------------------------------------------------------------------
