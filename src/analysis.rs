@@ -123,6 +123,7 @@ pub fn mail<'a>(
         sender_registrable,
         official_sender,
         subject: message::subject(msg),
+        from_name: message::from_name(msg),
     }
 }
 

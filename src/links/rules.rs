@@ -394,9 +394,19 @@ pub fn text_domain(text: &str) -> Option<String> {
 /// The brand whose name or domain label appears in the host or path of a
 /// link that is not the brand's own.
 fn brand_in_link<'r>(rules: &'r LinkRules, l: &Link) -> Option<&'r str> {
+    // A brand named only in the path is how brands link their profiles on
+    // other platforms (`twitter.com/usps`); it is a lure when the same path
+    // leads to a credential page (`evil.example/amazon/signin`) or to a page
+    // anyone can publish (`storage.googleapis.com/fedex/...`).
+    let path = if credential_word(&l.path).is_some() || domain::under_any(&l.host, &rules.hosting)
+    {
+        l.path.as_str()
+    } else {
+        ""
+    };
     rules
         .brand_words
-        .brands_in(&l.host, &l.path)
+        .brands_in(&l.host, path)
         .into_iter()
         .map(|i| &rules.brand_terms[i])
         .find(|t| !t.owns(&l.host))
