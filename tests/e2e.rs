@@ -150,6 +150,10 @@ fn main() -> ExitCode {
             quarantine_commands,
         ),
         (
+            "quarantine_runbook_as_non_root_operator_through_sudo",
+            quarantine_as_operator,
+        ),
+        (
             "report_and_jpcert_export_from_the_verdict_log",
             report_from_verdict_log,
         ),
@@ -698,6 +702,104 @@ fn quarantine_commands(h: &Harness) -> Result<(), String> {
         ensure!(
             !h.queue()?.iter().any(|q| q.queue_id == drop_id),
             "{drop_id} still queued after delete"
+        );
+        ensure!(!h.delivered_now(&drop.marker), "deleted mail was delivered");
+        Ok(())
+    })();
+    for id in [&keep_id, &drop_id] {
+        let _ = h.delete_queued(id);
+    }
+    result
+}
+
+/// The runbook's steps as its on-call operator runs them: not root, through
+/// the runbook's own sudo rule (tests/common/operator.rs), against the real
+/// hold queue. A user outside the group is refused, and so are arguments
+/// the rule does not list.
+fn quarantine_as_operator(h: &Harness) -> Result<(), String> {
+    use common::operator::{Operators, OPERATOR, OUTSIDER};
+    let ops = Operators::install(
+        std::path::Path::new(env!("CARGO_BIN_EXE_kinko-milter")),
+        h.postfix_config_dir(),
+    )?;
+    let (keep, keep_id) = hold_one(h, "op-release")?;
+    let (drop, drop_id) = hold_one(h, "op-delete")?;
+    let dir = h.postfix_config_dir().display().to_string();
+    let result = (|| {
+        let as_user = |user: &str, args: &[&str]| {
+            let mut all = vec!["quarantine", "-c", dir.as_str()];
+            all.extend_from_slice(args);
+            ops.sudo(user, &all)
+        };
+        let ok = |args: &[&str]| -> Result<String, String> {
+            let out = as_user(OPERATOR, args)?;
+            ensure!(
+                out.status.success(),
+                "{OPERATOR}: sudo kinko-milter quarantine {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        };
+        let refused = |out: std::process::Output, what: &str| -> Result<(), String> {
+            let err = String::from_utf8_lossy(&out.stderr);
+            ensure!(
+                !out.status.success() && err.contains("sudo:") && out.stdout.is_empty(),
+                "{what} was not refused by sudo: {err}"
+            );
+            Ok(())
+        };
+
+        refused(as_user(OUTSIDER, &["list"])?, "list by a non-member")?;
+        refused(
+            as_user(OUTSIDER, &["release", &keep_id])?,
+            "release by a non-member",
+        )?;
+        refused(
+            ops.sudo(OPERATOR, &["quarantine", "-c", "/etc/postfix", "list"])?,
+            "another Postfix instance",
+        )?;
+        refused(
+            as_user(
+                OPERATOR,
+                &["show", &keep_id, "--check", "--config", "/etc/shadow"],
+            )?,
+            "show --config",
+        )?;
+        ensure!(
+            h.hold_queue()?.iter().any(|q| q.queue_id == keep_id),
+            "{keep_id} left the hold queue after refused commands"
+        );
+
+        let list: serde_json::Value =
+            serde_json::from_str(&ok(&["list", "--json"])?).map_err(|e| e.to_string())?;
+        ensure!(
+            list.as_array()
+                .is_some_and(|a| a.iter().any(|e| e["queue_id"] == keep_id.as_str()
+                    && e["brands"] == serde_json::json!(["test-bank"]))),
+            "{keep_id} not listed for the operator: {list}"
+        );
+        ensure!(
+            ok(&["list"])?.contains(&keep_id),
+            "text list lacks {keep_id}"
+        );
+        let shown = ok(&["show", &keep_id, "--check"])?;
+        ensure!(
+            shown.contains("subject:  口座確認のお願い")
+                && shown.contains("analysis now (check):")
+                && shown.contains("display-name [test-bank]"),
+            "show --check as the operator:\n{shown}"
+        );
+        ensure!(
+            ok(&["show", &keep_id, "--raw"])?.contains(&keep.marker),
+            "show --raw lacks the message"
+        );
+
+        ok(&["release", &keep_id])?;
+        h.wait_delivered(&keep.marker)?;
+        ok(&["delete", &drop_id])?;
+        ensure!(
+            !h.queue()?.iter().any(|q| q.queue_id == drop_id),
+            "{drop_id} still queued after the operator's delete"
         );
         ensure!(!h.delivered_now(&drop.marker), "deleted mail was delivered");
         Ok(())
