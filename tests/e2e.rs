@@ -852,20 +852,24 @@ fn report_from_verdict_log(h: &Harness) -> Result<(), String> {
             && export.contains(",https://testbank-secure-login.example.net/login/verify,test-bank"),
         "export:\n{export}"
     );
-    let verdict_lines: Vec<String> = std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.contains("\"message\":\"verdict\""))
-        .map(String::from)
-        .collect();
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    let lines_of = |message: &str| -> Vec<&str> {
+        let tag = format!("\"message\":\"{message}\"");
+        logged.lines().filter(|l| l.contains(&tag)).collect()
+    };
+    let (verdict_lines, finding_lines) = (lines_of("verdict"), lines_of("finding"));
     ensure!(
-        !verdict_lines.is_empty(),
-        "no verdict lines in {}",
+        !verdict_lines.is_empty() && !finding_lines.is_empty(),
+        "no verdict or debug finding lines in {}",
         log.display()
     );
     ensure!(
-        !export.contains("customer") && !verdict_lines.iter().any(|l| l.contains("customer")),
-        "a recipient address leaked into a verdict line or the export"
+        !export.contains("customer")
+            && !verdict_lines
+                .iter()
+                .chain(&finding_lines)
+                .any(|l| l.contains("customer")),
+        "a recipient address leaked into a verdict or finding line or the export"
     );
     Ok(())
 }
