@@ -193,18 +193,25 @@ fn reload_keeps_the_old_policy_on_errors_and_sigterm_stops() {
     assert!(status.success(), "exit status {status:?}");
 }
 
-#[test]
-fn bad_config_fails_fast_with_file_and_line() {
+/// `run --config FILE` with `text` as the configuration must exit 2 at
+/// once; returns the directory (keep it alive), the file and stderr.
+fn start_fails(text: &str) -> (tempfile::TempDir, std::path::PathBuf, String) {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("kinko.toml");
-    std::fs::write(&config, "socket = \"inet:127.0.0.1:1\"\ndry_runn = true\n").unwrap();
+    std::fs::write(&config, text).unwrap();
     let out = Command::new(BIN)
         .args(["run", "--config"])
         .arg(&config)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    (dir, config, err)
+}
+
+#[test]
+fn bad_config_fails_fast_with_file_and_line() {
+    let (_dir, config, err) = start_fails("socket = \"inet:127.0.0.1:1\"\ndry_runn = true\n");
     assert!(
         err.contains(&format!("{}:2: dry_runn: unknown field", config.display())),
         "{err}"
@@ -213,20 +220,9 @@ fn bad_config_fails_fast_with_file_and_line() {
 
 #[test]
 fn missing_policy_file_at_start_names_the_configuration_that_refers_to_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("kinko.toml");
-    std::fs::write(
-        &config,
+    let (dir, config, err) = start_fails(
         "socket = \"inet:127.0.0.1:0\"\nmetrics_address = \"\"\npolicy = [\"missing.toml\"]\n",
-    )
-    .unwrap();
-    let out = Command::new(BIN)
-        .args(["run", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    );
     let missing = dir.path().join("missing.toml");
     assert!(
         err.contains(&format!(

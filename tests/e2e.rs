@@ -651,15 +651,49 @@ fn kinko(h: &Harness, args: &[&str]) -> Result<String, String> {
     Ok(text)
 }
 
+/// Two held messages for a trial: `steps` gets (kept, its id, dropped, its
+/// id); whatever is still queued afterwards is removed.
+fn with_held_pair(
+    h: &Harness,
+    tag: &str,
+    steps: impl FnOnce(&Mail, &str, &Mail, &str) -> Result<(), String>,
+) -> Result<(), String> {
+    let (keep, keep_id) = hold_one(h, &format!("{tag}-release"))?;
+    let (drop, drop_id) = hold_one(h, &format!("{tag}-delete"))?;
+    let result = steps(&keep, &keep_id, &drop, &drop_id);
+    for id in [&keep_id, &drop_id] {
+        let _ = h.delete_queued(id);
+    }
+    result
+}
+
+/// `release KEEP` then `delete DROP` through `run` (the quarantine command
+/// with its arguments): the first is delivered (returned), the second is
+/// gone and never delivered.
+fn release_and_delete(
+    h: &Harness,
+    run: impl Fn(&[&str]) -> Result<String, String>,
+    (keep, keep_id): (&Mail, &str),
+    (drop, drop_id): (&Mail, &str),
+) -> Result<String, String> {
+    run(&["release", keep_id])?;
+    let got = h.wait_delivered(&keep.marker)?;
+    run(&["delete", drop_id])?;
+    ensure!(
+        !h.queue()?.iter().any(|q| q.queue_id == drop_id),
+        "{drop_id} still queued after delete"
+    );
+    ensure!(!h.delivered_now(&drop.marker), "deleted mail was delivered");
+    Ok(got)
+}
+
 fn quarantine_commands(h: &Harness) -> Result<(), String> {
-    let (keep, keep_id) = hold_one(h, "q-release")?;
-    let (drop, drop_id) = hold_one(h, "q-delete")?;
-    let result = (|| {
+    with_held_pair(h, "q", |keep, keep_id, drop, drop_id| {
         let list: serde_json::Value =
             serde_json::from_str(&kinko(h, &["list", "--json"])?).map_err(|e| e.to_string())?;
         let entry = list
             .as_array()
-            .and_then(|a| a.iter().find(|e| e["queue_id"] == keep_id.as_str()))
+            .and_then(|a| a.iter().find(|e| e["queue_id"] == keep_id))
             .ok_or_else(|| format!("{keep_id} not listed: {list}"))?;
         ensure!(
             entry["subject"] == format!("口座確認のお願い {}", keep.marker).as_str()
@@ -676,11 +710,11 @@ fn quarantine_commands(h: &Harness) -> Result<(), String> {
         );
         let text = kinko(h, &["list"])?;
         ensure!(
-            text.contains(&keep_id) && text.contains("brand test-bank"),
+            text.contains(keep_id) && text.contains("brand test-bank"),
             "{text}"
         );
 
-        let shown = kinko(h, &["show", &keep_id, "--check"])?;
+        let shown = kinko(h, &["show", keep_id, "--check"])?;
         ensure!(
             shown.contains("subject:  口座確認のお願い")
                 && shown.contains("analysis now (check):")
@@ -692,24 +726,13 @@ fn quarantine_commands(h: &Harness) -> Result<(), String> {
             "ALL and options are not queue ids"
         );
 
-        kinko(h, &["release", &keep_id])?;
-        let got = h.wait_delivered(&keep.marker)?;
+        let got = release_and_delete(h, |a| kinko(h, a), (keep, keep_id), (drop, drop_id))?;
         ensure!(
             got.contains("X-Kinko-Reasons"),
             "released mail keeps our headers"
         );
-        kinko(h, &["delete", &drop_id])?;
-        ensure!(
-            !h.queue()?.iter().any(|q| q.queue_id == drop_id),
-            "{drop_id} still queued after delete"
-        );
-        ensure!(!h.delivered_now(&drop.marker), "deleted mail was delivered");
         Ok(())
-    })();
-    for id in [&keep_id, &drop_id] {
-        let _ = h.delete_queued(id);
-    }
-    result
+    })
 }
 
 /// The runbook's steps as its on-call operator runs them: not root, through
@@ -722,10 +745,8 @@ fn quarantine_as_operator(h: &Harness) -> Result<(), String> {
         std::path::Path::new(env!("CARGO_BIN_EXE_kinko-milter")),
         h.postfix_config_dir(),
     )?;
-    let (keep, keep_id) = hold_one(h, "op-release")?;
-    let (drop, drop_id) = hold_one(h, "op-delete")?;
     let dir = h.postfix_config_dir().display().to_string();
-    let result = (|| {
+    with_held_pair(h, "op", |keep, keep_id, drop, drop_id| {
         let as_user = |user: &str, args: &[&str]| {
             let mut all = vec!["quarantine", "-c", dir.as_str()];
             all.extend_from_slice(args);
@@ -751,7 +772,7 @@ fn quarantine_as_operator(h: &Harness) -> Result<(), String> {
 
         refused(as_user(OUTSIDER, &["list"])?, "list by a non-member")?;
         refused(
-            as_user(OUTSIDER, &["release", &keep_id])?,
+            as_user(OUTSIDER, &["release", keep_id])?,
             "release by a non-member",
         )?;
         refused(
@@ -761,7 +782,7 @@ fn quarantine_as_operator(h: &Harness) -> Result<(), String> {
         refused(
             as_user(
                 OPERATOR,
-                &["show", &keep_id, "--check", "--config", "/etc/shadow"],
+                &["show", keep_id, "--check", "--config", "/etc/shadow"],
             )?,
             "show --config",
         )?;
@@ -773,16 +794,16 @@ fn quarantine_as_operator(h: &Harness) -> Result<(), String> {
         let list: serde_json::Value =
             serde_json::from_str(&ok(&["list", "--json"])?).map_err(|e| e.to_string())?;
         ensure!(
-            list.as_array()
-                .is_some_and(|a| a.iter().any(|e| e["queue_id"] == keep_id.as_str()
-                    && e["brands"] == serde_json::json!(["test-bank"]))),
+            list.as_array().is_some_and(|a| a.iter().any(
+                |e| e["queue_id"] == keep_id && e["brands"] == serde_json::json!(["test-bank"])
+            )),
             "{keep_id} not listed for the operator: {list}"
         );
         ensure!(
-            ok(&["list"])?.contains(&keep_id),
+            ok(&["list"])?.contains(keep_id),
             "text list lacks {keep_id}"
         );
-        let shown = ok(&["show", &keep_id, "--check"])?;
+        let shown = ok(&["show", keep_id, "--check"])?;
         ensure!(
             shown.contains("subject:  口座確認のお願い")
                 && shown.contains("analysis now (check):")
@@ -790,24 +811,13 @@ fn quarantine_as_operator(h: &Harness) -> Result<(), String> {
             "show --check as the operator:\n{shown}"
         );
         ensure!(
-            ok(&["show", &keep_id, "--raw"])?.contains(&keep.marker),
+            ok(&["show", keep_id, "--raw"])?.contains(&keep.marker),
             "show --raw lacks the message"
         );
 
-        ok(&["release", &keep_id])?;
-        h.wait_delivered(&keep.marker)?;
-        ok(&["delete", &drop_id])?;
-        ensure!(
-            !h.queue()?.iter().any(|q| q.queue_id == drop_id),
-            "{drop_id} still queued after the operator's delete"
-        );
-        ensure!(!h.delivered_now(&drop.marker), "deleted mail was delivered");
+        release_and_delete(h, ok, (keep, keep_id), (drop, drop_id))?;
         Ok(())
-    })();
-    for id in [&keep_id, &drop_id] {
-        let _ = h.delete_queued(id);
-    }
-    result
+    })
 }
 
 fn report_from_verdict_log(h: &Harness) -> Result<(), String> {
