@@ -123,6 +123,7 @@ pub fn mail<'a>(
         sender_registrable,
         official_sender,
         subject: message::subject(msg),
+        from_name: message::from_name(msg),
     }
 }
 
@@ -205,6 +206,8 @@ const SPEAKS_AS: &[FindingKind] = &[
     FindingKind::TldSwap,
     FindingKind::Combo,
     FindingKind::Subdomain,
+    // Link text that shows the brand's own domain over a link elsewhere.
+    FindingKind::LinkTextMismatch,
 ];
 
 /// Findings that ask the reader to act, besides links: hand something

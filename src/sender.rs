@@ -155,10 +155,10 @@ fn lookalike_domains(mail: &Mail, index: &BrandIndex) -> Vec<Finding> {
     out
 }
 
-/// The first From address and its display name.
-fn from_display<'m>(mail: &Mail<'m>) -> (Option<&'m mail_parser::Addr<'m>>, &'m str) {
+/// The first From address and its display name as the reader sees it.
+fn from_display<'m>(mail: &'m Mail) -> (Option<&'m mail_parser::Addr<'m>>, &'m str) {
     let from = mail.msg.from().and_then(|f| f.first());
-    (from, from.and_then(|a| a.name()).unwrap_or(""))
+    (from, mail.from_name.as_deref().unwrap_or(""))
 }
 
 /// Invisible or bidi characters in the From display name or address.

@@ -279,9 +279,70 @@ pub fn display_name_claims(display: &str, brand_name: &str, own_names: &[&str]) 
     let own = folded(own_names);
     let words: [&[String]; 2] = [sender_words(), &own];
     match around(&text, &name) {
-        Some((before, after)) => made_of(before, &words) && made_of(after, &words),
+        Some((before, after)) => {
+            (made_of(before, &words) && made_of(after, &words))
+                || (!super::is_everyday_name(&name) && short_latin_name(before, after))
+        }
         None => true,
     }
+}
+
+/// Words that make a sender's name a title about the brand rather than
+/// the brand's own: newsletters, fan sites, news.
+const TALKS_ABOUT: &[&str] = &[
+    "about",
+    "on",
+    "for",
+    "with",
+    "vs",
+    "news",
+    "watch",
+    "insider",
+    "newsletter",
+    "magazine",
+    "blog",
+    "weekly",
+    "daily",
+    "digest",
+    "report",
+    "review",
+    "reviews",
+    "tips",
+    "fan",
+    "fans",
+    "forum",
+    "user",
+    "users",
+    "group",
+    "club",
+    "world",
+    "today",
+    "times",
+    "journal",
+    "unofficial",
+    "via",
+];
+
+/// Whether the words around a distinctive brand name (not an everyday word)
+/// make a short Latin-script sender name: "Correios SA", "Relacionamento
+/// Bradesco", "MetaMask App". Departments, company forms and countries are
+/// named in every language; what a newsletter about the brand adds is its
+/// own title. Names in Japanese script keep to the listed words.
+fn short_latin_name(before: &str, after: &str) -> bool {
+    let separate = |edge: Option<char>| edge.is_none_or(|c| !c.is_alphanumeric());
+    if !separate(before.chars().next_back()) || !separate(after.chars().next()) {
+        return false;
+    }
+    let words: Vec<&str> = before
+        .split(|c: char| !c.is_alphanumeric())
+        .chain(after.split(|c: char| !c.is_alphanumeric()))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let latin = words.iter().all(|w| {
+        w.chars()
+            .all(|c| c.is_ascii() || ('\u{c0}'..='\u{24f}').contains(&c))
+    });
+    latin && words.len() <= 3 && !words.iter().any(|w| TALKS_ABOUT.contains(w))
 }
 
 /// Whether a subject that names `brand_name` speaks as the brand: the brand

@@ -394,12 +394,23 @@ pub fn text_domain(text: &str) -> Option<String> {
 /// The brand whose name or domain label appears in the host or path of a
 /// link that is not the brand's own.
 fn brand_in_link<'r>(rules: &'r LinkRules, l: &Link) -> Option<&'r str> {
-    rules
-        .brand_words
-        .brands_in(&l.host, &l.path)
+    let foreign = |i: usize| Some(&rules.brand_terms[i]).filter(|t| !t.owns(&l.host));
+    let words = &rules.brand_words;
+    if let Some(t) = words.brands_in(&l.host, "").into_iter().find_map(foreign) {
+        return Some(t.brand.as_str());
+    }
+    // A brand named only in the path is how brands link their profiles on
+    // other platforms (`twitter.com/usps`). It is a lure when the path
+    // leads to a credential page (`evil.example/amazon/signin`), sits on a
+    // page anyone can publish (`storage.googleapis.com/fedex/...`), or
+    // spells out the brand's own domain (`evil.example/smbc.co.jp/`).
+    let lure_path =
+        credential_word(&l.path).is_some() || domain::under_any(&l.host, &rules.hosting);
+    words
+        .brands_in("", &l.path)
         .into_iter()
-        .map(|i| &rules.brand_terms[i])
-        .find(|t| !t.owns(&l.host))
+        .filter_map(foreign)
+        .find(|t| lure_path || t.own.iter().any(|d| l.path.contains(d.as_str())))
         .map(|t| t.brand.as_str())
 }
 
