@@ -88,8 +88,15 @@ impl Operators {
         if run("sudo", &["-V"]).is_err() {
             return Err("sudo is not installed (scripts/test.sh installs it)".into());
         }
+        remove_stale_rules();
+        // Another test run on the machine may create them at the same
+        // moment: a failure counts only if the name is still missing.
         if !exists("group", GROUP)? {
-            succeed("groupadd", &["--system", GROUP])?;
+            if let Err(e) = succeed("groupadd", &["--system", GROUP]) {
+                if !exists("group", GROUP)? {
+                    return Err(e);
+                }
+            }
         }
         for (user, groups) in [(OPERATOR, GROUP), (OUTSIDER, "")] {
             if !exists("passwd", user)? {
@@ -103,8 +110,13 @@ impl Operators {
                     args.extend(["--groups", groups]);
                 }
                 args.push(user);
-                succeed("useradd", &args)?;
-            } else if !groups.is_empty() {
+                if let Err(e) = succeed("useradd", &args) {
+                    if !exists("passwd", user)? {
+                        return Err(e);
+                    }
+                }
+            }
+            if !groups.is_empty() {
                 succeed("usermod", &["-aG", groups, user])?;
             }
         }
@@ -155,6 +167,24 @@ impl Operators {
 impl Drop for Operators {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.sudoers);
+    }
+}
+
+/// Rules left by a run that was killed before it could remove its own (the
+/// file names the process id).
+fn remove_stale_rules() {
+    let Ok(entries) = std::fs::read_dir("/etc/sudoers.d") else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.strip_prefix("kinko-e2e-") else {
+            continue;
+        };
+        let pid = pid.trim_end_matches(".new");
+        if pid.parse::<u32>().is_ok() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
 }
 
