@@ -193,6 +193,11 @@ pub(crate) fn findings(mail: &Mail, policy: &Policy, bounds: &Bounds) -> Vec<Fin
     findings.extend(attachments::analyse(mail.msg, bounds, trusted));
     let hosts: Vec<&str> = x.links.iter().map(|l| l.host.as_str()).collect();
     findings.extend(impersonation(&findings, &hosts, &policy.brand_index));
+    findings.extend(unauthenticated_brand_lure(
+        mail,
+        &findings,
+        &policy.brand_index,
+    ));
     findings
 }
 
@@ -206,8 +211,6 @@ const SPEAKS_AS: &[FindingKind] = &[
     FindingKind::TldSwap,
     FindingKind::Combo,
     FindingKind::Subdomain,
-    // Link text that shows the brand's own domain over a link elsewhere.
-    FindingKind::LinkTextMismatch,
 ];
 
 /// Findings that ask the reader to act, besides links: hand something
@@ -252,6 +255,40 @@ fn impersonation(findings: &[Finding], link_hosts: &[&str], index: &BrandIndex) 
             format!(
                 "speaks as {brand} ({}) from a sender that is not the brand's, and asks to act: {request}",
                 claim.kind
+            ),
+        )
+        .with_brand(brand),
+    )
+}
+
+/// `brand-impersonation` by the brand's own From domain: the mail uses a
+/// protected brand's domain without authenticating as it (no DMARC pass, no
+/// aligned DKIM pass) and asks for credentials under pressure with a link off
+/// the brands' sites. The brand's real mail authenticates; offline, with no
+/// authentication to see, the ask is what tells a spoof from a notice.
+fn unauthenticated_brand_lure(
+    mail: &Mail,
+    findings: &[Finding],
+    index: &BrandIndex,
+) -> Option<Finding> {
+    if mail.official_sender.is_some()
+        || findings
+            .iter()
+            .any(|f| f.kind == FindingKind::BrandImpersonation)
+    {
+        return None;
+    }
+    let from = mail.from_domain.as_deref()?;
+    let brand = index.owner(from)?;
+    let lure = findings
+        .iter()
+        .find(|f| f.kind == FindingKind::CredentialLure)?;
+    Some(
+        Finding::new(
+            FindingKind::BrandImpersonation,
+            format!(
+                "uses {brand}'s domain {from} without authenticating as it, and {}",
+                lure.evidence
             ),
         )
         .with_brand(brand),

@@ -25,12 +25,16 @@ pub struct EvalOptions {
 }
 
 /// Labels whose messages should be stopped.
-const PHISH_LABELS: &[&str] = &["phish", "jp-phish"];
+const PHISH_LABELS: &[&str] = &["phish", "jp-phish", "phish-credential"];
 /// Labels whose messages must get through.
 const HAM_LABELS: &[&str] = &["ham", "jp-ham", "ham-commercial"];
 /// Labels scored at all; parse fixtures and auth vectors are not mail to judge.
 const SCORED_LABELS: &[&str] = &[
     "phish",
+    // tests/data/phish-classes.tsv sorts `phish` by hand: credential
+    // phishing, and the spam and scams that are not this product's job.
+    "phish-credential",
+    "phish-other",
     "jp-phish",
     "jp-spam",
     "ham",

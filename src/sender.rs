@@ -252,12 +252,9 @@ fn without_list_tag<'s>(mail: &Mail, subject: &'s str) -> &'s str {
 fn subject_claim(mail: &Mail, rules: &SenderRules, claimed: Option<&str>) -> Option<Finding> {
     let subject = mail.subject.as_deref()?;
     let subject = without_list_tag(mail, subject);
-    let (brand_id, name) = rules.index.named_in(subject)?;
     // Named is not claimed: a headline or a newsletter's title talks about
     // the brand; `【三井住友カード】…` or "Your Apple ID …" speaks as it.
-    if !crate::brand::claim::subject_claims(subject, &name) {
-        return None;
-    }
+    let (brand_id, name) = rules.index.subject_claim(subject)?;
     let official = rules
         .brand(brand_id)
         .is_some_and(|b| sender_is_brand(mail, b));

@@ -156,18 +156,21 @@ impl Judge<'_> {
     fn text_mismatch(&self, l: &Link, out: &mut Collector) {
         let Some(shown) = mismatch(l) else { return };
         let brand = self.index.official_brand(&shown);
-        // Click trackers: a known redirector, a bounced copy, or a host of
-        // the sender's own domain (an ESP's branded link host). They explain
-        // a mismatch unless the text shows a protected brand whose own
-        // authenticated mail this is not: phishers rent the same ESPs.
+        // Click trackers: a known redirector or a bounced copy explain a
+        // mismatch unless the text shows a protected brand whose own
+        // authenticated mail this is not: phishers rent the same ESPs. A
+        // host of the sender's own domain (a newsletter's link tracker)
+        // explains it whatever the text shows: the link leads where the
+        // From address says the mail comes from, and a digest naming a
+        // brand in one link is talking about it, not speaking as it.
         let sender_reg = &self.mail.sender_registrable;
         let own_tracker = sender_reg.is_some() && l.registrable == *sender_reg;
-        let tracker =
-            domain::under_any(&l.host, &self.rules.redirectors) || l.returned || own_tracker;
-        let explained = match brand {
-            None => tracker,
-            Some(b) => tracker && self.mail.official_sender == Some(b),
-        };
+        let tracker = domain::under_any(&l.host, &self.rules.redirectors) || l.returned;
+        let explained = own_tracker
+            || match brand {
+                None => tracker,
+                Some(b) => tracker && self.mail.official_sender == Some(b),
+            };
         if explained {
             return;
         }

@@ -73,7 +73,7 @@ pub fn default_score(kind: FindingKind) -> i32 {
         FreemailBrand => 70,
         SubjectBrand => 15,
         HiddenChars => 20,
-        LinkTextMismatch => 20,
+        LinkTextMismatch => 30,
         LinkLookalike => 70,
         LinkBrand => 30,
         LinkIpHost => 20,
