@@ -371,7 +371,10 @@ pub fn subject_claims(subject: &str, own_names: &[&str]) -> bool {
     };
     let (b, a) = (before.trim_end(), after.trim_start());
     let bracketed = b.ends_with(OPENERS) && a.starts_with(CLOSERS);
-    let followed = a.starts_with([':', '：', '|', '｜', '-', '－', '/'])
+    // A subject that is the brand and nothing after it ("Trust Wallet")
+    // is a sender's name, not a headline.
+    let followed = a.is_empty()
+        || a.starts_with([':', '：', '|', '｜', '-', '－', '/'])
         || subject_followers()
             .iter()
             .any(|w| a.starts_with(w.as_str()));
@@ -432,6 +435,7 @@ mod tests {
             ("Your Apple ID has been locked", "Apple"),
             ("Microsoft account security alert", "Microsoft"),
             ("Important notice from PayPal", "PayPal"),
+            ("Trust Wallet", "Trust Wallet"),
         ] {
             assert!(subject_claims(s, &[n]), "{s}");
         }
@@ -452,6 +456,7 @@ mod tests {
             ),
             ("MS/Apple: Can this marriage be saved?", "Apple"),
             ("[Lockergnome Apple Core]  Skip Content", "Apple"),
+            ("An open letter to Microsoft", "Microsoft"),
             ("Re: Microsoft reveals media XP details", "Microsoft"),
         ] {
             assert!(!subject_claims(s, &[n]), "{s}");
