@@ -206,6 +206,7 @@ const SPEAKS_AS: &[FindingKind] = &[
     FindingKind::DisplayName,
     FindingKind::FreemailBrand,
     FindingKind::SubjectBrand,
+    FindingKind::GreetingBrand,
     FindingKind::Homograph,
     FindingKind::Typo,
     FindingKind::TldSwap,

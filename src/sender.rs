@@ -54,8 +54,38 @@ pub fn analyse(mail: &Mail, rules: &SenderRules) -> Vec<Finding> {
     let claimed = display_name_claim(mail, rules);
     let claimed_brand = claimed.as_ref().and_then(|f| f.brand.clone());
     out.extend(claimed);
-    out.extend(subject_claim(mail, rules, claimed_brand.as_deref()));
+    let subject = subject_claim(mail, rules, claimed_brand.as_deref());
+    let subject_brand = subject.as_ref().and_then(|f| f.brand.clone());
+    out.extend(subject);
+    if claimed_brand.is_none() && subject_brand.is_none() {
+        out.extend(greeting_claim(mail, rules));
+    }
     out
+}
+
+/// Characters of the body's opening read for a greeting.
+const GREETING_CHARS: usize = 300;
+
+/// A body that opens by greeting the reader as a brand's customer, from a
+/// sender that is not the brand.
+fn greeting_claim(mail: &Mail, rules: &SenderRules) -> Option<Finding> {
+    let body = mail.msg.body_text(0)?;
+    let head: String = body.chars().take(GREETING_CHARS).collect();
+    let (brand_id, name) = rules.index.greeting_claim(&head)?;
+    let brand = rules.brand(brand_id)?;
+    if sender_is_brand(mail, brand) {
+        return None;
+    }
+    let from_desc = mail.from_domain.as_deref().unwrap_or("(none)");
+    Some(
+        Finding::new(
+            FindingKind::GreetingBrand,
+            format!(
+                "the body greets the reader as a customer of '{name}' but sender domain {from_desc} is not the brand's"
+            ),
+        )
+        .with_brand(brand_id),
+    )
 }
 
 /// `sender-hosting`: the From domain is on a free hosting platform (the

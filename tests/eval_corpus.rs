@@ -106,7 +106,7 @@ const SHIPPED: &[&str] = &[
 // Measured with jp-financial.toml + global-brands.toml + jp-services.toml
 // (2026-12-01): false positives 0.0% (ham 0/1061, jp-ham 0/66); jp-phish
 // 98.7% at tag or above, 93.2% at quarantine or above; credential phishing
-// in `phish` 74.9% / 63.8% (323 messages); the rest of `phish` (prize,
+// in `phish` 75.2% / 64.4% (323 messages); the rest of `phish` (prize,
 // casino, advance-fee, marketing) 13.7% / 5.4%; recall over phish and
 // jp-phish 50.7%. ham-commercial 1.5% tagged (3 of 204), none held.
 // jp-financial alone: false positives 0.0%.

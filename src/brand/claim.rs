@@ -390,6 +390,67 @@ pub fn subject_claims(subject: &str, own_names: &[&str]) -> bool {
     from || bracketed || (leading && (followed || !latin || !b.is_empty()))
 }
 
+/// Latin-script words that, right before the brand, open a greeting.
+const GREETING_OPENERS: &[&str] = &["dear", "valued", "hello", "hi", "esteemed", "attention"];
+
+/// What follows the brand in a greeting to its customers.
+const GREETING_FOLLOWERS: &[&str] = &[
+    "user",
+    "users",
+    "customer",
+    "customers",
+    "member",
+    "members",
+    "client",
+    "clients",
+    "cardholder",
+    "account holder",
+    "wallet user",
+    "をご利用のお客様",
+    "ご利用のお客様",
+    "のお客様",
+    "会員の皆様",
+    "会員様",
+    "カード会員",
+];
+
+/// Words for the customer that come before the brand ("Prezado cliente
+/// Bradesco", "Estimado cliente Santander").
+const CUSTOMER_BEFORE: &[&str] = &["cliente", "usuario", "usuário", "kunde", "client"];
+
+/// Whether the opening of a body greets the reader as the brand's customer:
+/// "Dear MetaMask user", "Prezado cliente Bradesco",
+/// 「三井住友カードをご利用のお客様へ」, 「いつも楽天カードをご利用いただき」.
+/// The brand's own notices open this way; a shop that accepts the brand
+/// writes "you can pay with PayPay", not to PayPay's customers.
+pub fn greeting_claims(head: &str, own_names: &[&str]) -> bool {
+    let text = fold(head);
+    own_names
+        .iter()
+        .map(|n| fold(n))
+        .filter(|n| !n.is_empty())
+        .any(|name| {
+            text.match_indices(name.as_str()).any(|(at, _)| {
+                let (b, a) = (text[..at].trim_end(), text[at + name.len()..].trim_start());
+                let last = b
+                    .rsplit(|c: char| !c.is_alphanumeric())
+                    .find(|w| !w.is_empty())
+                    .unwrap_or("");
+                // A Latin greeting ends at the follower ("Dear MetaMask
+                // user, …"), not in a name of its own ("… users group").
+                let followed = GREETING_FOLLOWERS.iter().any(|w| {
+                    a.strip_prefix(w).is_some_and(|rest| {
+                        !w.is_ascii() || !rest.trim_start().starts_with(char::is_alphanumeric)
+                    })
+                });
+                (GREETING_OPENERS.contains(&last) && followed)
+                    || CUSTOMER_BEFORE.contains(&last)
+                    || (b.ends_with("いつも") && a.starts_with("をご利用いただき"))
+                    || (!a.is_ascii() && followed && a.starts_with(['を', 'ご', 'の', '会', 'カ']))
+            })
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -414,6 +475,30 @@ mod tests {
             ("TechNews about Microsoft", "Microsoft"),
         ] {
             assert!(!display_name_claims(d, n, &[n]), "{d}");
+        }
+    }
+
+    #[test]
+    fn greetings_to_the_brands_customers() {
+        for (t, n) in [
+            ("Dear MetaMask user, your wallet", "MetaMask"),
+            ("Dear valued Trust Wallet customer,", "Trust Wallet"),
+            ("Prezado cliente Bradesco, seus pontos", "Bradesco"),
+            ("三井住友カードをご利用のお客様へ", "三井住友カード"),
+            (
+                "いつも楽天カードをご利用いただきありがとうございます",
+                "楽天カード",
+            ),
+        ] {
+            assert!(greeting_claims(t, &[n]), "{t}");
+        }
+        for (t, n) in [
+            ("PayPayをご利用いただけます", "PayPay"),
+            ("Dear customer, you can now pay with PayPal", "PayPal"),
+            ("Dear Microsoft users group members", "Microsoft"),
+            ("Hi Apple fans", "Apple"),
+        ] {
+            assert!(!greeting_claims(t, &[n]), "{t}");
         }
     }
 

@@ -94,6 +94,14 @@ impl BrandIndex {
             .map(|b| self.brand_id(b))
     }
 
+    /// The brand a body's opening greets the reader as a customer of (see
+    /// [`claim::greeting_claims`]), and the name found.
+    pub fn greeting_claim(&self, head: &str) -> Option<(&str, String)> {
+        let hit = self.names.find(head)?;
+        let own: Vec<&str> = self.names.names_of(hit.brand).collect();
+        claim::greeting_claims(head, &own).then(|| (self.brand_id(hit.brand), hit.name))
+    }
+
     /// The brand a subject speaks as (see [`claim::subject_claims`]), and
     /// the name found.
     pub fn subject_claim(&self, subject: &str) -> Option<(&str, String)> {

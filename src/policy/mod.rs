@@ -71,7 +71,7 @@ pub fn default_score(kind: FindingKind) -> i32 {
         ArchiveEncrypted => 30,
         AttachmentNameTrick => 40,
         FreemailBrand => 70,
-        SubjectBrand => 15,
+        SubjectBrand | GreetingBrand => 15,
         HiddenChars => 20,
         LinkTextMismatch => 30,
         LinkLookalike => 70,
