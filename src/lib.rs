@@ -32,7 +32,7 @@ pub mod limits;
 pub mod links;
 pub mod listener;
 pub mod logfmt;
-pub(crate) mod lure;
+pub mod lure;
 pub mod message;
 pub mod metrics;
 pub mod milter;

@@ -108,7 +108,17 @@ fn message(display: &str, from: &str, subject: &str, body: &str) -> Vec<u8> {
 
 #[test]
 fn brand_lures_in_new_wording_are_flagged() {
-    let policy = policies();
+    let (flagged, total) = flagged_lures(&policies());
+    assert!(total >= 100 && BRANDS.len() >= 20);
+    assert!(
+        flagged as f64 / total as f64 >= 0.95,
+        "{flagged}/{total} flagged"
+    );
+}
+
+/// Every brand with every template, from unrelated senders, with and
+/// without the brand as display name: (flagged, total).
+fn flagged_lures(policy: &Policy) -> (usize, usize) {
     let cfg = Config::default();
     let mut total = 0;
     let mut missed = Vec::new();
@@ -130,7 +140,7 @@ fn brand_lures_in_new_wording_are_flagged() {
                 let s = subject.replace("{b}", brand);
                 let b = body.replace("{b}", brand).replace("{u}", &url);
                 let raw = message(&display, &sender, &s, &b);
-                let report = check::offline(&raw, &policy, &cfg, None);
+                let report = check::offline(&raw, policy, &cfg, None);
                 total += 1;
                 if report.action < Action::Tag {
                     missed.push(format!("{brand} / {display} / {s}"));
@@ -139,19 +149,14 @@ fn brand_lures_in_new_wording_are_flagged() {
         }
     }
     let flagged = total - missed.len();
-    let rate = flagged as f64 / total as f64;
     eprintln!(
         "brand lures: {flagged}/{total} flagged ({:.1}%)",
-        rate * 100.0
+        flagged as f64 * 100.0 / total as f64
     );
     for m in &missed {
         eprintln!("  missed: {m}");
     }
-    assert!(total >= 100 && BRANDS.len() >= 20);
-    assert!(
-        rate >= 0.95,
-        "{flagged}/{total} flagged; missed: {missed:#?}"
-    );
+    (flagged, total)
 }
 
 /// The same wording from the brand's own domain with the link on it is the
@@ -246,4 +251,18 @@ fn legitimate_japanese_notices_are_not_flagged() {
             report.findings
         );
     }
+}
+
+/// What catches these is the claim and the request, not the words: with
+/// no lure phrases at all (the policy's lists emptied) they are flagged
+/// as often.
+#[test]
+fn brand_lures_are_flagged_without_any_lure_phrase() {
+    let mut policy = policies();
+    policy.lures = kinko_milter::lure::LureIndex::default();
+    let (flagged, total) = flagged_lures(&policy);
+    assert!(
+        flagged as f64 / total as f64 >= 0.95,
+        "{flagged}/{total} flagged without lure phrases"
+    );
 }
