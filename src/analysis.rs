@@ -11,6 +11,7 @@
 
 use crate::auth::results::{self, AuthSummary};
 use crate::brand::BrandIndex;
+use crate::contact;
 use crate::findings::{Finding, FindingKind};
 use crate::limits::Limits;
 use crate::lure::{self, Destination};
@@ -192,7 +193,7 @@ pub(crate) fn findings(mail: &Mail, policy: &Policy, bounds: &Bounds) -> Vec<Fin
         mail.official_sender.is_some() || sender::allowlisted_and_authentic(mail, &policy.allow);
     findings.extend(attachments::analyse(mail.msg, bounds, trusted));
     let hosts: Vec<&str> = x.links.iter().map(|l| l.host.as_str()).collect();
-    findings.extend(impersonation(&findings, &hosts, &policy.brand_index));
+    findings.extend(impersonation(mail, &findings, &hosts, &policy.brand_index));
     findings.extend(unauthenticated_brand_lure(
         mail,
         &findings,
@@ -235,7 +236,12 @@ const ASKS: &[FindingKind] = &[
 /// authenticated mail), with a request: a link to a host that is not B's,
 /// or a form or HTML attachment. Lure wording is not needed; it adds its
 /// own points when present.
-fn impersonation(findings: &[Finding], link_hosts: &[&str], index: &BrandIndex) -> Option<Finding> {
+fn impersonation(
+    mail: &Mail,
+    findings: &[Finding],
+    link_hosts: &[&str],
+    index: &BrandIndex,
+) -> Option<Finding> {
     let claim = findings
         .iter()
         .find(|f| SPEAKS_AS.contains(&f.kind) && f.brand.is_some())?;
@@ -249,6 +255,15 @@ fn impersonation(findings: &[Finding], link_hosts: &[&str], index: &BrandIndex) 
                 .iter()
                 .find(|f| ASKS.contains(&f.kind))
                 .map(|f| f.kind.to_string())
+        })
+        .or_else(|| {
+            contact::diverted_reply(mail)
+                .filter(|d| index.owner(d) != Some(brand))
+                .map(|d| format!("replies go to {d}, not the brand's"))
+        })
+        .or_else(|| {
+            let body = mail.msg.body_text(0)?;
+            contact::phone_number(&body).map(|n| format!("a number to call, {n}"))
         })?;
     Some(
         Finding::new(

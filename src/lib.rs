@@ -19,6 +19,7 @@ pub mod brand;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod contact;
 pub mod dns;
 pub(crate) mod domain;
 pub mod eval;

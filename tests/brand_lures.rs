@@ -266,3 +266,49 @@ fn brand_lures_are_flagged_without_any_lure_phrase() {
         "{flagged}/{total} flagged without lure phrases"
     );
 }
+
+/// Requests without a link: a callback scam's number to call, and replies
+/// diverted to another domain, make a brand claim an impersonation; the
+/// same claim asking nothing is not one.
+#[test]
+fn numbers_to_call_and_diverted_replies_are_requests() {
+    let policy = policies();
+    let cfg = Config::default();
+    let body = "Thank you for your purchase of Norton 360 Deluxe. USD 399.99 will be charged today.\nTo cancel, call our billing desk at +1 (888) 555-0199.";
+    let call = message(
+        "Billing",
+        "orders@renewals-desk.example",
+        "Your Norton order confirmation",
+        body,
+    );
+    let report = check::offline(&call, &policy, &cfg, None);
+    assert!(report.action >= Action::Tag, "{:?}", report.findings);
+    let quiet = message(
+        "Billing",
+        "orders@renewals-desk.example",
+        "Your Norton order confirmation",
+        "Thank you for your purchase of Norton 360 Deluxe.",
+    );
+    let report = check::offline(&quiet, &policy, &cfg, None);
+    assert_eq!(report.action, Action::Accept, "{:?}", report.findings);
+    let mut reply = message(
+        "PayPal",
+        "service@notice-center.example",
+        "Your account",
+        "Please reply with your account number and date of birth.",
+    );
+    let at = reply.windows(4).position(|w| w == b"To: ").unwrap();
+    reply.splice(
+        at..at,
+        b"Reply-To: recovery@mailbox.example\r\n".iter().copied(),
+    );
+    let report = check::offline(&reply, &policy, &cfg, None);
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.evidence.contains("replies go to mailbox.example")),
+        "{:?}",
+        report.findings
+    );
+}
