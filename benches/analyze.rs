@@ -126,7 +126,7 @@ fn bench_qr(c: &mut Criterion) {
         let found = analyze(&raw, false, &env, &auth, &policy, limits)
             .findings
             .iter()
-            .any(|f| f.evidence.contains("QR code"));
+            .any(|f| f.evidence.contains("(QR code in"));
         assert_eq!(found, name == "with_code", "{name}");
         let id = format!("{name}_{}x{h}_{}kB", w, jpeg.len() / 1024);
         g.bench_function(id, |b| {

@@ -31,6 +31,7 @@ seed policy policy
 seed config deploy
 seed recorded_auth "$corpus/auth"
 seed mime_tree
+seed attachments
 # Real images with QR codes in every format we decode, made by the unit
 # test helper (tests/support/qr_image.rs) through the `qr_seeds` example.
 seed qr
