@@ -401,35 +401,23 @@ fn arc_trusted_sealer_overrides_dmarc_reject(h: &Harness) -> Result<(), String> 
         "X-Kinko-Reasons: {reasons:?}"
     );
 
-    // The same relaying, but this bank does not trust the list.
-    let (mail, raw) = list_copy("arc-untrusted", true)?;
-    let r = h.send("normal-proxy", LIST_BOUNCE, RCPT, &raw, Some(EXTERNAL))?;
-    ensure!(
-        r.stage == "end-of-data" && r.code == 550,
-        "untrusted sealer: expected 550 at end of DATA, got {r}"
-    );
-    ensure!(
-        !h.delivered_now(&mail.marker),
-        "rejected list copy delivered"
-    );
-
-    // A trusted list that did not see DMARC pass vouches for nothing.
-    let (mail, raw) = list_copy("arc-no-pass", false)?;
-    let r = h.send(
-        "arc-trusting-proxy",
-        LIST_BOUNCE,
-        RCPT,
-        &raw,
-        Some(EXTERNAL),
-    )?;
-    ensure!(
-        r.stage == "end-of-data" && r.code == 550,
-        "seal without dmarc=pass: expected 550 at end of DATA, got {r}"
-    );
-    ensure!(
-        !h.delivered_now(&mail.marker),
-        "rejected list copy delivered"
-    );
+    // Rejected: the same relaying where this bank does not trust the list,
+    // and a trusted list that did not see DMARC pass (vouches for nothing).
+    for (listener, tag, saw_pass) in [
+        ("normal-proxy", "arc-untrusted", true),
+        ("arc-trusting-proxy", "arc-no-pass", false),
+    ] {
+        let (mail, raw) = list_copy(tag, saw_pass)?;
+        let r = h.send(listener, LIST_BOUNCE, RCPT, &raw, Some(EXTERNAL))?;
+        ensure!(
+            r.stage == "end-of-data" && r.code == 550,
+            "{tag}: expected 550 at end of DATA, got {r}"
+        );
+        ensure!(
+            !h.delivered_now(&mail.marker),
+            "{tag}: rejected list copy delivered"
+        );
+    }
     // `check` takes the same path, with the trusting milter's configuration.
     let (_, raw) = list_copy("arc-check", true)?;
     let file = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
