@@ -155,17 +155,23 @@ pub fn render(o: &Report) -> String {
         a.spf_helo.as_str(),
         a.dkim.as_str(),
         a.dmarc.as_str(),
-        match a.dmarc_policy {
-            crate::auth::results::OwnerPolicy::None => "none",
-            crate::auth::results::OwnerPolicy::Quarantine => "quarantine",
-            crate::auth::results::OwnerPolicy::Reject => "reject",
-        },
+        a.dmarc_policy.as_str(),
         a.arc.as_str(),
         a.skipped
             .as_deref()
             .map(|r| format!(" [{r}]"))
             .unwrap_or_default()
     );
+    if let Some(o) = &a.arc_override {
+        let _ = writeln!(
+            s,
+            "arc:    override: p={} not applied, trusted sealer {} recorded {} ({})",
+            o.policy.as_str(),
+            o.sealer,
+            o.vouches,
+            o.reason
+        );
+    }
     if !o.from.is_empty() {
         let _ = writeln!(s, "from:   {}", o.from);
     }

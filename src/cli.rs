@@ -292,7 +292,7 @@ fn check(args: CheckArgs) -> i32 {
                     &raw,
                     &env,
                     &cfg.authserv_id,
-                    policy.auth.honor_pct,
+                    &policy.auth.local,
                     raw.len() > cfg.limits.max_message_bytes,
                 )
                 .await

@@ -22,6 +22,7 @@ pub struct Metrics {
     findings: IntCounterVec,
     impersonations: IntCounterVec,
     auth_results: IntCounterVec,
+    arc_overrides: IntCounter,
     pub analysis_seconds: Histogram,
     pub eom_seconds: Histogram,
     pub message_bytes: Histogram,
@@ -129,6 +130,13 @@ impl Metrics {
             IntCounter::new("connections_total", "Milter connections accepted.").expect("valid");
         r.register(Box::new(connections_total.clone()))
             .expect("registered once");
+        let arc_overrides = IntCounter::new(
+            "arc_override_total",
+            "Messages failing DMARC whose owner policy a trusted ARC sealer lifted (RFC 8617 7.2).",
+        )
+        .expect("valid");
+        r.register(Box::new(arc_overrides.clone()))
+            .expect("registered once");
         let errors = counter_vec(
             &r,
             "errors_total",
@@ -226,6 +234,7 @@ impl Metrics {
             findings,
             impersonations,
             auth_results,
+            arc_overrides,
             analysis_seconds,
             eom_seconds,
             message_bytes,
@@ -294,6 +303,9 @@ impl Metrics {
             ("arc", a.arc),
         ] {
             self.auth_results.with_label_values(&[m, r.as_str()]).inc();
+        }
+        if a.arc_override.is_some() {
+            self.arc_overrides.inc();
         }
     }
 

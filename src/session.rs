@@ -318,7 +318,7 @@ impl Session {
             raw,
             &self.env,
             &cfg.authserv_id,
-            state.policy.auth.honor_pct,
+            &state.policy.auth.local,
             truncated,
         );
         match work.await {
@@ -363,6 +363,7 @@ impl Session {
             dkim = auth.dkim.as_str(),
             dmarc = auth.dmarc.as_str(),
             arc = auth.arc.as_str(),
+            arc_override = auth.arc_override.as_ref().map_or("", |o| o.sealer.as_str()),
             action = verdict.action.as_str(),
             policy_action = verdict.policy_action.as_str(),
             score = verdict.score,

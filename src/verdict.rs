@@ -69,6 +69,18 @@ pub fn decide(
         }
     }
 
+    // RFC 8617 §7.2: a trusted sealer saw the mail pass on arrival. Only
+    // the floor is lifted; the findings above still score.
+    if let (Res::Fail, Some(o)) = (auth.dmarc, &auth.arc_override) {
+        reasons.push(format!(
+            "DMARC fail: owner's p={} not applied, trusted ARC sealer {} ({}) recorded {}",
+            o.policy.as_str(),
+            o.sealer,
+            crate::sanitize::one_line(&o.reason.replace(';', ","), EVIDENCE_CHARS),
+            o.vouches
+        ));
+    }
+
     // Per-brand floors for impersonation.
     for f in &analysis.findings {
         if !f.kind.is_impersonation() {
@@ -248,5 +260,56 @@ mod tests {
         );
         assert!(v.reasons.iter().all(|r| !r.chars().any(char::is_control)));
         assert_eq!(brands(&analysis), ["test-bank"]);
+    }
+
+    #[test]
+    fn an_arc_override_lifts_only_the_dmarc_floor() {
+        use crate::auth::results::{ArcOverride, OwnerPolicy};
+        let policy = Policy::embedded().unwrap();
+        let settings = Settings {
+            max_action: Action::Reject,
+            on_dns_error: Fallback::Accept,
+            dry_run: false,
+        };
+        let failing = AuthSummary {
+            dmarc: Res::Fail,
+            dmarc_policy: OwnerPolicy::Reject,
+            arc: Res::Pass,
+            ..Default::default()
+        };
+        let overridden = AuthSummary {
+            arc_override: Some(ArcOverride {
+                sealer: "lists.example.org".into(),
+                reason: "our list; server".into(),
+                policy: OwnerPolicy::Reject,
+                vouches: "dmarc=pass".into(),
+            }),
+            ..failing.clone()
+        };
+        let clean = Analysis::default();
+        assert_eq!(
+            decide(&clean, &failing, &policy, &settings).action,
+            Action::Reject
+        );
+        let v = decide(&clean, &overridden, &policy, &settings);
+        assert_eq!(v.action, Action::Accept, "{v:?}");
+        assert!(
+            v.reasons.iter().any(|r| r
+                == "DMARC fail: owner's p=reject not applied, trusted ARC sealer lists.example.org (our list, server) recorded dmarc=pass"),
+            "{:?}",
+            v.reasons
+        );
+        // What the content says still counts.
+        let mut f =
+            Finding::new(FindingKind::DisplayName, "claims bank").with_brand("kinko-shinkin");
+        f.score = 80;
+        let phishy = Analysis {
+            findings: vec![f],
+            score: 80,
+            ..Default::default()
+        };
+        let v = decide(&phishy, &overridden, &policy, &settings);
+        assert_eq!(v.action, policy.bands.action_for(80), "{v:?}");
+        assert!(v.action > Action::Accept);
     }
 }

@@ -12,8 +12,8 @@ mod common;
 mod qr_image;
 
 use common::{
-    dkim_sign, head, header_values, our_auth_results, Builder, Harness, ListenerSpec, Mail,
-    MilterRef, MilterSpec, SmtpOutcome, AUTHSERV_ID, SELECTOR,
+    arc_seal, dkim_sign, head, header_values, our_auth_results, Builder, Harness, ListenerSpec,
+    Mail, MilterRef, MilterSpec, SmtpOutcome, AUTHSERV_ID, SELECTOR,
 };
 use libtest_mimic::{Arguments, Trial};
 use std::net::{IpAddr, Ipv4Addr};
@@ -112,6 +112,23 @@ fn infrastructure() -> Builder {
             },
         )
         .listener("qr", ListenerSpec::new(named("qr"), "tempfail", false))
+        // A mailing list that relays from EXTERNAL and ARC-seals what it
+        // relays; a bank that trusts its seal (RFC 8617 §7.2) and another
+        // that does not ("normal").
+        .txt("lists.example", "v=spf1 ip4:192.0.2.10 -all")
+        .txt("_dmarc.lists.example", "v=DMARC1; p=none")
+        .dkim_key("lists.example")
+        .milter(
+            "arc-trusting",
+            MilterSpec {
+                config: "[actions]\nheaders_on_accept = true\n".into(),
+                policy: "[[auth.trusted_arc_sealers]]\ndomain = \"lists.example\"\nreason = \"our customers' list server\"\n".into(),
+            },
+        )
+        .listener(
+            "arc-trusting-proxy",
+            ListenerSpec::new(named("arc-trusting"), "tempfail", true),
+        )
         // Killed mid-run by one trial; nothing else uses it.
         .milter("victim", MilterSpec::default())
         .listener(
@@ -149,6 +166,10 @@ fn main() -> ExitCode {
             forged_from_quarantined,
         ),
         ("forged_auth_results_removed", forged_auth_results_removed),
+        (
+            "list_copy_of_p_reject_mail_delivered_only_when_its_arc_sealer_is_trusted",
+            arc_trusted_sealer_overrides_dmarc_reject,
+        ),
         ("dry_run_tags_but_delivers", dry_run_tags_but_delivers),
         (
             "display_name_impersonation_with_passing_auth_is_held",
@@ -347,6 +368,112 @@ fn forged_from_quarantined(h: &Harness) -> Result<(), String> {
     ensure!(
         !h.delivered_now(&mail.marker),
         "quarantined mail was also delivered"
+    );
+    Ok(())
+}
+
+/// What a mailing list makes of a `p=reject` bank's signed mail: a footer
+/// added to the body (the bank's DKIM signature no longer verifies), then
+/// its own ARC seal, recording what it saw on arrival.
+fn list_copy(tag: &str, saw_dmarc_pass: bool) -> Result<(Mail, Vec<u8>), String> {
+    let mail = Mail::new(tag, "Test Bank <news@bank.test>", "members@lists.example");
+    let mut relayed = dkim_sign(&mail.render(), "bank.test", SELECTOR)?;
+    relayed.extend_from_slice(b"-- \r\nmembers mailing list\r\n");
+    let sealed = arc_seal(
+        &relayed,
+        "lists.example",
+        saw_dmarc_pass.then_some("bank.test"),
+    )?;
+    Ok((mail, sealed))
+}
+
+fn arc_trusted_sealer_overrides_dmarc_reject(h: &Harness) -> Result<(), String> {
+    const LIST_BOUNCE: &str = "members-bounces@lists.example";
+    let (mail, raw) = list_copy("arc-trusted", true)?;
+    let r = h.send(
+        "arc-trusting-proxy",
+        LIST_BOUNCE,
+        RCPT,
+        &raw,
+        Some(EXTERNAL),
+    )?;
+    ensure!(
+        r.accepted(),
+        "list copy sealed by a trusted sealer not accepted: {r}"
+    );
+    let got = h.wait_delivered(&mail.marker)?;
+    let ours = our_auth_results(&got);
+    ensure!(
+        ours.len() == 1,
+        "our Authentication-Results: {ours:?}\n{}",
+        head(&got)
+    );
+    for want in [
+        "dkim=fail",
+        "dmarc=fail",
+        "policy.dmarc=reject policy.arc=override (trusted ARC sealer lists.example recorded dmarc=pass)",
+        "arc=pass",
+    ] {
+        ensure!(ours[0].contains(want), "{want} missing from: {}", ours[0]);
+    }
+    let reasons = header_values(&got, "X-Kinko-Reasons").join(" ");
+    ensure!(
+        reasons.contains("p=reject not applied, trusted ARC sealer lists.example (our customers' list server) recorded dmarc=pass"),
+        "X-Kinko-Reasons: {reasons:?}"
+    );
+
+    // Rejected: the same relaying where this bank does not trust the list,
+    // and a trusted list that did not see DMARC pass (vouches for nothing).
+    for (listener, tag, saw_pass) in [
+        ("normal-proxy", "arc-untrusted", true),
+        ("arc-trusting-proxy", "arc-no-pass", false),
+    ] {
+        let (mail, raw) = list_copy(tag, saw_pass)?;
+        let r = h.send(listener, LIST_BOUNCE, RCPT, &raw, Some(EXTERNAL))?;
+        ensure!(
+            r.stage == "end-of-data" && r.code == 550,
+            "{tag}: expected 550 at end of DATA, got {r}"
+        );
+        ensure!(
+            !h.delivered_now(&mail.marker),
+            "{tag}: rejected list copy delivered"
+        );
+    }
+    // `check` takes the same path, with the trusting milter's configuration.
+    let (_, raw) = list_copy("arc-check", true)?;
+    let file = tempfile::NamedTempFile::new().map_err(|e| e.to_string())?;
+    std::fs::write(file.path(), &raw).map_err(|e| e.to_string())?;
+    let check = |json: bool| -> Result<String, String> {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kinko-milter"));
+        cmd.arg("check")
+            .arg("-c")
+            .arg(&h.milter("arc-trusting")?.config_path)
+            .args(["--client-ip", "192.0.2.10", "--mail-from", LIST_BOUNCE]);
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd.arg(file.path()).output().map_err(|e| e.to_string())?;
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let text = check(false)?;
+    ensure!(
+        text.starts_with("action: accept")
+            && text.contains("arc:    override: p=reject not applied, trusted sealer lists.example recorded dmarc=pass"),
+        "check:\n{text}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&check(true)?).map_err(|e| e.to_string())?;
+    ensure!(
+        json["auth"]["arc_override"]["sealer"] == "lists.example"
+            && json["auth"]["arc_sealer"]["vouches"] == "dmarc=pass",
+        "check --json auth: {}",
+        json["auth"]
+    );
+    let (_, text) = common::http_get(h.milter("arc-trusting")?.metrics_addr, "/metrics")?;
+    ensure!(
+        text.contains("kinko_arc_override_total 1\n"),
+        "one override of two list copies: {:?}",
+        text.lines()
+            .find(|l| l.starts_with("kinko_arc_override_total"))
     );
     Ok(())
 }
@@ -1002,6 +1129,7 @@ fn metrics_scrape(h: &Harness) -> Result<(), String> {
         "kinko_auth_results_total{method=\"dmarc\",result=\"pass\"} 1",
         "kinko_auth_results_total{method=\"dmarc\",result=\"fail\"} 1",
         "kinko_findings_total{kind=\"dmarc-reject\"} 1",
+        "kinko_arc_override_total 0",
         "kinko_eom_duration_seconds_count 2",
         "kinko_connections_active 0",
     ] {

@@ -9,5 +9,5 @@ pub(crate) mod strict;
 pub(crate) mod verify;
 
 pub use recorded::{authserv_id_of, from_recorded, trusted_upstream};
-pub use results::{AuthSummary, Res};
+pub use results::{AuthSummary, LocalPolicy, Res};
 pub use verify::Authenticator;

@@ -5,6 +5,7 @@
 
 use crate::findings::{Finding, FindingKind};
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// One authentication result, in RFC 8601 result words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Default)]
@@ -77,6 +78,75 @@ pub enum OwnerPolicy {
     Reject,
 }
 
+/// The newest set (highest `i=`) of an ARC chain that validated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ArcSealer {
+    /// The seal's `d=`, lower-case.
+    pub domain: String,
+    pub instance: u32,
+    /// What in the sealer's ARC-Authentication-Results shows the From
+    /// domain authenticated on arrival (`dmarc=pass`, or an aligned SPF or
+    /// DKIM pass), if anything does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vouches: Option<String>,
+}
+
+/// A trusted sealer lifted the owner's DMARC policy for this message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ArcOverride {
+    pub sealer: String,
+    /// Why the receiver trusts this sealer, from the policy.
+    pub reason: String,
+    /// The policy that was not applied.
+    pub policy: OwnerPolicy,
+    /// What the sealer recorded, e.g. `dmarc=pass`.
+    pub vouches: String,
+}
+
+/// The receiver's own rules for authentication: RFC 7489's `pct`, and the
+/// ARC sealers whose word on arrival it takes (RFC 8617 §7.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalPolicy {
+    /// Whether a `pct` below 100 spares part of the failing mail (RFC 7489 §6.6.4).
+    pub honor_pct: bool,
+    /// Sealing domain (`d=` of the ARC-Seal) to the reason it is trusted.
+    pub trusted_arc_sealers: BTreeMap<String, String>,
+}
+
+impl LocalPolicy {
+    /// The override this policy grants, if any: DMARC failed with an
+    /// enforcing owner policy, the chain validated, and its newest seal is
+    /// from a trusted sealer that recorded the From domain authenticated.
+    pub fn arc_override(&self, auth: &AuthSummary) -> Option<ArcOverride> {
+        if auth.dmarc != Res::Fail || auth.arc != Res::Pass {
+            return None;
+        }
+        let policy = effective_policy(auth);
+        if policy == OwnerPolicy::None {
+            return None;
+        }
+        let sealer = auth.arc_sealer.as_ref()?;
+        let vouches = sealer.vouches.clone()?;
+        let reason = self.trusted_arc_sealers.get(&sealer.domain)?;
+        Some(ArcOverride {
+            sealer: sealer.domain.clone(),
+            reason: reason.clone(),
+            policy,
+            vouches,
+        })
+    }
+}
+
+impl OwnerPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OwnerPolicy::None => "none",
+            OwnerPolicy::Quarantine => "quarantine",
+            OwnerPolicy::Reject => "reject",
+        }
+    }
+}
+
 /// Authentication results as plain values.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct AuthSummary {
@@ -91,6 +161,14 @@ pub struct AuthSummary {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub dmarc_sampled_out: bool,
     pub arc: Res,
+    /// The newest ARC set of a chain that validated, and what its sealer
+    /// recorded on arrival.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arc_sealer: Option<ArcSealer>,
+    /// The owner's DMARC policy was not applied because a trusted sealer
+    /// vouched for the message (RFC 8617 §7.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arc_override: Option<ArcOverride>,
     /// Why authentication was not run, when it was not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
@@ -152,14 +230,21 @@ pub fn findings(auth: &AuthSummary) -> Vec<Finding> {
             OwnerPolicy::Quarantine => (FindingKind::DmarcQuarantine, "p=quarantine"),
             OwnerPolicy::None => (FindingKind::DmarcFail, "no enforcement"),
         };
-        let note = if auth.dmarc_sampled_out {
-            " (spared by pct: one level lower)"
+        let note = if let Some(o) = &auth.arc_override {
+            format!(
+                "p={} not applied: ARC sealer {} recorded {} on arrival",
+                o.policy.as_str(),
+                o.sealer,
+                o.vouches
+            )
+        } else if auth.dmarc_sampled_out {
+            format!("{what} (spared by pct: one level lower)")
         } else {
-            ""
+            what.to_string()
         };
         out.push(Finding::new(
             kind,
-            format!("DMARC fail, domain owner asks {what}{note}"),
+            format!("DMARC fail, domain owner asks {note}"),
         ));
     }
     match auth.spf {
@@ -187,7 +272,11 @@ pub fn findings(auth: &AuthSummary) -> Vec<Finding> {
 
 /// The owner's policy after `pct` sampling (RFC 7489 §6.6.4: a message not
 /// sampled gets the next lower policy).
+/// A trusted ARC sealer's override lifts it altogether (RFC 8617 §7.2).
 pub fn effective_policy(auth: &AuthSummary) -> OwnerPolicy {
+    if auth.arc_override.is_some() {
+        return OwnerPolicy::None;
+    }
     match (auth.dmarc_policy, auth.dmarc_sampled_out) {
         (OwnerPolicy::Reject, true) => OwnerPolicy::Quarantine,
         (OwnerPolicy::Quarantine, true) => OwnerPolicy::None,
@@ -234,5 +323,90 @@ mod tests {
         assert_eq!(findings(&s)[0].kind, FindingKind::DmarcFail);
         s.dmarc = Res::Pass;
         assert!(findings(&s).is_empty());
+    }
+
+    fn trusting(domain: &str) -> LocalPolicy {
+        LocalPolicy {
+            honor_pct: true,
+            trusted_arc_sealers: [(domain.to_string(), "our list server".to_string())].into(),
+        }
+    }
+
+    /// A p=reject sender's mail, DMARC broken by a list that sealed it
+    /// after seeing DMARC pass.
+    fn listed() -> AuthSummary {
+        AuthSummary {
+            dmarc: Res::Fail,
+            dmarc_policy: OwnerPolicy::Reject,
+            arc: Res::Pass,
+            arc_sealer: Some(ArcSealer {
+                domain: "lists.example.org".into(),
+                instance: 1,
+                vouches: Some("dmarc=pass".into()),
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_trusted_sealer_that_saw_dmarc_pass_lifts_the_owner_policy() {
+        let local = trusting("lists.example.org");
+        let mut s = listed();
+        let o = local.arc_override(&s).expect("override");
+        assert_eq!(
+            (o.sealer.as_str(), o.policy, o.vouches.as_str()),
+            ("lists.example.org", OwnerPolicy::Reject, "dmarc=pass")
+        );
+        s.arc_override = Some(o);
+        assert_eq!(effective_policy(&s), OwnerPolicy::None);
+        let f = findings(&s);
+        assert_eq!(f[0].kind, FindingKind::DmarcFail);
+        assert!(
+            f[0].evidence.contains("p=reject not applied"),
+            "{}",
+            f[0].evidence
+        );
+    }
+
+    #[test]
+    fn no_override_without_every_condition() {
+        let local = trusting("lists.example.org");
+        // Untrusted sealer.
+        assert!(trusting("other.example").arc_override(&listed()).is_none());
+        // Chain does not validate.
+        let s = AuthSummary {
+            arc: Res::Fail,
+            ..listed()
+        };
+        assert!(local.arc_override(&s).is_none());
+        // Sealer recorded nothing that authenticates the From domain.
+        let mut s = listed();
+        s.arc_sealer.as_mut().unwrap().vouches = None;
+        assert!(local.arc_override(&s).is_none());
+        // DMARC passes: there is nothing to override.
+        let s = AuthSummary {
+            dmarc: Res::Pass,
+            ..listed()
+        };
+        assert!(local.arc_override(&s).is_none());
+        // p=none, or p=quarantine spared by pct: no floor to lift.
+        let s = AuthSummary {
+            dmarc_policy: OwnerPolicy::None,
+            ..listed()
+        };
+        assert!(local.arc_override(&s).is_none());
+        let s = AuthSummary {
+            dmarc_policy: OwnerPolicy::Quarantine,
+            dmarc_sampled_out: true,
+            ..listed()
+        };
+        assert!(local.arc_override(&s).is_none());
+        // No chain at all.
+        let s = AuthSummary {
+            arc: Res::None,
+            arc_sealer: None,
+            ..listed()
+        };
+        assert!(local.arc_override(&s).is_none());
     }
 }

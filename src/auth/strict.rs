@@ -100,9 +100,33 @@ pub(crate) fn dkim_signature_unacceptable(value: &str) -> Option<&'static str> {
     None
 }
 
+/// Whether a DKIM key record lets its key verify sha256 signatures (every
+/// signature we accept is one): yes unless its `h=` lists hash algorithms
+/// and sha256 is not among them (RFC 6376 §3.6.1).
+pub(crate) fn key_allows_sha256(key: &mail_auth::common::verify::DomainKey) -> bool {
+    use mail_auth::common::crypto::HashAlgorithm;
+    let listed = key.has_flag(HashAlgorithm::Sha1) || key.has_flag(HashAlgorithm::Sha256);
+    !listed || key.has_flag(HashAlgorithm::Sha256)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_restricted_to_sha1_does_not_verify_sha256() {
+        use mail_auth::common::parse::TxtRecordParser;
+        use mail_auth::common::verify::DomainKey;
+        // An Ed25519 public key (RFC 8463 appendix A).
+        let p = "p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
+        let key = |tags: &str| {
+            DomainKey::parse(format!("v=DKIM1; k=ed25519; {tags}{p}").as_bytes()).unwrap()
+        };
+        assert!(key_allows_sha256(&key("")));
+        assert!(key_allows_sha256(&key("h=sha256; ")));
+        assert!(key_allows_sha256(&key("h=sha1:sha256; ")));
+        assert!(!key_allows_sha256(&key("h=sha1; ")));
+    }
 
     #[test]
     fn tag_lists_follow_rfc_6376() {

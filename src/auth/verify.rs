@@ -3,9 +3,12 @@
 //! [`AuthSummary`] and rendered as an RFC 8601 `Authentication-Results`
 //! header.
 
-use super::results::{best_dkim, AuthSummary, DkimSig, OwnerPolicy, Res};
+use super::results::{
+    best_dkim, ArcOverride, ArcSealer, AuthSummary, DkimSig, LocalPolicy, OwnerPolicy, Res,
+};
 use crate::dns::Caches;
 use crate::message::Envelope;
+use mail_auth::common::verify::DomainKey;
 use mail_auth::dmarc::Policy as DmarcPolicy;
 use mail_auth::{
     ArcOutput, AuthenticatedMessage, AuthenticationResults, DkimOutput, DkimResult, DmarcResult,
@@ -74,7 +77,7 @@ impl Authenticator {
         raw: &[u8],
         env: &Envelope,
         authserv_id: &str,
-        honor_pct: bool,
+        local: &LocalPolicy,
         body_truncated: bool,
     ) -> AuthSummary {
         // mail-auth parses with mail-parser, which can panic on hostile
@@ -123,6 +126,7 @@ impl Authenticator {
             }
         };
         let dkim = dkim_musts(&msg, self.resolver.verify_dkim(c.params(&msg)).await);
+        let dkim = self.key_hash_restrictions(&msg, dkim).await;
         let arc = chain_validation(&msg, self.resolver.verify_arc(c.params(&msg)).await);
         let dmarc = self
             .resolver
@@ -179,12 +183,13 @@ impl Authenticator {
             DmarcPolicy::Quarantine => OwnerPolicy::Quarantine,
             _ => OwnerPolicy::None,
         };
-        let dmarc_sampled_out = honor_pct
+        let dmarc_sampled_out = local.honor_pct
             && dmarc_res == Res::Fail
             && dmarc_policy != OwnerPolicy::None
             && self.sampled_out(dmarc.domain(), raw).await;
 
-        AuthSummary {
+        let arc_res: Res = arc.result().into();
+        let mut summary = AuthSummary {
             spf: spf.result().into(),
             spf_helo: spf_helo.result().into(),
             dkim: best_dkim(&dkim_signatures, dkim.iter().map(|o| o.result().into())),
@@ -192,10 +197,23 @@ impl Authenticator {
             dmarc: dmarc_res,
             dmarc_policy,
             dmarc_sampled_out,
-            arc: arc.result().into(),
+            arc: arc_res,
+            arc_sealer: if arc_res == Res::Pass {
+                newest_seal(&msg, dmarc.domain())
+            } else {
+                None
+            },
+            arc_override: None,
             skipped,
-            header: Some(crate::header_text::lf_folded(&ar.to_string())),
+            header: None,
+        };
+        summary.arc_override = local.arc_override(&summary);
+        let mut header = ar.to_string();
+        if let Some(o) = &summary.arc_override {
+            mark_override(&mut header, o);
         }
+        summary.header = Some(crate::header_text::lf_folded(&header));
+        summary
     }
 
     /// [`Authenticator::authenticate`] bounded by the message time budget,
@@ -207,13 +225,51 @@ impl Authenticator {
         raw: &[u8],
         env: &Envelope,
         authserv_id: &str,
-        honor_pct: bool,
+        local: &LocalPolicy,
         body_truncated: bool,
     ) -> Result<AuthSummary, AuthSummary> {
-        let work = self.authenticate(raw, env, authserv_id, honor_pct, body_truncated);
+        let work = self.authenticate(raw, env, authserv_id, local, body_truncated);
         tokio::time::timeout(budget, work)
             .await
             .map_err(|_| AuthSummary::timed_out())
+    }
+
+    /// RFC 6376 §3.6.1: a key record whose `h=` leaves out sha256 must not
+    /// verify a sha256 signature; mail-auth parses `h=` but never checks it.
+    /// The key was just fetched for the signature, so this is a cache hit.
+    async fn key_hash_restrictions<'x>(
+        &self,
+        msg: &'x AuthenticatedMessage<'x>,
+        dkim: Vec<DkimOutput<'x>>,
+    ) -> Vec<DkimOutput<'x>> {
+        let mut out = Vec::with_capacity(dkim.len());
+        for o in dkim {
+            let passed = matches!(o.result(), DkimResult::Pass);
+            let sig = o.signature().and_then(|s| {
+                msg.dkim_headers
+                    .iter()
+                    .map(|h| &h.header)
+                    .find(|h| std::ptr::eq(*h, s))
+            });
+            let restricted = match sig {
+                Some(sig) if passed => {
+                    let name = format!("{}._domainkey.{}.", sig.s, sig.d);
+                    self.resolver
+                        .txt_lookup::<DomainKey>(name, Some(&self.caches.txt))
+                        .await
+                        .is_ok_and(|key| !super::strict::key_allows_sha256(&key))
+                }
+                _ => false,
+            };
+            out.push(match sig {
+                Some(sig) if restricted => DkimOutput::perm_err(mail_auth::Error::Dkim(
+                    mail_auth::dkim::DkimError::UnsupportedAlgorithm,
+                ))
+                .with_signature(sig),
+                _ => o,
+            });
+        }
+        out
     }
 
     /// mail-auth follows DMARCbis, which drops `pct`; many published records
@@ -283,6 +339,42 @@ fn dkim_musts<'x>(
         .collect()
 }
 
+/// The newest ARC set (highest `i=`) and what its sealer recorded about
+/// the From domain; only meaningful once the chain validated.
+fn newest_seal(msg: &AuthenticatedMessage, from_domain: &str) -> Option<ArcSealer> {
+    let seal = msg.as_headers.iter().max_by_key(|h| h.header.i)?;
+    let instance = seal.header.i;
+    let vouches = msg
+        .aar_headers
+        .iter()
+        .find(|h| h.header.i == instance)
+        .and_then(|h| super::recorded::aar_vouches(&String::from_utf8_lossy(h.value), from_domain));
+    Some(ArcSealer {
+        domain: seal.header.d.to_ascii_lowercase(),
+        instance,
+        vouches,
+    })
+}
+
+/// Says in the `dmarc` result of our header that the owner's policy was
+/// lifted, and by whom: a `policy.arc=override` property and a comment
+/// naming the sealer (RFC 8601 §2.2 allows both).
+fn mark_override(header: &mut String, o: &ArcOverride) {
+    let Some(start) = header.find("\tdmarc=") else {
+        return;
+    };
+    let end = header[start..]
+        .find(';')
+        .map_or(header.len(), |i| start + i);
+    header.insert_str(
+        end,
+        &format!(
+            " policy.arc=override (trusted ARC sealer {} recorded {})",
+            o.sealer, o.vouches
+        ),
+    );
+}
+
 /// Whether the message carries any ARC header field, parsed or not.
 fn has_arc_sets(msg: &AuthenticatedMessage) -> bool {
     msg.headers
@@ -333,6 +425,22 @@ fn sample(raw: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_header_names_the_override_in_the_dmarc_result() {
+        let mut h = "mx.test;\r\n\tdkim=fail header.d=bank.example;\r\n\tdmarc=fail header.from=bank.example policy.dmarc=reject;\r\n\tarc=pass smtp.remote-ip=192.0.2.1".to_string();
+        let o = ArcOverride {
+            sealer: "lists.example.org".into(),
+            reason: "r".into(),
+            policy: OwnerPolicy::Reject,
+            vouches: "dmarc=pass".into(),
+        };
+        mark_override(&mut h, &o);
+        assert!(
+            h.contains("\tdmarc=fail header.from=bank.example policy.dmarc=reject policy.arc=override (trusted ARC sealer lists.example.org recorded dmarc=pass);\r\n\tarc=pass"),
+            "{h}"
+        );
+    }
 
     #[test]
     fn pct_parsing() {

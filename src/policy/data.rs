@@ -2,6 +2,7 @@
 //! yet compiled. Analysers build their indexes from these plain values, so
 //! none of them needs to know the file format or the compiled [`super::Policy`].
 
+use crate::auth::results::LocalPolicy;
 use crate::findings::{Action, FindingKind};
 use ipnet::IpNet;
 use std::collections::{HashMap, HashSet};
@@ -61,8 +62,8 @@ pub struct AuthPolicy {
     pub dmarc_reject: Action,
     /// Action when DMARC fails and the owner publishes `p=quarantine`.
     pub dmarc_quarantine: Action,
-    /// Whether a `pct` below 100 spares part of the failing mail (RFC 7489 §6.6.4).
-    pub honor_pct: bool,
+    /// What authentication itself applies: `pct`, trusted ARC sealers.
+    pub local: LocalPolicy,
 }
 
 /// A protected brand as the policy states it.
@@ -105,5 +106,8 @@ pub(crate) const DEFAULT_BANDS: Bands = Bands {
 pub(crate) const DEFAULT_AUTH: AuthPolicy = AuthPolicy {
     dmarc_reject: Action::Reject,
     dmarc_quarantine: Action::Quarantine,
-    honor_pct: true,
+    local: LocalPolicy {
+        honor_pct: true,
+        trusted_arc_sealers: std::collections::BTreeMap::new(),
+    },
 };

@@ -72,6 +72,17 @@ struct AuthFile {
     dmarc_reject: Option<Action>,
     dmarc_quarantine: Option<Action>,
     honor_pct: Option<bool>,
+    /// ARC sealers whose record of a DMARC pass on arrival lifts the
+    /// owner's policy (RFC 8617 §7.2).
+    trusted_arc_sealers: Option<Vec<SealerFile>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SealerFile {
+    /// The `d=` of the ARC-Seal.
+    domain: Spanned<String>,
+    reason: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -182,7 +193,7 @@ impl Builder {
         self.add_meta(pf.policy);
         self.add_scores(&at, pf.scores)?;
         self.add_bands(&at, pf.bands)?;
-        self.add_auth(pf.auth);
+        self.add_auth(&at, pf.auth)?;
         self.add_lists(&at, pf.lists, dir)?;
         self.add_allow(&at, pf.allow)?;
         self.add_brands(&at, pf.brand)?;
@@ -257,16 +268,37 @@ impl Builder {
         Ok(())
     }
 
-    /// `[auth]`: what DMARC failures get, merged key by key.
-    fn add_auth(&mut self, auth: Option<AuthFile>) {
-        if let Some(auth) = auth {
-            let prev = self.auth.clone().unwrap_or(DEFAULT_AUTH);
-            self.auth = Some(AuthPolicy {
-                dmarc_reject: auth.dmarc_reject.unwrap_or(prev.dmarc_reject),
-                dmarc_quarantine: auth.dmarc_quarantine.unwrap_or(prev.dmarc_quarantine),
-                honor_pct: auth.honor_pct.unwrap_or(prev.honor_pct),
-            });
+    /// `[auth]`: what DMARC failures get, merged key by key; trusted ARC
+    /// sealers add up across files, as allowlist entries do.
+    fn add_auth(&mut self, at: &At, auth: Option<AuthFile>) -> Result<(), SourceError> {
+        let Some(auth) = auth else {
+            return Ok(());
+        };
+        let prev = self.auth.clone().unwrap_or(DEFAULT_AUTH);
+        let mut local = prev.local;
+        local.honor_pct = auth.honor_pct.unwrap_or(local.honor_pct);
+        for sealer in auth.trusted_arc_sealers.into_iter().flatten() {
+            let field = "auth.trusted_arc_sealers";
+            let d = normalize_domain(sealer.domain.get_ref())
+                .map_err(|m| at.err(sealer.domain.span(), field, m))?;
+            if sealer.reason.trim().is_empty() {
+                let message = "say why this sealer is trusted".into();
+                return Err(at.err(
+                    sealer.domain.span(),
+                    "auth.trusted_arc_sealers.reason",
+                    message,
+                ));
+            }
+            local
+                .trusted_arc_sealers
+                .insert(d, sealer.reason.trim().to_string());
         }
+        self.auth = Some(AuthPolicy {
+            dmarc_reject: auth.dmarc_reject.unwrap_or(prev.dmarc_reject),
+            dmarc_quarantine: auth.dmarc_quarantine.unwrap_or(prev.dmarc_quarantine),
+            local,
+        });
+        Ok(())
     }
 
     /// `[lists]`: domain lists read from their files, and feed paths.

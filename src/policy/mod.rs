@@ -307,4 +307,29 @@ mod tests {
             Some("internal relay")
         );
     }
+
+    #[test]
+    fn trusted_arc_sealers_each_need_a_reason() {
+        let e = load_str(
+            "[auth]\ntrusted_arc_sealers = [{ domain = \"lists.example.org\", reason = \"\" }]\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.field, "auth.trusted_arc_sealers.reason");
+        let p = load_str(
+            "[[auth.trusted_arc_sealers]]\ndomain = \"Lists.Example.ORG\"\nreason = \"our list server\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            p.auth
+                .local
+                .trusted_arc_sealers
+                .get("lists.example.org")
+                .map(String::as_str),
+            Some("our list server")
+        );
+        assert!(
+            p.auth.local.honor_pct,
+            "other [auth] keys keep their defaults"
+        );
+    }
 }

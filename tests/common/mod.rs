@@ -1085,6 +1085,38 @@ pub fn dkim_sign(raw: &[u8], domain: &str, selector: &str) -> Result<Vec<u8>, St
     Ok(out)
 }
 
+/// Seals `raw` as the first ARC set of `domain` (selector [`SELECTOR`], the
+/// harness key), as a mailing list that received the original would: its
+/// ARC-Authentication-Results record `dmarc=pass header.from=FROM` when
+/// `saw_dmarc_pass` names a From domain, and nothing but the list's own
+/// id otherwise.
+pub fn arc_seal(raw: &[u8], domain: &str, saw_dmarc_pass: Option<&str>) -> Result<Vec<u8>, String> {
+    use mail_auth::common::headers::HeaderWriter;
+    let msg = mail_auth::AuthenticatedMessage::parse(raw).ok_or("ARC: message does not parse")?;
+    let mut results = mail_auth::AuthenticationResults::new(domain);
+    if let Some(from) = saw_dmarc_pass {
+        let dmarc = mail_auth::DmarcOutput::new(from.to_string())
+            .with_dkim_result(mail_auth::DmarcResult::Pass);
+        results = results.with_dmarc_result(&dmarc);
+    }
+    let set = mail_auth::arc::ArcSealer::from_key(dkim_key()?)
+        .domain(domain)
+        .selector(SELECTOR)
+        .headers([
+            "From",
+            "To",
+            "Subject",
+            "Date",
+            "Message-ID",
+            "DKIM-Signature",
+        ])
+        .seal(&msg, &results, &mail_auth::ArcOutput::default())
+        .map_err(|e| format!("ARC sealing: {e}"))?;
+    let mut out = set.to_header().into_bytes();
+    out.extend_from_slice(raw);
+    Ok(out)
+}
+
 // ---------------------------------------------------------------------------
 // Header inspection.
 
