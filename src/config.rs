@@ -105,6 +105,11 @@ pub struct ActionsConfig {
     pub dry_run_headers: bool,
     /// The most severe action to take; a verdict above it is capped.
     pub max_action: Action,
+    /// Put a warning at the top of the text of tagged mail (never of held
+    /// or rejected mail): the body is replaced through the milter.
+    pub banner: bool,
+    /// The banner's language: `ja` or `en`.
+    pub banner_language: crate::banner::Lang,
 }
 
 impl Default for Config {
@@ -150,6 +155,8 @@ impl Default for ActionsConfig {
             tempfail_text: "Temporary failure checking message, try again later".into(),
             dry_run_headers: true,
             max_action: Action::Reject,
+            banner: true,
+            banner_language: crate::banner::Lang::Ja,
         }
     }
 }
