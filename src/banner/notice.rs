@@ -19,13 +19,15 @@ pub fn notice(analysis: &Analysis, policy: &Policy, lang: Lang) -> Notice {
             statement: None,
         };
     };
-    // Customers reading English know the brand by its Latin name.
-    let name = match lang {
-        Lang::En => b.names.iter().find(|n| n.is_ascii()).or(b.names.first()),
-        Lang::Ja => b.names.first(),
-    }
-    .or(b.domains.first())
-    .unwrap_or(&b.id);
+    // Customers reading English know the brand by its Latin name, those
+    // reading Japanese by its Japanese one.
+    let name = b
+        .names
+        .iter()
+        .find(|n| n.is_ascii() == (lang == Lang::En))
+        .or(b.names.first())
+        .or(b.domains.first())
+        .unwrap_or(&b.id);
     Notice {
         lang,
         brand: Some(name.clone()),
