@@ -11,7 +11,7 @@ pub fn notice(analysis: &Analysis, policy: &Policy, lang: Lang) -> Notice {
         .findings
         .iter()
         .filter_map(|f| f.brand.as_deref())
-        .find_map(|id| policy.brands.iter().find(|b| b.id == id));
+        .find_map(|id| policy.brand(id));
     let Some(b) = brand else {
         return Notice {
             lang,
@@ -32,5 +32,58 @@ pub fn notice(analysis: &Analysis, policy: &Policy, lang: Lang) -> Notice {
         lang,
         brand: Some(name.clone()),
         statement: b.banner.clone().or_else(|| policy.banner.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::findings::{Finding, FindingKind};
+
+    fn analysis(findings: Vec<Finding>) -> Analysis {
+        Analysis {
+            findings,
+            ..Analysis::default()
+        }
+    }
+
+    #[test]
+    fn the_example_brand_speaks_in_its_own_words() {
+        let policy = Policy::embedded().unwrap();
+        let a = analysis(vec![
+            Finding::new(FindingKind::LinkShortener, "bit.ly"),
+            Finding::new(FindingKind::DisplayName, "x").with_brand("kinko-shinkin"),
+        ]);
+        let ja = notice(&a, &policy, Lang::Ja);
+        assert_eq!(ja.brand.as_deref(), Some("きんこ信用金庫"));
+        let said = ja.statement.unwrap();
+        assert!(said.contains("ワンタイムパスワード") && said.contains("ログインしないでください"));
+        assert_eq!(
+            notice(&a, &policy, Lang::En).brand.as_deref(),
+            Some("Kinko Shinkin Bank")
+        );
+        // No brand: the generic words, not a bank's statement.
+        let generic = notice(
+            &analysis(vec![Finding::new(FindingKind::LinkShortener, "bit.ly")]),
+            &policy,
+            Lang::Ja,
+        );
+        assert_eq!((generic.brand, generic.statement), (None, None));
+    }
+
+    #[test]
+    fn a_brand_without_words_takes_the_policy_default() {
+        let policy = Policy::from_toml(
+            "t.toml",
+            "[policy]\nname = \"t\"\nbanner = \"default words\"\n[[brand]]\nid = \"b\"\nnames = [\"ビー銀行\"]\n",
+        )
+        .unwrap();
+        let a = analysis(vec![
+            Finding::new(FindingKind::DisplayName, "x").with_brand("b")
+        ]);
+        let n = notice(&a, &policy, Lang::En);
+        // No Latin name: the Japanese one rather than none.
+        assert_eq!(n.brand.as_deref(), Some("ビー銀行"));
+        assert_eq!(n.statement.as_deref(), Some("default words"));
     }
 }
