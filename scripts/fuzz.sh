@@ -31,6 +31,7 @@ seed policy policy
 seed config deploy
 seed recorded_auth "$corpus/auth"
 seed mime_tree
+seed banner "$corpus/jp" "$corpus/phish" "$corpus/ham"
 # A whole, valid milter session as Postfix sends it, for the fuzzer to cut
 # and reorder.
 seed milter_packets

@@ -69,6 +69,15 @@ pub enum Fallback {
     Tempfail,
 }
 
+/// The language of the warning banner (`[actions] banner_language`).
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    #[default]
+    Ja,
+    En,
+}
+
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -109,7 +118,7 @@ pub struct ActionsConfig {
     /// or rejected mail): the body is replaced through the milter.
     pub banner: bool,
     /// The banner's language: `ja` or `en`.
-    pub banner_language: crate::banner::Lang,
+    pub banner_language: Lang,
 }
 
 impl Default for Config {
@@ -156,7 +165,7 @@ impl Default for ActionsConfig {
             dry_run_headers: true,
             max_action: Action::Reject,
             banner: true,
-            banner_language: crate::banner::Lang::Ja,
+            banner_language: Lang::Ja,
         }
     }
 }

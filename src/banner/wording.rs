@@ -1,16 +1,7 @@
 //! The words of the banner, as plain text and as an HTML block, and the
 //! marker that recognises a banner of ours from an earlier pass.
 
-use serde::{Deserialize, Serialize};
-
-/// The language of the banner.
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Lang {
-    #[default]
-    Ja,
-    En,
-}
+pub use crate::config::Lang;
 
 /// What the banner says: the brand the mail claims (when a brand finding
 /// made the verdict) and that brand's own statement to its customers.
