@@ -252,14 +252,7 @@ fn qp(data: &[u8], eol: &str) -> Vec<u8> {
     // The encoder keeps CRLF as line breaks and escapes a lone LF: give it
     // CRLF, then write the part's own line end.
     let mut crlf = Vec::with_capacity(data.len() + data.len() / 40);
-    let mut prev = 0u8;
-    for &c in data {
-        if c == b'\n' && prev != b'\r' {
-            crlf.push(b'\r');
-        }
-        crlf.push(c);
-        prev = c;
-    }
+    crate::message::push_crlf(&mut crlf, data);
     let out = quoted_printable::encode(&crlf);
     if eol == "\r\n" {
         out
