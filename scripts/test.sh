@@ -19,10 +19,12 @@ declare -A provider=(
   [promtool]=prometheus
   [man]=man-db
   [cc]=gcc
+  [sudo]=sudo
 )
 missing=()
-# cc: ring (DKIM's RSA) compiles C and assembly.
-for cmd in postfix dnsmasq openssl systemd-analyze promtool man cc; do
+# cc: ring (DKIM's RSA) compiles C and assembly. sudo: the e2e suite runs
+# the quarantine runbook as a non-root operator through its sudo rule.
+for cmd in postfix dnsmasq openssl systemd-analyze promtool man cc sudo; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${provider[$cmd]}")
 done
 

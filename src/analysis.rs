@@ -11,6 +11,7 @@
 
 use crate::auth::results::{self, AuthSummary};
 use crate::brand::BrandIndex;
+use crate::contact;
 use crate::findings::{Finding, FindingKind};
 use crate::limits::Limits;
 use crate::lure::{self, Destination};
@@ -123,6 +124,7 @@ pub fn mail<'a>(
         sender_registrable,
         official_sender,
         subject: message::subject(msg),
+        from_name: message::from_name(msg),
     }
 }
 
@@ -191,7 +193,12 @@ pub(crate) fn findings(mail: &Mail, policy: &Policy, bounds: &Bounds) -> Vec<Fin
         mail.official_sender.is_some() || sender::allowlisted_and_authentic(mail, &policy.allow);
     findings.extend(attachments::analyse(mail.msg, bounds, trusted));
     let hosts: Vec<&str> = x.links.iter().map(|l| l.host.as_str()).collect();
-    findings.extend(impersonation(&findings, &hosts, &policy.brand_index));
+    findings.extend(impersonation(mail, &findings, &hosts, &policy.brand_index));
+    findings.extend(unauthenticated_brand_lure(
+        mail,
+        &findings,
+        &policy.brand_index,
+    ));
     findings
 }
 
@@ -200,6 +207,7 @@ const SPEAKS_AS: &[FindingKind] = &[
     FindingKind::DisplayName,
     FindingKind::FreemailBrand,
     FindingKind::SubjectBrand,
+    FindingKind::GreetingBrand,
     FindingKind::Homograph,
     FindingKind::Typo,
     FindingKind::TldSwap,
@@ -228,7 +236,12 @@ const ASKS: &[FindingKind] = &[
 /// authenticated mail), with a request: a link to a host that is not B's,
 /// or a form or HTML attachment. Lure wording is not needed; it adds its
 /// own points when present.
-fn impersonation(findings: &[Finding], link_hosts: &[&str], index: &BrandIndex) -> Option<Finding> {
+fn impersonation(
+    mail: &Mail,
+    findings: &[Finding],
+    link_hosts: &[&str],
+    index: &BrandIndex,
+) -> Option<Finding> {
     let claim = findings
         .iter()
         .find(|f| SPEAKS_AS.contains(&f.kind) && f.brand.is_some())?;
@@ -242,6 +255,15 @@ fn impersonation(findings: &[Finding], link_hosts: &[&str], index: &BrandIndex) 
                 .iter()
                 .find(|f| ASKS.contains(&f.kind))
                 .map(|f| f.kind.to_string())
+        })
+        .or_else(|| {
+            contact::diverted_reply(mail)
+                .filter(|d| index.owner(d) != Some(brand))
+                .map(|d| format!("replies go to {d}, not the brand's"))
+        })
+        .or_else(|| {
+            let body = mail.msg.body_text(0)?;
+            contact::phone_number(&body).map(|n| format!("a number to call, {n}"))
         })?;
     Some(
         Finding::new(
@@ -249,6 +271,40 @@ fn impersonation(findings: &[Finding], link_hosts: &[&str], index: &BrandIndex) 
             format!(
                 "speaks as {brand} ({}) from a sender that is not the brand's, and asks to act: {request}",
                 claim.kind
+            ),
+        )
+        .with_brand(brand),
+    )
+}
+
+/// `brand-impersonation` by the brand's own From domain: the mail uses a
+/// protected brand's domain without authenticating as it (no DMARC pass, no
+/// aligned DKIM pass) and asks for credentials under pressure with a link off
+/// the brands' sites. The brand's real mail authenticates; offline, with no
+/// authentication to see, the ask is what tells a spoof from a notice.
+fn unauthenticated_brand_lure(
+    mail: &Mail,
+    findings: &[Finding],
+    index: &BrandIndex,
+) -> Option<Finding> {
+    if mail.official_sender.is_some()
+        || findings
+            .iter()
+            .any(|f| f.kind == FindingKind::BrandImpersonation)
+    {
+        return None;
+    }
+    let from = mail.from_domain.as_deref()?;
+    let brand = index.owner(from)?;
+    let lure = findings
+        .iter()
+        .find(|f| f.kind == FindingKind::CredentialLure)?;
+    Some(
+        Finding::new(
+            FindingKind::BrandImpersonation,
+            format!(
+                "uses {brand}'s domain {from} without authenticating as it, and {}",
+                lure.evidence
             ),
         )
         .with_brand(brand),

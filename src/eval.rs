@@ -25,12 +25,16 @@ pub struct EvalOptions {
 }
 
 /// Labels whose messages should be stopped.
-const PHISH_LABELS: &[&str] = &["phish", "jp-phish"];
+const PHISH_LABELS: &[&str] = &["phish", "jp-phish", "phish-credential"];
 /// Labels whose messages must get through.
 const HAM_LABELS: &[&str] = &["ham", "jp-ham", "ham-commercial"];
 /// Labels scored at all; parse fixtures and auth vectors are not mail to judge.
 const SCORED_LABELS: &[&str] = &[
     "phish",
+    // tests/data/phish-classes.tsv sorts `phish` by hand: credential
+    // phishing, and the spam and scams that are not this product's job.
+    "phish-credential",
+    "phish-other",
     "jp-phish",
     "jp-spam",
     "ham",
@@ -273,52 +277,5 @@ mod tests {
         );
         assert_eq!(rows.not_scored.get("auth-vector"), Some(&1));
         assert_eq!(rows.not_scored.get("parse-test"), Some(&1));
-    }
-
-    #[test]
-    fn directory_input_labels_by_directory_name() {
-        let dir = tempfile::tempdir().unwrap();
-        let sub = dir.path().join("jp-phish");
-        std::fs::create_dir(&sub).unwrap();
-        std::fs::write(
-            sub.join("1.eml"),
-            "From: 三井住友カード <x@evil.example>\r\nSubject: x\r\n\r\nbody\r\n",
-        )
-        .unwrap();
-        std::fs::write(sub.join("note.txt"), "not mail").unwrap();
-        let policy = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policy/jp-financial.toml");
-        let opts = EvalOptions {
-            policies: vec![policy.clone()],
-            config: None,
-            json: true,
-            trust_authserv_id: None,
-            diff: vec![
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policy/example-shinkin.toml")
-            ],
-            messages: false,
-            input: sub,
-        };
-        let out = run(&opts).unwrap();
-        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-        assert_eq!(v["labels"]["jp-phish"]["messages"], 1);
-        assert_eq!(v["recall_tag"], 1.0);
-        // The example policy does not know the brand, so the action changes.
-        assert_eq!(v["diff"].as_array().map(Vec::len), Some(1));
-        assert_eq!(v["after"]["recall_tag"], 0.0);
-        assert!(v["brands"]
-            .as_object()
-            .unwrap()
-            .values()
-            .any(|l| l["jp-phish"] == 1));
-        let text = run(&EvalOptions {
-            json: false,
-            ..opts
-        })
-        .unwrap();
-        assert!(text.contains("recall (phish, jp-phish): 100.0%"), "{text}");
-        assert!(
-            text.contains("with the --diff policy: recall (phish, jp-phish): 0.0%"),
-            "{text}"
-        );
     }
 }

@@ -50,6 +50,9 @@ kinds! {
     DisplayName = "display-name",
     FreemailBrand = "freemail-brand",
     SubjectBrand = "subject-brand",
+    /// The body's greeting addresses the reader as the brand's customer
+    /// ("Dear MetaMask user", 「三井住友カードをご利用のお客様」).
+    GreetingBrand = "greeting-brand",
     /// Invisible or bidi control characters in names or addresses.
     HiddenChars = "hidden-chars",
 
@@ -138,7 +141,7 @@ impl FindingKind {
     pub fn is_brand_claim(self) -> bool {
         use FindingKind::*;
         (self.is_impersonation() && !matches!(self, BrandCredentialLink | BrandImpersonation))
-            || matches!(self, SubjectBrand | LinkBrand)
+            || matches!(self, SubjectBrand | GreetingBrand | LinkBrand)
     }
 }
 

@@ -79,9 +79,54 @@ pub fn shareable_url(raw: &str) -> Option<String> {
     Some(crate::sanitize::one_line(&s, MAX_URL_CHARS))
 }
 
+/// Free text (a finding's evidence) with every URL in it reduced as
+/// [`shareable_url`] does, for log lines: evidence may quote a link whose
+/// query or path names the recipient. A URL that does not parse becomes
+/// `(url)`.
+pub fn reduce_urls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = url_start(rest) {
+        out.push_str(&rest[..start]);
+        let tail = &rest[start..];
+        let len = tail
+            .find(|c: char| c.is_whitespace() || "\"'<>".contains(c))
+            .unwrap_or(tail.len());
+        // Punctuation that closes the sentence around the URL stays text.
+        let url = tail[..len].trim_end_matches([',', ';', ')', '.']);
+        out.push_str(shareable_url(url).as_deref().unwrap_or("(url)"));
+        rest = &tail[url.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Byte offset of the next `http://` or `https://`, in any case.
+fn url_start(text: &str) -> Option<usize> {
+    let lower = text.to_ascii_lowercase();
+    ["http://", "https://"]
+        .iter()
+        .filter_map(|scheme| lower.find(scheme))
+        .min()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn evidence_keeps_its_words_and_loses_what_urls_say_of_the_recipient() {
+        assert_eq!(
+            reduce_urls("link listed in a phishing feed: HTTPS://evil.example/l?u=alice@bank.jp, http://x.example/a#b (+1 more)"),
+            "link listed in a phishing feed: https://evil.example/l, http://x.example/a (+1 more)"
+        );
+        assert_eq!(
+            reduce_urls("shown \"https://alice@bank.jp@evil.example/\" -> evil.example"),
+            "shown \"https://evil.example/\" -> evil.example"
+        );
+        assert_eq!(reduce_urls("no link here"), "no link here");
+        assert_eq!(reduce_urls("broken https:// here"), "broken (url) here");
+    }
 
     #[test]
     fn urls_lose_everything_that_may_name_the_recipient() {

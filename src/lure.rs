@@ -19,15 +19,28 @@ use crate::message::Mail;
 use crate::normalize;
 use aho_corasick::{AhoCorasick, MatchKind};
 
-/// Bytes of body text scanned: lures sit at the top, and patches and
-/// archives can be long.
-const MAX_TEXT: usize = 16 * 1024;
+/// Bytes of body text scanned: a lure is short and sits at the top, where
+/// the reader sees it; the same words in a newsletter's tenth article
+/// (a security digest on "credit card details") are talk, not a request.
+const MAX_TEXT: usize = 8 * 1024;
+
+/// Folded bytes a `*` in a phrase may stand for: a few words in Latin
+/// script (`verify * account` holds "verify your Apple ID account"), about
+/// ten characters in Japanese (`アカウント*確認` holds "アカウント情報の確認").
+const GAP: usize = 30;
+
+/// Matches of one phrase part kept per message: enough for every place a
+/// lure can say it, bounded against text that repeats a word endlessly.
+const MAX_HITS: usize = 64;
 
 #[derive(Debug, Default)]
 pub struct LureIndex {
     ac: Option<AhoCorasick>,
-    /// Per pattern: the phrase as written, and whether it is a request.
-    patterns: Vec<(String, bool)>,
+    /// Per phrase: as written, whether it is a request, and how many parts
+    /// (`*`-separated) it has.
+    phrases: Vec<(String, bool, usize)>,
+    /// Per automaton pattern: the phrase and the part it is.
+    parts: Vec<(usize, usize)>,
 }
 
 /// What lure wording a text holds: distinct requests and pressures.
@@ -44,47 +57,91 @@ impl Lure<'_> {
 }
 
 impl LureIndex {
+    /// Phrases are matched as folded substrings, so a stem matches every
+    /// form (`verif` in verify, verified, verification); `*` between parts
+    /// lets up to [`GAP`] folded bytes of other words stand between them.
     pub fn new(asks: &[String], pressures: &[String]) -> Self {
         let mut folded = Vec::new();
-        let mut patterns = Vec::new();
+        let mut ix = LureIndex::default();
         for (list, ask) in [(asks, true), (pressures, false)] {
             for p in list {
-                let f = normalize::name(p);
-                if f.is_empty() {
+                let parts: Vec<String> = p
+                    .split('*')
+                    .map(normalize::name)
+                    .filter(|f| !f.is_empty())
+                    .collect();
+                if parts.is_empty() {
                     continue;
                 }
-                folded.push(f);
-                patterns.push((p.clone(), ask));
+                let phrase = ix.phrases.len();
+                for (i, f) in parts.iter().enumerate() {
+                    folded.push(f.clone());
+                    ix.parts.push((phrase, i));
+                }
+                ix.phrases.push((p.clone(), ask, parts.len()));
             }
         }
         if folded.is_empty() {
             return LureIndex::default();
         }
-        let ac = AhoCorasick::builder()
+        ix.ac = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
             .build(&folded)
             .ok();
-        LureIndex { ac, patterns }
+        ix
     }
 
     pub fn scan(&self, text: &str) -> Lure<'_> {
         let mut lure = Lure::default();
         let Some(ac) = &self.ac else { return lure };
         let f = normalize::text(text);
+        // Where each part of each phrase occurs, in text order.
+        let mut hits: Vec<Vec<(usize, usize)>> = vec![Vec::new(); self.parts.len()];
         for m in ac.find_overlapping_iter(&f.text) {
-            let (phrase, ask) = &self.patterns[m.pattern().as_usize()];
-            let (phrase, ask) = (phrase.as_str(), *ask);
-            let list = if ask {
+            let h = &mut hits[m.pattern().as_usize()];
+            if h.len() < MAX_HITS {
+                h.push((m.start(), m.end()));
+            }
+        }
+        let mut first = 0;
+        for (phrase, (written, ask, n)) in self.phrases.iter().enumerate() {
+            let parts = &hits[first..first + n];
+            first += n;
+            debug_assert!(self.parts[first - n] == (phrase, 0));
+            if !in_order(parts) {
+                continue;
+            }
+            let list = if *ask {
                 &mut lure.asks
             } else {
                 &mut lure.pressures
             };
-            if !list.contains(&phrase) {
-                list.push(phrase);
+            if !list.contains(&written.as_str()) {
+                list.push(written.as_str());
             }
         }
         lure
     }
+}
+
+/// Whether each part occurs after the one before it, at most [`GAP`]
+/// bytes on.
+fn in_order(parts: &[Vec<(usize, usize)>]) -> bool {
+    let Some((head, rest)) = parts.split_first() else {
+        return false;
+    };
+    let mut ends: Vec<usize> = head.iter().map(|&(_, e)| e).collect();
+    for part in rest {
+        ends = part
+            .iter()
+            .filter(|&&(s, _)| ends.iter().any(|&e| s >= e && s <= e + GAP))
+            .map(|&(_, e)| e)
+            .collect();
+        if ends.is_empty() {
+            return false;
+        }
+    }
+    !ends.is_empty()
 }
 
 /// The start of `s`, at most `max` bytes, cut at a character boundary.
@@ -327,6 +384,26 @@ mod tests {
             .lures
             .scan("Your account has been suspended. Verify your account.")
             .is_lure());
+    }
+
+    #[test]
+    fn stems_and_gaps_hold_other_wording() {
+        let ix = LureIndex::new(
+            &["verif* account".into(), "アカウント*確認".into()],
+            &["unusual* activity".into()],
+        );
+        let lure =
+            ix.scan("We noticed UNUSUAL sign-in ACTIVITY. Verify your Apple ID account now.");
+        assert_eq!(lure.asks, ["verif* account"]);
+        assert_eq!(lure.pressures, ["unusual* activity"]);
+        assert_eq!(
+            ix.scan("アカウント情報の確認をお願いします").asks,
+            ["アカウント*確認"]
+        );
+        // Too far apart, or in the wrong order, is not the phrase.
+        let far = format!("verify {} account", "and so on ".repeat(10));
+        assert!(ix.scan(&far).asks.is_empty());
+        assert!(ix.scan("account to verify").asks.is_empty());
     }
 
     #[test]

@@ -59,42 +59,62 @@ pub struct Mail<'a> {
     pub official_sender: Option<&'a str>,
     /// The Subject as the reader's client shows it (see [`subject`]).
     pub subject: Option<String>,
+    /// The From display name as the reader's client shows it (see [`from_name`]).
+    pub from_name: Option<String>,
 }
 
-/// The Subject as a reader's client shows it. mail-parser decodes
-/// encoded-words but reads raw bytes as UTF-8, so an undeclared Shift_JIS,
-/// EUC-JP or ISO-2022-JP subject (common in Japanese mail) comes out as
-/// replacement characters or escapes: those are decoded from the raw bytes
-/// by the charset they fit.
+/// The Subject as a reader's client shows it (see [`reread`]).
 pub fn subject(msg: &Message) -> Option<String> {
-    let parsed = msg.subject();
-    let raw = msg
-        .parts
-        .first()
-        .and_then(|p| {
-            p.headers
-                .iter()
-                .find(|h| h.name.as_str().eq_ignore_ascii_case("Subject"))
-        })
-        .and_then(|h| {
-            msg.raw_message
-                .get(h.offset_start as usize..h.offset_end as usize)
-        });
-    match raw {
-        Some(bytes) if bytes.iter().any(|&b| b >= 0x80 || b == 0x1b) => {
-            let unfolded: Vec<u8> = bytes
-                .iter()
-                .copied()
-                .filter(|&b| b != b'\r' && b != b'\n')
-                .collect();
-            Some(
-                crate::header_text::decode_undeclared(&unfolded)
-                    .trim()
-                    .to_string(),
-            )
-        }
-        _ => parsed.map(str::to_string),
+    match reread(msg, "Subject") {
+        Some(m) => m.subject().map(|s| s.trim().to_string()),
+        None => msg.subject().map(str::to_string),
     }
+}
+
+/// The first From display name as a reader's client shows it (see [`reread`]).
+pub fn from_name(msg: &Message) -> Option<String> {
+    let name = |m: &Message| {
+        m.from()
+            .and_then(|f| f.first())
+            .and_then(|a| a.name())
+            .map(str::to_string)
+    };
+    match reread(msg, "From") {
+        Some(m) => name(&m),
+        None => name(msg),
+    }
+}
+
+/// A top-level header parsed again from its raw bytes, when mail-parser's
+/// own reading is wrong: it reads raw bytes as UTF-8, so an undeclared
+/// Shift_JIS, EUC-JP or ISO-2022-JP value (common in Japanese mail) comes
+/// out as replacement characters or escapes. The bytes are decoded by the
+/// charset they fit, and the text is parsed again so that encoded-words and
+/// addresses beside the raw bytes are read as usual. `None` when the value
+/// is ASCII or UTF-8, which mail-parser reads right.
+fn reread(msg: &Message, name: &str) -> Option<Message<'static>> {
+    let header = msg
+        .parts
+        .first()?
+        .headers
+        .iter()
+        .find(|h| h.name.as_str().eq_ignore_ascii_case(name))?;
+    let raw = msg
+        .raw_message
+        .get(header.offset_start as usize..header.offset_end as usize)?;
+    if !raw.contains(&0x1b) && std::str::from_utf8(raw).is_ok() {
+        return None;
+    }
+    let unfolded: Vec<u8> = raw
+        .iter()
+        .copied()
+        .filter(|&b| b != b'\r' && b != b'\n')
+        .collect();
+    let text = crate::header_text::decode_undeclared(&unfolded);
+    let again = format!("{name}: {}\r\n\r\n", text.trim());
+    mail_parser::MessageParser::new()
+        .parse_headers(again.as_bytes())
+        .map(Message::into_owned)
 }
 
 /// The RFC 5322 From domain, when the message has a single From address.
@@ -135,6 +155,31 @@ pub fn as_received(raw: Vec<u8>) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parsed(raw: &[u8]) -> Message<'_> {
+        mail_parser::MessageParser::new().parse(raw).unwrap()
+    }
+
+    #[test]
+    fn headers_read_as_the_reader_sees_them() {
+        // An encoded-word beside raw UTF-8 (a list re-folded the Subject).
+        let raw = "Subject: [SPAM] =?UTF-8?B?44CM44GI44GN44Gt44Gj44Go44CN?=\r\n\t\u{3064}\u{3044}\u{3066}\r\n\r\nx";
+        assert_eq!(
+            subject(&parsed(raw.as_bytes())).as_deref(),
+            Some("[SPAM] 「えきねっと」 ついて")
+        );
+        // A display name in raw, undeclared Shift_JIS.
+        let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode("三井住友カード");
+        let mut raw = b"From: ".to_vec();
+        raw.extend_from_slice(&sjis);
+        raw.extend_from_slice(b" <info@example.net>\r\nSubject: x\r\n\r\nbody");
+        let msg = parsed(&raw);
+        assert_eq!(from_name(&msg).as_deref(), Some("三井住友カード"));
+        assert_eq!(
+            msg.from().and_then(|f| f.first()).and_then(|a| a.address()),
+            Some("info@example.net")
+        );
+    }
 
     #[test]
     fn files_read_as_the_daemon_receives_them() {

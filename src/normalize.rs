@@ -150,8 +150,17 @@ pub fn text(s: &str) -> Normalized {
                 !h
             })
             .collect();
-        for c in visible.nfkc().flat_map(char::to_lowercase) {
-            out.push(fold_kana(c));
+        for c in visible.nfkc() {
+            // A capital from another script is confusable as a capital:
+            // Cyrillic `М` reads as Latin `M`, but its lower case `м` as
+            // nothing Latin. Its skeleton is taken before lower-casing.
+            if c.is_uppercase() && !c.is_ascii() {
+                compute_skeleton(c)
+                    .chars()
+                    .for_each(|c| out.push(fold_kana(c)));
+            } else {
+                c.to_lowercase().for_each(|c| out.push(fold_kana(c)));
+            }
         }
         hidden
     };

@@ -9,6 +9,7 @@ use crate::guard::Guards;
 use crate::metrics::Metrics;
 use crate::policy::Policy;
 use ipnet::IpNet;
+use std::path::Path;
 use std::sync::{Arc, RwLock};
 
 /// Everything a connection needs, fixed for the connection's lifetime: a
@@ -49,14 +50,22 @@ impl Runtime {
     }
 }
 
-/// Builds the connection state from a configuration, reusing the previous
-/// authenticator (and its warm DNS caches) when the DNS settings are unchanged.
+/// Builds the connection state from a configuration (read from
+/// `config_path`, if any), reusing the previous authenticator (and its warm
+/// DNS caches) when the DNS settings are unchanged.
 pub fn build_state(
     cfg: Config,
+    config_path: Option<&Path>,
     metrics: &Arc<Metrics>,
     previous: Option<&State>,
 ) -> Result<State, String> {
-    let policy = Policy::load_files(&cfg.policy).map_err(|e| e.to_string())?;
+    // A missing or broken policy file is named together with the
+    // configuration that refers to it, as `config check` does: the
+    // operator's fix may be in either file.
+    let policy = Policy::load_files(&cfg.policy).map_err(|e| match config_path {
+        Some(path) => e.referred_by(&path.display().to_string(), "policy"),
+        None => e.to_string(),
+    })?;
     let trusted = cfg.trusted()?;
     let authenticator = match previous {
         Some(p) if p.config.dns == cfg.dns => p.authenticator.clone(),

@@ -54,8 +54,38 @@ pub fn analyse(mail: &Mail, rules: &SenderRules) -> Vec<Finding> {
     let claimed = display_name_claim(mail, rules);
     let claimed_brand = claimed.as_ref().and_then(|f| f.brand.clone());
     out.extend(claimed);
-    out.extend(subject_claim(mail, rules, claimed_brand.as_deref()));
+    let subject = subject_claim(mail, rules, claimed_brand.as_deref());
+    let subject_brand = subject.as_ref().and_then(|f| f.brand.clone());
+    out.extend(subject);
+    if claimed_brand.is_none() && subject_brand.is_none() {
+        out.extend(greeting_claim(mail, rules));
+    }
     out
+}
+
+/// Characters of the body's opening read for a greeting.
+const GREETING_CHARS: usize = 300;
+
+/// A body that opens by greeting the reader as a brand's customer, from a
+/// sender that is not the brand.
+fn greeting_claim(mail: &Mail, rules: &SenderRules) -> Option<Finding> {
+    let body = mail.msg.body_text(0)?;
+    let head: String = body.chars().take(GREETING_CHARS).collect();
+    let (brand_id, name) = rules.index.greeting_claim(&head)?;
+    let brand = rules.brand(brand_id)?;
+    if sender_is_brand(mail, brand) {
+        return None;
+    }
+    let from_desc = mail.from_domain.as_deref().unwrap_or("(none)");
+    Some(
+        Finding::new(
+            FindingKind::GreetingBrand,
+            format!(
+                "the body greets the reader as a customer of '{name}' but sender domain {from_desc} is not the brand's"
+            ),
+        )
+        .with_brand(brand_id),
+    )
 }
 
 /// `sender-hosting`: the From domain is on a free hosting platform (the
@@ -155,10 +185,10 @@ fn lookalike_domains(mail: &Mail, index: &BrandIndex) -> Vec<Finding> {
     out
 }
 
-/// The first From address and its display name.
-fn from_display<'m>(mail: &Mail<'m>) -> (Option<&'m mail_parser::Addr<'m>>, &'m str) {
+/// The first From address and its display name as the reader sees it.
+fn from_display<'m>(mail: &'m Mail) -> (Option<&'m mail_parser::Addr<'m>>, &'m str) {
     let from = mail.msg.from().and_then(|f| f.first());
-    (from, from.and_then(|a| a.name()).unwrap_or(""))
+    (from, mail.from_name.as_deref().unwrap_or(""))
 }
 
 /// Invisible or bidi characters in the From display name or address.
@@ -252,12 +282,9 @@ fn without_list_tag<'s>(mail: &Mail, subject: &'s str) -> &'s str {
 fn subject_claim(mail: &Mail, rules: &SenderRules, claimed: Option<&str>) -> Option<Finding> {
     let subject = mail.subject.as_deref()?;
     let subject = without_list_tag(mail, subject);
-    let (brand_id, name) = rules.index.named_in(subject)?;
     // Named is not claimed: a headline or a newsletter's title talks about
     // the brand; `【三井住友カード】…` or "Your Apple ID …" speaks as it.
-    if !crate::brand::claim::subject_claims(subject, &name) {
-        return None;
-    }
+    let (brand_id, name) = rules.index.subject_claim(subject)?;
     let official = rules
         .brand(brand_id)
         .is_some_and(|b| sender_is_brand(mail, b));

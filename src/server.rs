@@ -92,7 +92,7 @@ pub async fn run(config_path: Option<PathBuf>, cli_dry_run: bool) -> i32 {
     let metrics_address = cfg.metrics_address.clone();
     let max_connections = cfg.limits.max_connections;
     let connection_timeout = Duration::from_secs(cfg.limits.connection_timeout_s.max(1));
-    let state = match build_state(cfg, &metrics, None) {
+    let state = match build_state(cfg, config_path.as_deref(), &metrics, None) {
         Ok(s) => s,
         Err(e) => {
             fatal(&e);
@@ -332,7 +332,7 @@ pub fn reload(config_path: Option<&Path>, cli_dry_run: bool, runtime: &Runtime) 
         for setting in restart_only_changes(&current.config, &cfg) {
             warn!(setting, "changed setting takes effect only after a restart");
         }
-        build_state(cfg, &runtime.metrics, Some(&current))
+        build_state(cfg, config_path, &runtime.metrics, Some(&current))
     });
     match result {
         Ok(state) => {

@@ -432,7 +432,7 @@ impl Session {
                 kind = f.kind.as_str(),
                 score = f.score,
                 brand = f.brand.as_deref().unwrap_or(""),
-                evidence = %f.evidence,
+                evidence = %crate::indicators::reduce_urls(&f.evidence),
                 "finding"
             );
         }

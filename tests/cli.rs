@@ -22,6 +22,8 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// A directory input is labelled by its name; files that are not mail
+/// (`note.txt`) are left out.
 #[test]
 fn eval_takes_diff_before_the_corpus_and_reports_rates_before_and_after() {
     let dir = tempfile::tempdir().unwrap();
@@ -32,24 +34,43 @@ fn eval_takes_diff_before_the_corpus_and_reports_rates_before_and_after() {
         "From: 三井住友カード <x@evil.example>\r\nSubject: x\r\n\r\nbody\r\n",
     )
     .unwrap();
+    std::fs::write(sub.join("note.txt"), "not mail").unwrap();
     let policy = root().join("policy/jp-financial.toml");
     let other = root().join("policy/example-shinkin.toml");
-    let o = run(&[
-        "eval",
-        "--policy",
-        policy.to_str().unwrap(),
-        "--diff",
-        other.to_str().unwrap(),
-        sub.to_str().unwrap(),
-    ]);
-    let t = text(&o);
-    assert!(o.status.success(), "{t}");
+    let eval = |extra: &[&str]| {
+        let mut args = vec![
+            "eval",
+            "--policy",
+            policy.to_str().unwrap(),
+            "--diff",
+            other.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        args.push(sub.to_str().unwrap());
+        let o = run(&args);
+        assert!(o.status.success(), "{}", text(&o));
+        o
+    };
+    let t = text(&eval(&[]));
     assert!(t.contains("recall (phish, jp-phish): 100.0%"), "{t}");
     assert!(
         t.contains("with the --diff policy: recall (phish, jp-phish): 0.0%"),
         "{t}"
     );
     assert!(t.contains("brand (flagged messages per label)"), "{t}");
+
+    let v: serde_json::Value = serde_json::from_slice(&eval(&["--json"]).stdout).unwrap();
+    assert_eq!(v["labels"]["jp-phish"]["messages"], 1, "{v}");
+    assert_eq!(v["recall_tag"], 1.0, "{v}");
+    // The example policy does not know the brand, so the action changes.
+    assert_eq!(v["diff"].as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v["after"]["recall_tag"], 0.0, "{v}");
+    assert!(
+        v["brands"]
+            .as_object()
+            .is_some_and(|b| b.values().any(|l| l["jp-phish"] == 1)),
+        "{v}"
+    );
 }
 
 #[test]

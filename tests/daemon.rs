@@ -131,7 +131,37 @@ fn reload_keeps_the_old_policy_on_errors_and_sigterm_stops() {
         "old policy must stay: {body}"
     );
 
+    // A configuration naming a policy file that is not there: the reload
+    // fails, the log names both files (as `config check` does), the old
+    // policy stays.
+    let good_config = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        good_config.replace("[\"policy.toml\"]", "[\"missing.toml\"]"),
+    )
+    .unwrap();
+    signal(&d.0, "-HUP");
+    wait_for("second failed reload counted", || {
+        http_get(metrics_port, "/metrics")
+            .is_some_and(|(_, m)| metric(&m, "kinko_reloads_total{outcome=\"failure\"}") == 2.0)
+    });
+    let logged = std::fs::read_to_string(&log).unwrap();
+    let line = logged
+        .lines()
+        .find(|l| l.contains("reload failed") && l.contains("missing.toml"))
+        .unwrap_or_else(|| panic!("no reload error naming missing.toml:\n{logged}"));
+    assert!(
+        line.contains(&format!("{}: policy: ", config.display())),
+        "the reload error names the configuration that refers to the file: {line}"
+    );
+    let (_, body) = http_get(metrics_port, "/ready").unwrap();
+    assert!(
+        body.contains("policy first"),
+        "old policy must stay: {body}"
+    );
+
     // Fixed: the reload succeeds and the new policy is in force.
+    std::fs::write(&config, good_config).unwrap();
     write_policy(&policy, "second", false);
     signal(&d.0, "-HUP");
     wait_for("successful reload", || {
@@ -163,21 +193,56 @@ fn reload_keeps_the_old_policy_on_errors_and_sigterm_stops() {
     assert!(status.success(), "exit status {status:?}");
 }
 
-#[test]
-fn bad_config_fails_fast_with_file_and_line() {
+/// `run --config FILE` with `text` as the configuration must exit 2 at
+/// once; returns the directory (keep it alive), the file and stderr.
+fn start_fails(text: &str) -> (tempfile::TempDir, std::path::PathBuf, String) {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("kinko.toml");
-    std::fs::write(&config, "socket = \"inet:127.0.0.1:1\"\ndry_runn = true\n").unwrap();
+    std::fs::write(&config, text).unwrap();
     let out = Command::new(BIN)
         .args(["run", "--config"])
         .arg(&config)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    (dir, config, err)
+}
+
+#[test]
+fn bad_config_fails_fast_with_file_and_line() {
+    let (_dir, config, err) = start_fails("socket = \"inet:127.0.0.1:1\"\ndry_runn = true\n");
     assert!(
         err.contains(&format!("{}:2: dry_runn: unknown field", config.display())),
         "{err}"
+    );
+}
+
+#[test]
+fn missing_policy_file_at_start_names_the_configuration_that_refers_to_it() {
+    let (dir, config, err) = start_fails(
+        "socket = \"inet:127.0.0.1:0\"\nmetrics_address = \"\"\npolicy = [\"missing.toml\"]\n",
+    );
+    let missing = dir.path().join("missing.toml");
+    assert!(
+        err.contains(&format!(
+            "{}: policy: {}: ",
+            config.display(),
+            missing.display()
+        )),
+        "{err}"
+    );
+    // The same words as `config check`, so either leads to the same fix.
+    let check = Command::new(BIN)
+        .args(["config", "check"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let check_err = String::from_utf8_lossy(&check.stderr);
+    let first_line = check_err.lines().next().unwrap_or_default();
+    assert!(
+        !first_line.is_empty() && err.contains(first_line),
+        "run: {err}\nconfig check: {check_err}"
     );
 }
 

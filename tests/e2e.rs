@@ -166,6 +166,10 @@ fn main() -> ExitCode {
             quarantine_commands,
         ),
         (
+            "quarantine_runbook_as_non_root_operator_through_sudo",
+            quarantine_as_operator,
+        ),
+        (
             "report_and_jpcert_export_from_the_verdict_log",
             report_from_verdict_log,
         ),
@@ -792,15 +796,49 @@ fn kinko(h: &Harness, args: &[&str]) -> Result<String, String> {
     Ok(text)
 }
 
+/// Two held messages for a trial: `steps` gets (kept, its id, dropped, its
+/// id); whatever is still queued afterwards is removed.
+fn with_held_pair(
+    h: &Harness,
+    tag: &str,
+    steps: impl FnOnce(&Mail, &str, &Mail, &str) -> Result<(), String>,
+) -> Result<(), String> {
+    let (keep, keep_id) = hold_one(h, &format!("{tag}-release"))?;
+    let (drop, drop_id) = hold_one(h, &format!("{tag}-delete"))?;
+    let result = steps(&keep, &keep_id, &drop, &drop_id);
+    for id in [&keep_id, &drop_id] {
+        let _ = h.delete_queued(id);
+    }
+    result
+}
+
+/// `release KEEP` then `delete DROP` through `run` (the quarantine command
+/// with its arguments): the first is delivered (returned), the second is
+/// gone and never delivered.
+fn release_and_delete(
+    h: &Harness,
+    run: impl Fn(&[&str]) -> Result<String, String>,
+    (keep, keep_id): (&Mail, &str),
+    (drop, drop_id): (&Mail, &str),
+) -> Result<String, String> {
+    run(&["release", keep_id])?;
+    let got = h.wait_delivered(&keep.marker)?;
+    run(&["delete", drop_id])?;
+    ensure!(
+        !h.queue()?.iter().any(|q| q.queue_id == drop_id),
+        "{drop_id} still queued after delete"
+    );
+    ensure!(!h.delivered_now(&drop.marker), "deleted mail was delivered");
+    Ok(got)
+}
+
 fn quarantine_commands(h: &Harness) -> Result<(), String> {
-    let (keep, keep_id) = hold_one(h, "q-release")?;
-    let (drop, drop_id) = hold_one(h, "q-delete")?;
-    let result = (|| {
+    with_held_pair(h, "q", |keep, keep_id, drop, drop_id| {
         let list: serde_json::Value =
             serde_json::from_str(&kinko(h, &["list", "--json"])?).map_err(|e| e.to_string())?;
         let entry = list
             .as_array()
-            .and_then(|a| a.iter().find(|e| e["queue_id"] == keep_id.as_str()))
+            .and_then(|a| a.iter().find(|e| e["queue_id"] == keep_id))
             .ok_or_else(|| format!("{keep_id} not listed: {list}"))?;
         ensure!(
             entry["subject"] == format!("口座確認のお願い {}", keep.marker).as_str()
@@ -817,11 +855,11 @@ fn quarantine_commands(h: &Harness) -> Result<(), String> {
         );
         let text = kinko(h, &["list"])?;
         ensure!(
-            text.contains(&keep_id) && text.contains("brand test-bank"),
+            text.contains(keep_id) && text.contains("brand test-bank"),
             "{text}"
         );
 
-        let shown = kinko(h, &["show", &keep_id, "--check"])?;
+        let shown = kinko(h, &["show", keep_id, "--check"])?;
         ensure!(
             shown.contains("subject:  口座確認のお願い")
                 && shown.contains("analysis now (check):")
@@ -833,24 +871,98 @@ fn quarantine_commands(h: &Harness) -> Result<(), String> {
             "ALL and options are not queue ids"
         );
 
-        kinko(h, &["release", &keep_id])?;
-        let got = h.wait_delivered(&keep.marker)?;
+        let got = release_and_delete(h, |a| kinko(h, a), (keep, keep_id), (drop, drop_id))?;
         ensure!(
             got.contains("X-Kinko-Reasons"),
             "released mail keeps our headers"
         );
-        kinko(h, &["delete", &drop_id])?;
-        ensure!(
-            !h.queue()?.iter().any(|q| q.queue_id == drop_id),
-            "{drop_id} still queued after delete"
-        );
-        ensure!(!h.delivered_now(&drop.marker), "deleted mail was delivered");
         Ok(())
-    })();
-    for id in [&keep_id, &drop_id] {
-        let _ = h.delete_queued(id);
-    }
-    result
+    })
+}
+
+/// The runbook's steps as its on-call operator runs them: not root, through
+/// the runbook's own sudo rule (tests/common/operator.rs), against the real
+/// hold queue. A user outside the group is refused, and so are arguments
+/// the rule does not list.
+fn quarantine_as_operator(h: &Harness) -> Result<(), String> {
+    use common::operator::{Operators, OPERATOR, OUTSIDER};
+    let ops = Operators::install(
+        std::path::Path::new(env!("CARGO_BIN_EXE_kinko-milter")),
+        h.postfix_config_dir(),
+    )?;
+    let dir = h.postfix_config_dir().display().to_string();
+    with_held_pair(h, "op", |keep, keep_id, drop, drop_id| {
+        let as_user = |user: &str, args: &[&str]| {
+            let mut all = vec!["quarantine", "-c", dir.as_str()];
+            all.extend_from_slice(args);
+            ops.sudo(user, &all)
+        };
+        let ok = |args: &[&str]| -> Result<String, String> {
+            let out = as_user(OPERATOR, args)?;
+            ensure!(
+                out.status.success(),
+                "{OPERATOR}: sudo kinko-milter quarantine {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        };
+        let refused = |out: std::process::Output, what: &str| -> Result<(), String> {
+            let err = String::from_utf8_lossy(&out.stderr);
+            ensure!(
+                !out.status.success() && err.contains("sudo:") && out.stdout.is_empty(),
+                "{what} was not refused by sudo: {err}"
+            );
+            Ok(())
+        };
+
+        refused(as_user(OUTSIDER, &["list"])?, "list by a non-member")?;
+        refused(
+            as_user(OUTSIDER, &["release", keep_id])?,
+            "release by a non-member",
+        )?;
+        refused(
+            ops.sudo(OPERATOR, &["quarantine", "-c", "/etc/postfix", "list"])?,
+            "another Postfix instance",
+        )?;
+        refused(
+            as_user(
+                OPERATOR,
+                &["show", keep_id, "--check", "--config", "/etc/shadow"],
+            )?,
+            "show --config",
+        )?;
+        ensure!(
+            h.hold_queue()?.iter().any(|q| q.queue_id == keep_id),
+            "{keep_id} left the hold queue after refused commands"
+        );
+
+        let list: serde_json::Value =
+            serde_json::from_str(&ok(&["list", "--json"])?).map_err(|e| e.to_string())?;
+        ensure!(
+            list.as_array().is_some_and(|a| a.iter().any(
+                |e| e["queue_id"] == keep_id && e["brands"] == serde_json::json!(["test-bank"])
+            )),
+            "{keep_id} not listed for the operator: {list}"
+        );
+        ensure!(
+            ok(&["list"])?.contains(keep_id),
+            "text list lacks {keep_id}"
+        );
+        let shown = ok(&["show", keep_id, "--check"])?;
+        ensure!(
+            shown.contains("subject:  口座確認のお願い")
+                && shown.contains("analysis now (check):")
+                && shown.contains("display-name [test-bank]"),
+            "show --check as the operator:\n{shown}"
+        );
+        ensure!(
+            ok(&["show", keep_id, "--raw"])?.contains(&keep.marker),
+            "show --raw lacks the message"
+        );
+
+        release_and_delete(h, ok, (keep, keep_id), (drop, drop_id))?;
+        Ok(())
+    })
 }
 
 fn report_from_verdict_log(h: &Harness) -> Result<(), String> {
@@ -895,20 +1007,24 @@ fn report_from_verdict_log(h: &Harness) -> Result<(), String> {
             && export.contains(",https://testbank-secure-login.example.net/login/verify,test-bank"),
         "export:\n{export}"
     );
-    let verdict_lines: Vec<String> = std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.contains("\"message\":\"verdict\""))
-        .map(String::from)
-        .collect();
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    let lines_of = |message: &str| -> Vec<&str> {
+        let tag = format!("\"message\":\"{message}\"");
+        logged.lines().filter(|l| l.contains(&tag)).collect()
+    };
+    let (verdict_lines, finding_lines) = (lines_of("verdict"), lines_of("finding"));
     ensure!(
-        !verdict_lines.is_empty(),
-        "no verdict lines in {}",
+        !verdict_lines.is_empty() && !finding_lines.is_empty(),
+        "no verdict or debug finding lines in {}",
         log.display()
     );
     ensure!(
-        !export.contains("customer") && !verdict_lines.iter().any(|l| l.contains("customer")),
-        "a recipient address leaked into a verdict line or the export"
+        !export.contains("customer")
+            && !verdict_lines
+                .iter()
+                .chain(&finding_lines)
+                .any(|l| l.contains("customer")),
+        "a recipient address leaked into a verdict or finding line or the export"
     );
     Ok(())
 }

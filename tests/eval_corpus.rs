@@ -48,15 +48,25 @@ fn corpus_figures_do_not_regress() {
         label("jp-phish", "quarantined_or_worse") >= JP_PHISH_QUARANTINE_MIN,
         "jp-phish quarantine recall dropped"
     );
-    assert!(
-        label("phish", "tagged_or_worse") >= PHISH_TAG_MIN,
-        "phish recall dropped"
-    );
-    assert!(
-        label("phish", "quarantined_or_worse") >= PHISH_QUARANTINE_MIN,
-        "phish quarantine recall dropped"
-    );
     assert!(f("recall_tag") >= RECALL_TAG_MIN, "recall dropped");
+
+    // `phish` sorted by hand (tests/data/phish-classes.tsv): the credential
+    // phishing is this product's job; the prize, casino and advance-fee spam
+    // beside it is not, and is only reported.
+    let sorted = eval(&root, &root.join("tests/data/phish-classes.tsv"), SHIPPED);
+    let sorted_label = |l: &str, k: &str| sorted["labels"][l][k].as_f64().unwrap_or(0.0);
+    assert!(
+        sorted_label("phish-credential", "messages") >= 320.0,
+        "the sorted phish rows are not all judged"
+    );
+    assert!(
+        sorted_label("phish-credential", "tagged_or_worse") >= CREDENTIAL_TAG_MIN,
+        "credential phishing recall dropped"
+    );
+    assert!(
+        sorted_label("phish-credential", "quarantined_or_worse") >= CREDENTIAL_QUARANTINE_MIN,
+        "credential phishing quarantine recall dropped"
+    );
 
     // The bank policy alone must be as careful with legitimate mail.
     let alone = eval(&root, &labels, &["jp-financial.toml"]);
@@ -93,18 +103,17 @@ const SHIPPED: &[&str] = &[
     "jp-services.toml",
 ];
 
-// Measured with jp-financial.toml + global-brands.toml + jp-services.toml,
-// brand-impersonation included: false positives 0.0% (ham 0/1029, jp-ham
-// 0/65); jp-phish 95.8% at tag or above, 85.1% at quarantine or above;
-// phish 30.7% / 17.9% (the rest is mostly advance-fee, prize and casino
-// spam naming no protected brand); overall 47.3%. Commercial mail: 4.4%
-// tagged (old newsletters with bare-IP links, CNET's news.com -> news.com.com
-// tracker, prize wording), none held.
+// Measured with jp-financial.toml + global-brands.toml + jp-services.toml
+// (2026-12-01): false positives 0.0% (ham 0/1061, jp-ham 0/66); jp-phish
+// 98.7% at tag or above, 93.2% at quarantine or above; credential phishing
+// in `phish` 75.5% / 67.2% (323 messages); the rest of `phish` (prize,
+// casino, advance-fee, marketing) 13.7% / 5.4%; recall over phish and
+// jp-phish 51.9%. ham-commercial 1.0% tagged (2 of 204), none held.
 // jp-financial alone: false positives 0.0%.
 const FP_MAX: f64 = 0.003;
-const JP_PHISH_TAG_MIN: f64 = 0.94;
-const JP_PHISH_QUARANTINE_MIN: f64 = 0.83;
-const PHISH_TAG_MIN: f64 = 0.29;
-const PHISH_QUARANTINE_MIN: f64 = 0.16;
-const RECALL_TAG_MIN: f64 = 0.45;
-const COMMERCIAL_TAG_MAX: f64 = 0.05;
+const JP_PHISH_TAG_MIN: f64 = 0.97;
+const JP_PHISH_QUARANTINE_MIN: f64 = 0.91;
+const CREDENTIAL_TAG_MIN: f64 = 0.72;
+const CREDENTIAL_QUARANTINE_MIN: f64 = 0.65;
+const RECALL_TAG_MIN: f64 = 0.50;
+const COMMERCIAL_TAG_MAX: f64 = 0.01;

@@ -279,16 +279,80 @@ pub fn display_name_claims(display: &str, brand_name: &str, own_names: &[&str]) 
     let own = folded(own_names);
     let words: [&[String]; 2] = [sender_words(), &own];
     match around(&text, &name) {
-        Some((before, after)) => made_of(before, &words) && made_of(after, &words),
+        Some((before, after)) => {
+            (made_of(before, &words) && made_of(after, &words))
+                || (!super::is_everyday_name(&name) && short_latin_name(before, after))
+        }
         None => true,
     }
+}
+
+/// Words that make a sender's name a title about the brand rather than
+/// the brand's own: newsletters, fan sites, news.
+const TALKS_ABOUT: &[&str] = &[
+    "about",
+    "on",
+    "for",
+    "with",
+    "vs",
+    "news",
+    "watch",
+    "insider",
+    "newsletter",
+    "magazine",
+    "blog",
+    "weekly",
+    "daily",
+    "digest",
+    "report",
+    "review",
+    "reviews",
+    "tips",
+    "fan",
+    "fans",
+    "forum",
+    "user",
+    "users",
+    "group",
+    "club",
+    "world",
+    "today",
+    "times",
+    "journal",
+    "unofficial",
+    "via",
+];
+
+/// Whether the words around a distinctive brand name (not an everyday word)
+/// make a short Latin-script sender name: "Correios SA", "Relacionamento
+/// Bradesco", "MetaMask App". Departments, company forms and countries are
+/// named in every language; what a newsletter about the brand adds is its
+/// own title. Names in Japanese script keep to the listed words.
+fn short_latin_name(before: &str, after: &str) -> bool {
+    let separate = |edge: Option<char>| edge.is_none_or(|c| !c.is_alphanumeric());
+    if !separate(before.chars().next_back()) || !separate(after.chars().next()) {
+        return false;
+    }
+    let words: Vec<&str> = before
+        .split(|c: char| !c.is_alphanumeric())
+        .chain(after.split(|c: char| !c.is_alphanumeric()))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let latin = words.iter().all(|w| {
+        w.chars()
+            .all(|c| c.is_ascii() || ('\u{c0}'..='\u{24f}').contains(&c))
+    });
+    latin && words.len() <= 3 && !words.iter().any(|w| TALKS_ABOUT.contains(w))
 }
 
 /// Whether a subject that names `brand_name` speaks as the brand: the brand
 /// set off in brackets, leading the subject (after notices such as 【重要】),
 /// followed by a word of its own service (`より`, `会員`, `account`), or
 /// after "your". A forwarded subject speaks for someone else.
-pub fn subject_claims(subject: &str, brand_name: &str) -> bool {
+/// `own_names` are the brand's names: the first the subject holds literally
+/// is judged; one it holds only in a folded form (spaced out, look-alike
+/// letters) is written to evade, and taken as a claim.
+pub fn subject_claims(subject: &str, own_names: &[&str]) -> bool {
     let text = fold(subject);
     let trimmed = text.trim_start();
     if ["fwd:", "fw:", "転送:", "tr:", "wg:"]
@@ -297,13 +361,20 @@ pub fn subject_claims(subject: &str, brand_name: &str) -> bool {
     {
         return false;
     }
-    let name = fold(brand_name);
-    let Some((before, after)) = around(&text, &name) else {
-        return false;
+    let longest = own_names
+        .iter()
+        .map(|n| fold(n))
+        .filter(|n| !n.is_empty() && text.contains(n.as_str()))
+        .max_by_key(String::len);
+    let Some((before, after)) = longest.and_then(|n| around(&text, &n)) else {
+        return true;
     };
     let (b, a) = (before.trim_end(), after.trim_start());
     let bracketed = b.ends_with(OPENERS) && a.starts_with(CLOSERS);
-    let followed = a.starts_with([':', '：', '|', '｜', '-', '－', '/'])
+    // A subject that is the brand and nothing after it ("Trust Wallet")
+    // is a sender's name, not a headline.
+    let followed = a.is_empty()
+        || a.starts_with([':', '：', '|', '｜', '-', '－', '/'])
         || subject_followers()
             .iter()
             .any(|w| a.starts_with(w.as_str()));
@@ -317,6 +388,67 @@ pub fn subject_claims(subject: &str, brand_name: &str) -> bool {
     let from = b.ends_with(" from") || b == "from";
     let latin = text.is_ascii();
     from || bracketed || (leading && (followed || !latin || !b.is_empty()))
+}
+
+/// Latin-script words that, right before the brand, open a greeting.
+const GREETING_OPENERS: &[&str] = &["dear", "valued", "hello", "hi", "esteemed", "attention"];
+
+/// What follows the brand in a greeting to its customers.
+const GREETING_FOLLOWERS: &[&str] = &[
+    "user",
+    "users",
+    "customer",
+    "customers",
+    "member",
+    "members",
+    "client",
+    "clients",
+    "cardholder",
+    "account holder",
+    "wallet user",
+    "をご利用のお客様",
+    "ご利用のお客様",
+    "のお客様",
+    "会員の皆様",
+    "会員様",
+    "カード会員",
+];
+
+/// Words for the customer that come before the brand ("Prezado cliente
+/// Bradesco", "Estimado cliente Santander").
+const CUSTOMER_BEFORE: &[&str] = &["cliente", "usuario", "usuário", "kunde", "client"];
+
+/// Whether the opening of a body greets the reader as the brand's customer:
+/// "Dear MetaMask user", "Prezado cliente Bradesco",
+/// 「三井住友カードをご利用のお客様へ」, 「いつも楽天カードをご利用いただき」.
+/// The brand's own notices open this way; a shop that accepts the brand
+/// writes "you can pay with PayPay", not to PayPay's customers.
+pub fn greeting_claims(head: &str, own_names: &[&str]) -> bool {
+    let text = fold(head);
+    own_names
+        .iter()
+        .map(|n| fold(n))
+        .filter(|n| !n.is_empty())
+        .any(|name| {
+            text.match_indices(name.as_str()).any(|(at, _)| {
+                let (b, a) = (text[..at].trim_end(), text[at + name.len()..].trim_start());
+                let last = b
+                    .rsplit(|c: char| !c.is_alphanumeric())
+                    .find(|w| !w.is_empty())
+                    .unwrap_or("");
+                // A Latin greeting ends at the follower ("Dear MetaMask
+                // user, …"), not in a name of its own ("… users group").
+                let followed = GREETING_FOLLOWERS.iter().any(|w| {
+                    a.strip_prefix(w).is_some_and(|rest| {
+                        !w.is_ascii() || !rest.trim_start().starts_with(char::is_alphanumeric)
+                    })
+                });
+                (GREETING_OPENERS.contains(&last) && followed)
+                    || CUSTOMER_BEFORE.contains(&last)
+                    || (b.ends_with("いつも") && a.starts_with("をご利用いただき"))
+                    || (!a.is_ascii() && followed && a.starts_with(['を', 'ご', 'の', '会', 'カ']))
+            })
+        })
 }
 
 #[cfg(test)]
@@ -347,6 +479,30 @@ mod tests {
     }
 
     #[test]
+    fn greetings_to_the_brands_customers() {
+        for (t, n) in [
+            ("Dear MetaMask user, your wallet", "MetaMask"),
+            ("Dear valued Trust Wallet customer,", "Trust Wallet"),
+            ("Prezado cliente Bradesco, seus pontos", "Bradesco"),
+            ("三井住友カードをご利用のお客様へ", "三井住友カード"),
+            (
+                "いつも楽天カードをご利用いただきありがとうございます",
+                "楽天カード",
+            ),
+        ] {
+            assert!(greeting_claims(t, &[n]), "{t}");
+        }
+        for (t, n) in [
+            ("PayPayをご利用いただけます", "PayPay"),
+            ("Dear customer, you can now pay with PayPal", "PayPal"),
+            ("Dear Microsoft users group members", "Microsoft"),
+            ("Hi Apple fans", "Apple"),
+        ] {
+            assert!(!greeting_claims(t, &[n]), "{t}");
+        }
+    }
+
+    #[test]
     fn subjects_that_speak_as_the_brand() {
         for (s, n) in [
             ("【三井住友カード】決済完了のお知らせ", "三井住友カード"),
@@ -364,8 +520,9 @@ mod tests {
             ("Your Apple ID has been locked", "Apple"),
             ("Microsoft account security alert", "Microsoft"),
             ("Important notice from PayPal", "PayPal"),
+            ("Trust Wallet", "Trust Wallet"),
         ] {
-            assert!(subject_claims(s, n), "{s}");
+            assert!(subject_claims(s, &[n]), "{s}");
         }
         for (s, n) in [
             ("Microsoft reveals media XP details", "Microsoft"),
@@ -384,9 +541,10 @@ mod tests {
             ),
             ("MS/Apple: Can this marriage be saved?", "Apple"),
             ("[Lockergnome Apple Core]  Skip Content", "Apple"),
+            ("An open letter to Microsoft", "Microsoft"),
             ("Re: Microsoft reveals media XP details", "Microsoft"),
         ] {
-            assert!(!subject_claims(s, n), "{s}");
+            assert!(!subject_claims(s, &[n]), "{s}");
         }
     }
 }

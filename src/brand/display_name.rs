@@ -156,4 +156,13 @@ mod tests {
             assert_eq!(ix.find(text).map(|h| h.brand), *want, "{text}");
         }
     }
+
+    #[test]
+    fn capitals_of_other_scripts_read_as_latin() {
+        let ix = NameIndex::new(&[vec!["MetaMask".into()]]);
+        // Cyrillic М, е, а among Latin letters.
+        for text in ["Meta\u{41c}ask", "M\u{435}t\u{430}\u{41c}\u{430}sk.io"] {
+            assert_eq!(ix.find(text).map(|h| h.brand), Some(0), "{text}");
+        }
+    }
 }

@@ -94,10 +94,20 @@ impl BrandIndex {
             .map(|b| self.brand_id(b))
     }
 
-    /// The brand named in `text` (a subject) and the name as found.
-    pub fn named_in(&self, text: &str) -> Option<(&str, String)> {
-        let hit = self.names.find(text)?;
-        Some((self.brand_id(hit.brand), hit.name))
+    /// The brand a body's opening greets the reader as a customer of (see
+    /// [`claim::greeting_claims`]), and the name found.
+    pub fn greeting_claim(&self, head: &str) -> Option<(&str, String)> {
+        let hit = self.names.find(head)?;
+        let own: Vec<&str> = self.names.names_of(hit.brand).collect();
+        claim::greeting_claims(head, &own).then(|| (self.brand_id(hit.brand), hit.name))
+    }
+
+    /// The brand a subject speaks as (see [`claim::subject_claims`]), and
+    /// the name found.
+    pub fn subject_claim(&self, subject: &str) -> Option<(&str, String)> {
+        let hit = self.names.find(subject)?;
+        let own: Vec<&str> = self.names.names_of(hit.brand).collect();
+        claim::subject_claims(subject, &own).then(|| (self.brand_id(hit.brand), hit.name))
     }
 
     /// The brand a display name or subject claims, if any: by name, or by

@@ -13,9 +13,35 @@ pub(super) const GENERIC_NAMES: &[&str] = &[
 /// phishers add. Other short names (`smbc`, `mufg`) also count beside a
 /// couple of random letters (`smbczw`, `bkmufg`), as phishing domains have.
 pub(crate) const EVERYDAY_NAMES: &[&str] = &[
-    "line", "apple", "meta", "live", "office", "outlook", "windows", "visa", "chase", "target",
-    "orange", "discover", "post", "citi", "uber", "bing", "azure", "skype", "xbox", "ledger",
+    "line",
+    "apple",
+    "meta",
+    "live",
+    "office",
+    "outlook",
+    "windows",
+    "visa",
+    "chase",
+    "target",
+    "orange",
+    "discover",
+    "post",
+    "citi",
+    "uber",
+    "bing",
+    "azure",
+    "skype",
+    "xbox",
+    "ledger",
     "caixa",
+    "ripple",
+    "lido",
+    "exodus",
+    "proton",
+    "norton",
+    "phantom",
+    "electrum",
+    "santander",
 ];
 
 /// Words phishers glue to a brand name (`smbc-login`, `mufgcard`, `myjcb`).

@@ -156,18 +156,21 @@ impl Judge<'_> {
     fn text_mismatch(&self, l: &Link, out: &mut Collector) {
         let Some(shown) = mismatch(l) else { return };
         let brand = self.index.official_brand(&shown);
-        // Click trackers: a known redirector, a bounced copy, or a host of
-        // the sender's own domain (an ESP's branded link host). They explain
-        // a mismatch unless the text shows a protected brand whose own
-        // authenticated mail this is not: phishers rent the same ESPs.
+        // Click trackers: a known redirector or a bounced copy explain a
+        // mismatch unless the text shows a protected brand whose own
+        // authenticated mail this is not: phishers rent the same ESPs. A
+        // host of the sender's own domain (a newsletter's link tracker)
+        // explains it whatever the text shows: the link leads where the
+        // From address says the mail comes from, and a digest naming a
+        // brand in one link is talking about it, not speaking as it.
         let sender_reg = &self.mail.sender_registrable;
         let own_tracker = sender_reg.is_some() && l.registrable == *sender_reg;
-        let tracker =
-            domain::under_any(&l.host, &self.rules.redirectors) || l.returned || own_tracker;
-        let explained = match brand {
-            None => tracker,
-            Some(b) => tracker && self.mail.official_sender == Some(b),
-        };
+        let tracker = domain::under_any(&l.host, &self.rules.redirectors) || l.returned;
+        let explained = own_tracker
+            || match brand {
+                None => tracker,
+                Some(b) => tracker && self.mail.official_sender == Some(b),
+            };
         if explained {
             return;
         }
@@ -394,12 +397,23 @@ pub fn text_domain(text: &str) -> Option<String> {
 /// The brand whose name or domain label appears in the host or path of a
 /// link that is not the brand's own.
 fn brand_in_link<'r>(rules: &'r LinkRules, l: &Link) -> Option<&'r str> {
-    rules
-        .brand_words
-        .brands_in(&l.host, &l.path)
+    let foreign = |i: usize| Some(&rules.brand_terms[i]).filter(|t| !t.owns(&l.host));
+    let words = &rules.brand_words;
+    if let Some(t) = words.brands_in(&l.host, "").into_iter().find_map(foreign) {
+        return Some(t.brand.as_str());
+    }
+    // A brand named only in the path is how brands link their profiles on
+    // other platforms (`twitter.com/usps`). It is a lure when the path
+    // leads to a credential page (`evil.example/amazon/signin`), sits on a
+    // page anyone can publish (`storage.googleapis.com/fedex/...`), or
+    // spells out the brand's own domain (`evil.example/smbc.co.jp/`).
+    let lure_path =
+        credential_word(&l.path).is_some() || domain::under_any(&l.host, &rules.hosting);
+    words
+        .brands_in("", &l.path)
         .into_iter()
-        .map(|i| &rules.brand_terms[i])
-        .find(|t| !t.owns(&l.host))
+        .filter_map(foreign)
+        .find(|t| lure_path || t.own.iter().any(|d| l.path.contains(d.as_str())))
         .map(|t| t.brand.as_str())
 }
 

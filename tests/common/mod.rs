@@ -16,6 +16,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod operator;
 pub mod sink;
 pub mod smtp;
 

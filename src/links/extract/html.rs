@@ -161,12 +161,6 @@ fn scan_html(bytes: &[u8], st: &RefCell<HtmlState>) {
                     collects: false,
                 });
             }
-            let posts = el
-                .get_attribute("method")
-                .is_some_and(|m| m.trim().eq_ignore_ascii_case("post"));
-            if let Some(f) = s.forms.last_mut() {
-                f.collects = posts;
-            }
             Ok(())
         }))
         .append_element_content_handler(on_element(input, |el| {
@@ -186,8 +180,10 @@ fn scan_html(bytes: &[u8], st: &RefCell<HtmlState>) {
             } else {
                 false
             };
-            // A form with a secret field collects it, whatever its method.
-            if secret {
+            // A form collects credentials when it has a field for a secret
+            // or an account identifier, whatever its method; a newsletter's
+            // search or sign-up form posts too, but asks for neither.
+            if secret || names_an_account(el) {
                 if let Some(f) = s.forms.last_mut() {
                     f.collects = true;
                 }
@@ -224,6 +220,34 @@ fn scan_html(bytes: &[u8], st: &RefCell<HtmlState>) {
             *t = collapse_ws(&decode_entities(t));
         }
     }
+}
+
+/// An input named for an account identifier or card data.
+fn names_an_account(el: &lol_html::html_content::Element<'_, '_>) -> bool {
+    ["name", "id"].iter().any(|attr| {
+        el.get_attribute(attr).is_some_and(|v| {
+            let v = v.to_ascii_lowercase();
+            v.split(|c: char| !c.is_ascii_alphanumeric()).any(|tok| {
+                matches!(
+                    tok,
+                    "user"
+                        | "username"
+                        | "userid"
+                        | "login"
+                        | "account"
+                        | "acct"
+                        | "card"
+                        | "cardnumber"
+                        | "ccnum"
+                        | "cvv"
+                        | "cvc"
+                        | "ssn"
+                        | "iban"
+                        | "cpf"
+                ) || tok.starts_with("pass")
+            })
+        })
+    })
 }
 
 fn looks_like_code_input(el: &lol_html::html_content::Element<'_, '_>) -> bool {

@@ -72,9 +72,9 @@ pub struct Form {
     /// The action, when it resolves to an absolute http(s) URL.
     pub action: Option<Link>,
     pub origin: Origin,
-    /// The form sends what is typed into it: `method="post"`, or a password
-    /// or one-time-code field. A GET form without one (the HTML default) is
-    /// a search box or a subscription page's lookup.
+    /// The form asks for credentials: a password, one-time-code, account
+    /// or card field. Search boxes and sign-up forms (posted or not) ask
+    /// for none of these.
     pub collects: bool,
 }
 
