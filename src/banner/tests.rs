@@ -296,3 +296,13 @@ fn a_forwarded_message_keeps_its_own_text() {
     // The forwarded message, bytes and all, is as it was.
     assert!(rw.message.ends_with(format!("{inner}--f--\n").as_bytes()));
 }
+
+#[test]
+fn only_a_banner_at_the_top_counts_as_ours() {
+    let n = notice();
+    let raw = b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nhello\r\nquoted: x [kinko-milter]\r\n";
+    assert!(matches!(insert(raw, &n, 1 << 20), Outcome::Added(_)));
+    // HTML: the marker must be our table right after <body>.
+    let html = b"Content-Type: text/html; charset=utf-8\r\n\r\n<body><p>x</p><table data-kinko-banner=\"1\"></table></body>\r\n";
+    assert!(matches!(insert(html, &n, 1 << 20), Outcome::Added(_)));
+}

@@ -124,7 +124,7 @@ pub fn has_text_banner(after: &str) -> bool {
 /// Whether decoded HTML, from where the banner would go, starts with one.
 pub fn has_html_banner(after: &str) -> bool {
     let rest = after.trim_start_matches('\u{feff}').trim_start();
-    rest.get(..200.min(rest.len()))
-        .or_else(|| rest.get(..))
-        .is_some_and(|head| head.starts_with("<table") && head.contains(HTML_MARKER))
+    // Our table's first attribute is the marker.
+    rest.strip_prefix("<table ")
+        .is_some_and(|tag| tag.starts_with(HTML_MARKER))
 }
