@@ -328,10 +328,13 @@ impl Session {
         let outcome = if !self.replace_body {
             banner::Outcome::Skipped("the MTA does not offer body replacement".into())
         } else if truncated {
-            verdict
-                .reasons
-                .push(format!("no banner: message over {max} bytes"));
-            banner::Outcome::Skipped(format!("message over {max} bytes"))
+            let why = if self.msg.received > max {
+                format!("message over {max} bytes")
+            } else {
+                format!("more than {} header fields", cfg.limits.max_headers)
+            };
+            verdict.reasons.push(format!("no banner: {why}"));
+            banner::Outcome::Skipped(why)
         } else {
             let notice = banner::notice(analysis, &state.policy, cfg.actions.banner_language);
             banner::insert(raw, &notice, max)

@@ -433,4 +433,25 @@ async fn tagged_mail_body_is_replaced_with_the_banner() {
         .iter()
         .any(|a| matches!(a, EomAction::Quarantine { .. })));
     assert_eq!(body_of(&actions), None, "held mail");
+
+    // Too large to rewrite: left alone, and the reasons say so.
+    let m = start(|c| {
+        c.actions.max_action = Action::Tag;
+        c.limits.max_message_bytes = 4096;
+    })
+    .await;
+    let big = format!(
+        "From: Bank <info@bank.test>\r\nTo: user@kinko.test\r\nSubject: big\r\n\r\n{}",
+        "Hello.\r\n".repeat(1000)
+    );
+    let (actions, _) = transact(&m, "198.51.100.7".parse().unwrap(), "x@evil.test", &big).await;
+    assert_eq!(body_of(&actions), None, "oversized mail");
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, EomAction::AddHeader { name, value }
+            if name.to_str() == Ok("X-Kinko-Reasons")
+                && value.to_string_lossy().contains("no banner: message over 4096 bytes"))),
+        "{actions:?}"
+    );
 }
