@@ -77,10 +77,15 @@ pub struct Part<'a> {
 }
 
 pub fn rewrite(p: &Part, notice: &Notice) -> Change {
-    let eol = if p.header.windows(2).any(|w| w == b"\r\n") {
+    // A part whose header has no blank line after it (cut or malformed
+    // mail) has no body to put the banner in: what we wrote would read as
+    // more header.
+    let eol = if p.header.ends_with(b"\r\n\r\n") || p.header == b"\r\n" {
         "\r\n"
-    } else {
+    } else if p.header.ends_with(b"\n\n") || p.header == b"\n" {
         "\n"
+    } else {
+        return Change::Skipped("header does not end in a blank line");
     };
     let decoded = match p.cte {
         Cte::SevenBit | Cte::EightBit => p.body.to_vec(),

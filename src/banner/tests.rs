@@ -306,3 +306,20 @@ fn only_a_banner_at_the_top_counts_as_ours() {
     let html = b"Content-Type: text/html; charset=utf-8\r\n\r\n<body><p>x</p><table data-kinko-banner=\"1\"></table></body>\r\n";
     assert!(matches!(insert(html, &n, 1 << 20), Outcome::Added(_)));
 }
+
+#[test]
+fn a_header_without_a_blank_line_is_left_alone() {
+    // Found by fuzzing: all header, no body. A banner appended there would
+    // read as header, and the next pass would add another.
+    let raw = b"From: a@b.example\r\nSubject: x\r\nX-Last: y\r\n";
+    assert!(matches!(
+        insert(raw, &notice(), 1 << 20),
+        Outcome::Skipped(_)
+    ));
+    // With the blank line, and an empty body, the banner goes in.
+    let raw = b"From: a@b.example\r\nSubject: x\r\n\r\n";
+    let Outcome::Added(rw) = insert(raw, &notice(), 1 << 20) else {
+        panic!("no banner");
+    };
+    assert_eq!(insert(&rw.message, &notice(), 1 << 20), Outcome::Present);
+}
