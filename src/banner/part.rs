@@ -229,6 +229,21 @@ fn finish(p: &Part, old: &[u8], new: Vec<u8>, charset: Option<&str>, eol: &str) 
         }
         body.extend_from_slice(eol.as_bytes());
     }
+    // A field given twice is read differently by different readers: which
+    // one to change is a guess, so the part stays as it was.
+    let changing = [
+        ("Content-Type", charset.is_some()),
+        ("Content-Transfer-Encoding", cte != p.cte),
+    ];
+    for (name, _) in changing.iter().filter(|(_, c)| *c) {
+        let n = fields(p.header)
+            .iter()
+            .filter(|(_, f)| f.trim_ascii().eq_ignore_ascii_case(name.as_bytes()))
+            .count();
+        if n > 1 {
+            return Change::Skipped("a content field given twice");
+        }
+    }
     let mut fields = Vec::new();
     let mut header = p.header.to_vec();
     if let Some(cs) = charset {

@@ -323,3 +323,11 @@ fn a_header_without_a_blank_line_is_left_alone() {
     };
     assert_eq!(insert(&rw.message, &notice(), 1 << 20), Outcome::Present);
 }
+
+#[test]
+fn a_content_field_given_twice_is_not_guessed_at() {
+    // Found by fuzzing: the charset had to change, but which Content-Type
+    // a reader follows is not ours to guess.
+    let raw = b"Content-Type: text/plain; charset=utf-8\r\nSubject: x\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nhello\r\n";
+    assert!(matches!(insert(raw, &notice(), 1 << 20), Outcome::Skipped(w) if w.contains("twice")));
+}
