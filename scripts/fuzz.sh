@@ -36,6 +36,7 @@ seed attachments
 # test helper (tests/support/qr_image.rs) through the `qr_seeds` example.
 seed qr
 [ -n "$(ls fuzz/corpus/qr)" ] || cargo run -q --example qr_seeds -- fuzz/corpus/qr
+seed banner "$corpus/jp" "$corpus/phish" "$corpus/ham"
 # A whole, valid milter session as Postfix sends it, for the fuzzer to cut
 # and reorder.
 seed milter_packets

@@ -47,6 +47,8 @@ pub enum Disposition {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
     pub headers: Vec<HeaderOp>,
+    /// A new body (the warning banner in tagged mail), replacing the old.
+    pub body: Option<Vec<u8>>,
     pub disposition: Disposition,
 }
 
@@ -188,8 +190,35 @@ pub fn plan(
     };
     Plan {
         headers: ops,
+        body: None,
         disposition,
     }
+}
+
+/// Adds the banner's rewrite to the plan: the new body and the top-level
+/// fields that changed with it (`present` says whether the message has a
+/// field of that name, to change rather than add).
+pub fn add_banner(
+    plan: &mut Plan,
+    rw: crate::banner::Rewrite,
+    present: impl Fn(&str) -> bool,
+    leading_space: bool,
+) {
+    let sp = if leading_space { " " } else { "" };
+    for (name, value) in rw.header_fields {
+        let value = format!("{sp}{value}");
+        plan.headers.push(if present(&name) {
+            HeaderOp::Change {
+                name,
+                index: 1,
+                value,
+            }
+        } else {
+            HeaderOp::Add { name, value }
+        });
+    }
+    let mut message = rw.message;
+    plan.body = Some(message.split_off(rw.body_start.min(message.len())));
 }
 
 #[cfg(test)]

@@ -69,6 +69,15 @@ pub enum Fallback {
     Tempfail,
 }
 
+/// The language of the warning banner (`[actions] banner_language`).
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    #[default]
+    Ja,
+    En,
+}
+
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -105,6 +114,11 @@ pub struct ActionsConfig {
     pub dry_run_headers: bool,
     /// The most severe action to take; a verdict above it is capped.
     pub max_action: Action,
+    /// Put a warning at the top of the text of tagged mail (never of held
+    /// or rejected mail): the body is replaced through the milter.
+    pub banner: bool,
+    /// The banner's language: `ja` or `en`.
+    pub banner_language: Lang,
 }
 
 impl Default for Config {
@@ -150,6 +164,8 @@ impl Default for ActionsConfig {
             tempfail_text: "Temporary failure checking message, try again later".into(),
             dry_run_headers: true,
             max_action: Action::Reject,
+            banner: true,
+            banner_language: Lang::Ja,
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod analysis;
 pub mod attachments;
 pub mod auth;
 pub mod authserv;
+pub mod banner;
 pub mod brand;
 pub mod check;
 pub mod cli;

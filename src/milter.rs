@@ -168,6 +168,12 @@ fn negotiate(
     }
     cx.requested_actions = wanted & actions;
     let mut session = Session::new(rt);
+    // The banner replaces the body; without the action, tagged mail goes
+    // out with headers only (the session logs why).
+    if actions.contains(Actions::REPLACE_BODY) {
+        cx.requested_actions |= Actions::REPLACE_BODY;
+        session.replace_body = true;
+    }
     if opts.contains(ProtoOpts::LEADING_SPACE) {
         cx.requested_opts |= ProtoOpts::LEADING_SPACE;
         session.leading_space = true;
@@ -246,6 +252,9 @@ async fn apply(cx: &EomContext<Session>, plan: &Plan) -> Result<(), indymilter::
                     .await?
             }
         }
+    }
+    if let Some(body) = &plan.body {
+        a.replace_body(body).await?;
     }
     if let Disposition::Quarantine { reason } = &plan.disposition {
         a.quarantine(cstr(reason)).await?;

@@ -6,6 +6,7 @@
 use crate::actions::{self, Forged, Plan};
 use crate::analysis;
 use crate::auth::AuthSummary;
+use crate::banner;
 use crate::config::Config;
 use crate::findings::Action;
 use crate::indicators::{self, Indicators};
@@ -43,6 +44,8 @@ pub struct Session {
     pub leading_space: bool,
     /// Stages negotiated to need no answer (`milter::QUIET_STAGES`).
     pub quiet: indymilter::ProtoOpts,
+    /// The MTA lets us replace the body (for the banner).
+    pub replace_body: bool,
     env: Envelope,
     /// The client is in `trusted_networks` or the policy's allowed clients.
     trusted_client: bool,
@@ -84,6 +87,7 @@ impl Session {
             metrics: runtime.metrics.clone(),
             leading_space: false,
             quiet: indymilter::ProtoOpts::empty(),
+            replace_body: false,
             env: Envelope::default(),
             trusted_client: false,
             msg: Incoming::default(),
@@ -257,7 +261,7 @@ impl Session {
             .analysis_seconds
             .observe(analysis_started.elapsed().as_secs_f64());
 
-        let (verdict, analysis) = match joined {
+        let (mut verdict, analysis) = match joined {
             Ok(analysis) => {
                 let verdict =
                     verdict::decide(&analysis, &auth, &state.policy, &verdict::Settings::of(cfg));
@@ -283,9 +287,13 @@ impl Session {
                 )
             }
         };
+        let banner = analysis
+            .as_ref()
+            .filter(|_| verdict.action == Action::Tag && cfg.actions.banner)
+            .and_then(|a| self.banner(&raw, a, &state, truncated, &mut verdict));
         drop(raw);
         self.metrics.judged(analysis.as_ref(), verdict.action);
-        let plan = actions::plan(
+        let mut plan = actions::plan(
             &self.msg.forged,
             self.msg.subject.as_deref(),
             auth.header.as_deref(),
@@ -293,10 +301,58 @@ impl Session {
             &cfg.actions,
             self.leading_space,
         );
+        if let Some(rw) = banner {
+            let headers = &self.msg.headers;
+            let present = |name: &str| headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+            actions::add_banner(&mut plan, rw, present, self.leading_space);
+        }
         self.metrics
             .eom_seconds
             .observe(started.elapsed().as_secs_f64());
         Outcome { plan, verdict }
+    }
+
+    /// The banner for a tagged message, if it can go in. One that cannot
+    /// because the message is too large says so among the verdict's reasons
+    /// (and so in `X-Kinko-Reasons`); every outcome is logged.
+    fn banner(
+        &self,
+        raw: &[u8],
+        analysis: &analysis::Analysis,
+        state: &State,
+        truncated: bool,
+        verdict: &mut Verdict,
+    ) -> Option<banner::Rewrite> {
+        let cfg = &state.config;
+        let max = cfg.limits.max_message_bytes;
+        let outcome = if !self.replace_body {
+            banner::Outcome::Skipped("the MTA does not offer body replacement".into())
+        } else if truncated {
+            let why = if self.msg.received > max {
+                format!("message over {max} bytes")
+            } else {
+                format!("more than {} header fields", cfg.limits.max_headers)
+            };
+            verdict.reasons.push(format!("no banner: {why}"));
+            banner::Outcome::Skipped(why)
+        } else {
+            let notice = banner::notice(analysis, &state.policy, cfg.actions.banner_language);
+            banner::insert(raw, &notice, max)
+        };
+        match outcome {
+            banner::Outcome::Added(rw) => {
+                info!(queue_id = self.queue_id(), parts = rw.parts, "banner added");
+                Some(rw)
+            }
+            banner::Outcome::Present => {
+                info!(queue_id = self.queue_id(), "banner already present");
+                None
+            }
+            banner::Outcome::Skipped(why) => {
+                info!(queue_id = self.queue_id(), reason = %why, "banner not added");
+                None
+            }
+        }
     }
 
     async fn authenticate(&self, raw: &[u8], state: &State, truncated: bool) -> AuthSummary {

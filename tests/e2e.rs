@@ -91,6 +91,22 @@ fn infrastructure() -> Builder {
             "json-strict",
             ListenerSpec::new(named("json-strict"), "tempfail", false),
         )
+        // The same bank capped at tag: impersonations are delivered with
+        // the warning banner, in the policy's own words.
+        .milter(
+            "banner",
+            MilterSpec {
+                config: "[actions]\nmax_action = \"tag\"\n".into(),
+                policy: format!(
+                    "[policy]\nname = \"banner\"\nbanner = \"{BANK_STATEMENT}\"\n\
+                     [bands]\ntag = 30\nquarantine = 60\n"
+                ),
+            },
+        )
+        .listener(
+            "banner",
+            ListenerSpec::new(named("banner"), "tempfail", false),
+        )
         // Used by the metrics trial alone, so its counters are exact.
         .milter("metered", MilterSpec::default())
         .listener(
@@ -198,6 +214,10 @@ fn main() -> ExitCode {
         (
             "link_only_in_a_qr_code_image_is_held_with_the_url_in_evidence",
             qr_code_link_held,
+        ),
+        (
+            "tagged_impersonation_gets_banner_in_text_and_html_utf8_and_iso2022jp",
+            tagged_mail_gets_banner,
         ),
         ("metrics_scrape_moves_and_passes_promtool", metrics_scrape),
         (
@@ -592,6 +612,13 @@ fn display_name_impersonation_held(h: &Harness) -> Result<(), String> {
         h.delete_queued(&q.queue_id)?;
     }
     let held = held?;
+    // Held mail is kept as it came: the banner is for tagged mail only.
+    ensure!(
+        !h.queued_body(&held.queue_id)
+            .unwrap_or_default()
+            .contains("kinko-milter"),
+        "a held message got a banner"
+    );
     let ours = our_auth_results(&held.headers);
     ensure!(
         ours.len() == 1
@@ -616,6 +643,124 @@ fn display_name_impersonation_held(h: &Harness) -> Result<(), String> {
             && metrics.contains("kinko_impersonations_total{brand=\"test-bank\"} 1"),
         "display-name finding and impersonation of test-bank not counted"
     );
+    Ok(())
+}
+
+const BANK_STATEMENT: &str =
+    "テスト銀行は、メールやSMSのリンクからお客様の情報をお尋ねすることはありません。";
+
+/// A multipart/alternative impersonation of the test bank in `charset`:
+/// returns the message and the text and HTML it carries.
+fn alternative_mail(marker: &str, charset: &str, cte: &str) -> (Vec<u8>, String, String) {
+    let text = "テスト銀行をご利用のお客様\r\n\r\nお取引の確認をお願いいたします。\r\n";
+    let html = "<html><head><meta charset=\"x\"></head><body>\r\n<p>テスト銀行をご利用のお客様</p>\r\n<p>お取引の確認をお願いいたします。</p>\r\n</body></html>\r\n";
+    let enc = encoding_rs::Encoding::for_label(charset.as_bytes()).expect("charset");
+    let part = |sub: &str, s: &str| {
+        let bytes = enc.encode(s).0.into_owned();
+        let body = match cte {
+            "base64" => kinko_milter::header_text::base64(&bytes)
+                .as_bytes()
+                .chunks(76)
+                .flat_map(|l| [l, b"\r\n"].concat())
+                .collect(),
+            _ => bytes,
+        };
+        let mut p = format!(
+            "Content-Type: text/{sub}; charset={charset}\r\nContent-Transfer-Encoding: {cte}\r\n\r\n"
+        )
+        .into_bytes();
+        p.extend_from_slice(&body);
+        p
+    };
+    let mut raw = format!(
+        "From: {}\r\nTo: {RCPT}\r\nSubject: e2e {marker}\r\nDate: Mon, 24 Nov 2025 10:00:00 +0900\r\n\
+         Message-ID: <{marker}@e2e.test>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/alternative; boundary=\"b-{marker}\"\r\n\r\n--b-{marker}\r\n",
+        bank_name_from("info@attacker.example")
+    )
+    .into_bytes();
+    raw.extend(part("plain", text));
+    raw.extend(format!("\r\n--b-{marker}\r\n").into_bytes());
+    raw.extend(part("html", html));
+    raw.extend(format!("\r\n--b-{marker}--\r\n").into_bytes());
+    (raw, text.replace("\r\n", "\n"), html.replace("\r\n", "\n"))
+}
+
+fn tagged_mail_gets_banner(h: &Harness) -> Result<(), String> {
+    use mail_parser::{MessageParser, PartType};
+    for (charset, cte) in [("utf-8", "base64"), ("iso-2022-jp", "7bit")] {
+        let marker = common::unique("banner");
+        let (raw, text, html) = alternative_mail(&marker, charset, cte);
+        let raw = dkim_sign(&raw, "attacker.example", SELECTOR)?;
+        let r = h.send("banner", "bounce@attacker.example", RCPT, &raw, None)?;
+        ensure!(r.accepted(), "{charset}: {r}");
+        let got = h.wait_delivered(&marker)?;
+        ensure!(
+            header_values(&got, "X-Kinko-Verdict") == ["tag"],
+            "{charset}: tagged:\n{}",
+            head(&got)
+        );
+        // Written from what was verified before the body changed.
+        let ours = our_auth_results(&got);
+        ensure!(
+            ours.len() == 1 && ours[0].contains("dkim=pass"),
+            "{charset}: {ours:?}"
+        );
+        // Each part stays in its own charset: the banner fits both.
+        ensure!(
+            got.to_ascii_lowercase()
+                .matches(&format!("charset={charset}"))
+                .count()
+                == 2,
+            "{charset}: parts keep their charset:\n{got}"
+        );
+        let msg = MessageParser::default()
+            .parse(got.as_bytes())
+            .ok_or("delivered mail does not parse")?;
+        let (mut plain, mut htmls) = (Vec::new(), Vec::new());
+        for p in &msg.parts {
+            match &p.body {
+                PartType::Text(t) => plain.push(t.replace("\r\n", "\n")),
+                PartType::Html(t) => htmls.push(t.replace("\r\n", "\n")),
+                _ => {}
+            }
+        }
+        ensure!(
+            plain.len() == 1 && htmls.len() == 1,
+            "{charset}: one text and one HTML part:\n{got}"
+        );
+        let p = &plain[0];
+        let first = p.lines().next().unwrap_or("");
+        ensure!(
+            first.starts_with("【ご注意】") && first.ends_with("[kinko-milter]"),
+            "{charset}: text banner on top: {p}"
+        );
+        ensure!(
+            p.contains("「テスト銀行」を名乗っていますが") && p.contains(BANK_STATEMENT),
+            "{charset}: banner names the brand and says the bank's words: {p}"
+        );
+        ensure!(
+            p.trim_end().ends_with(&format!("\n\n{}", text.trim_end())),
+            "{charset}: the original text follows, intact: {p}"
+        );
+        let hb = &htmls[0];
+        let start = hb
+            .find("<table data-kinko-banner")
+            .ok_or(format!("{charset}: no HTML banner: {hb}"))?;
+        let end = hb[start..]
+            .find("</table>\n")
+            .map(|e| start + e + 9)
+            .ok_or("unended banner")?;
+        ensure!(
+            hb[start..end].contains(BANK_STATEMENT) && hb[start..end].contains("テスト銀行"),
+            "{charset}: HTML banner words: {hb}"
+        );
+        let without = format!("{}{}", &hb[..start], &hb[end..]);
+        ensure!(
+            without.trim_end() == html.trim_end() && hb[..start].ends_with("<body>"),
+            "{charset}: banner right after <body>, the rest intact:\n{hb}"
+        );
+    }
     Ok(())
 }
 

@@ -361,3 +361,97 @@ async fn results_of_a_trusted_upstream_are_used_instead_of_dns() {
     let (_, status) = transact(&m, "198.51.100.7".parse().unwrap(), "x@evil.test", &raw).await;
     assert_eq!(status, Status::Accept);
 }
+
+/// Tagged mail gets the banner through body replacement; the headers that
+/// must change with it (a US-ASCII part turned UTF-8) are added. Held mail,
+/// and tagged mail with `banner = false`, keep their body.
+#[tokio::test]
+async fn tagged_mail_body_is_replaced_with_the_banner() {
+    use kinko_milter::findings::Action;
+    let body_of = |actions: &[EomAction]| -> Option<Vec<u8>> {
+        let chunks: Vec<u8> = actions
+            .iter()
+            .filter_map(|a| match a {
+                EomAction::ReplaceBody { chunk } => Some(chunk.to_vec()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        (!chunks.is_empty()).then_some(chunks)
+    };
+    let raw = message("Bank <info@bank.test>", "urgent", "");
+    let m = start(|c| c.actions.max_action = Action::Tag).await;
+    let (actions, status) =
+        transact(&m, "198.51.100.7".parse().unwrap(), "x@evil.test", &raw).await;
+    assert_eq!(status, Status::Accept);
+    let body = body_of(&actions).expect("body replaced");
+    let added: Vec<(String, String)> = actions
+        .iter()
+        .filter_map(|a| match a {
+            EomAction::AddHeader { name, value } => Some((
+                name.to_string_lossy().into_owned(),
+                value.to_string_lossy().into_owned(),
+            )),
+            _ => None,
+        })
+        .collect();
+    let ct = added.iter().find(|(n, _)| n == "Content-Type");
+    let cte = added.iter().find(|(n, _)| n == "Content-Transfer-Encoding");
+    assert_eq!(
+        (ct.map(|c| c.1.as_str()), cte.map(|c| c.1.as_str())),
+        (
+            Some(" text/plain; charset=UTF-8"),
+            Some(" quoted-printable")
+        ),
+        "{added:?}"
+    );
+    // The new body, under the new fields, reads as the banner and then the
+    // original text.
+    let mut rebuilt = b"Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n".to_vec();
+    rebuilt.extend_from_slice(&body);
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&rebuilt)
+        .unwrap();
+    let text = parsed.body_text(0).unwrap();
+    assert!(text.starts_with("【ご注意】"), "{text}");
+    assert!(text.ends_with("\r\nHello.\r\n"), "{text}");
+
+    let m = start(|c| {
+        c.actions.max_action = Action::Tag;
+        c.actions.banner = false;
+    })
+    .await;
+    let (actions, _) = transact(&m, "198.51.100.7".parse().unwrap(), "x@evil.test", &raw).await;
+    assert!(actions.iter().any(
+        |a| matches!(a, EomAction::AddHeader { value, .. } if value.to_string_lossy() == " tag")
+    ));
+    assert_eq!(body_of(&actions), None, "banner = false");
+
+    let m = start(|c| c.actions.max_action = Action::Quarantine).await;
+    let (actions, _) = transact(&m, "198.51.100.7".parse().unwrap(), "x@evil.test", &raw).await;
+    assert!(actions
+        .iter()
+        .any(|a| matches!(a, EomAction::Quarantine { .. })));
+    assert_eq!(body_of(&actions), None, "held mail");
+
+    // Too large to rewrite: left alone, and the reasons say so.
+    let m = start(|c| {
+        c.actions.max_action = Action::Tag;
+        c.limits.max_message_bytes = 4096;
+    })
+    .await;
+    let big = format!(
+        "From: Bank <info@bank.test>\r\nTo: user@kinko.test\r\nSubject: big\r\n\r\n{}",
+        "Hello.\r\n".repeat(1000)
+    );
+    let (actions, _) = transact(&m, "198.51.100.7".parse().unwrap(), "x@evil.test", &big).await;
+    assert_eq!(body_of(&actions), None, "oversized mail");
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, EomAction::AddHeader { name, value }
+            if name.to_str() == Ok("X-Kinko-Reasons")
+                && value.to_string_lossy().contains("no banner: message over 4096 bytes"))),
+        "{actions:?}"
+    );
+}

@@ -31,6 +31,9 @@ pub struct PolicyData {
     pub lure_asks: Vec<String>,
     pub lure_pressures: Vec<String>,
     pub allow: Allow,
+    /// The banner's statement for mail that claims no brand with one of its
+    /// own (`[policy] banner`).
+    pub banner: Option<String>,
 }
 
 /// Minimum score for each action. `None` means the action is never reached by score.
@@ -78,6 +81,9 @@ pub struct Brand {
     pub authorized: Vec<String>,
     /// Minimum action when this brand is impersonated.
     pub action: Option<Action>,
+    /// The brand's own words to its customers, shown in the banner of
+    /// tagged mail that claims it.
+    pub banner: Option<String>,
 }
 
 #[derive(Debug, Clone)]

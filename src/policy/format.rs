@@ -56,6 +56,9 @@ struct Meta {
     name: String,
     #[serde(default)]
     version: Option<String>,
+    /// The banner's default statement.
+    #[serde(default)]
+    banner: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -121,6 +124,8 @@ struct BrandFile {
     #[serde(default)]
     authorized: Vec<Spanned<String>>,
     action: Option<Action>,
+    /// The brand's statement in the banner of tagged mail claiming it.
+    banner: Option<String>,
     /// Words that name the brand inside someone else's URL; replaces the
     /// words derived from its domains and names when those are common words.
     link_words: Option<Vec<String>>,
@@ -174,6 +179,7 @@ pub(super) struct Builder {
     lure_asks: Vec<String>,
     lure_pressures: Vec<String>,
     brands: Vec<Brand>,
+    banner: Option<String>,
     link_words: HashMap<String, Vec<String>>,
     allow_sender: HashMap<String, String>,
     allow_dkim: HashMap<String, String>,
@@ -204,6 +210,9 @@ impl Builder {
     /// and kinko_policy_info say exactly what is in force.
     fn add_meta(&mut self, meta: Option<Meta>) {
         if let Some(meta) = meta {
+            if let Some(b) = meta.banner.filter(|b| !b.trim().is_empty()) {
+                self.banner = Some(b.trim().to_string());
+            }
             let join = |a: Option<String>, b: String| match a {
                 Some(a) if a != b => format!("{a}+{b}"),
                 _ => b,
@@ -490,6 +499,10 @@ impl Builder {
                 domains,
                 authorized,
                 action: bf.action,
+                banner: bf
+                    .banner
+                    .map(|b| b.trim().to_string())
+                    .filter(|b| !b.is_empty()),
             });
         }
         Ok(())
@@ -535,6 +548,7 @@ impl Builder {
                 dkim_domains: self.allow_dkim,
                 client_networks: self.allow_net,
             },
+            banner: self.banner,
         }
     }
 }

@@ -36,6 +36,8 @@ pub struct Policy {
     pub links: LinkRules,
     pub lures: LureIndex,
     pub allow: Allow,
+    /// The banner's default statement (`[policy] banner`).
+    pub banner: Option<String>,
 }
 
 impl fmt::Debug for Policy {
@@ -190,6 +192,7 @@ impl Policy {
             links,
             lures: LureIndex::new(&data.lure_asks, &data.lure_pressures),
             allow: data.allow,
+            banner: data.banner,
         })
     }
 

@@ -420,6 +420,11 @@ impl Harness {
         &self.postfix.conf
     }
 
+    /// The body of a queued message, as `postcat -b` prints it.
+    pub fn queued_body(&self, queue_id: &str) -> Result<String, String> {
+        self.postfix.run("postcat", &["-bq", queue_id])
+    }
+
     /// Removes a message from the queue (`postsuper -d`).
     pub fn delete_queued(&self, queue_id: &str) -> Result<(), String> {
         self.postfix.run("postsuper", &["-d", queue_id]).map(|_| ())

@@ -1,0 +1,333 @@
+//! Each structure × charset × transfer encoding × line end: the new message
+//! decodes (by mail-parser, not by our code) to the banner followed by the
+//! original text, every other part is byte-identical, and a second pass
+//! adds nothing.
+
+use super::*;
+use mail_parser::MessageParser;
+
+const TEXT: &str = "お客様各位\nきんこ信用金庫です。口座の確認をお願いします。\nhttps://kinko-shinkin.example/login\n";
+const HTML: &str = "<html><head><title>確認</title></head>\n<body style=\"margin:0\">\n<p>お客様各位</p>\n<p>きんこ信用金庫です。<a href=\"https://x.example/\">ログイン</a></p>\n</body></html>\n";
+const ATTACHMENT: &str = "Content-Type: application/pdf; name=\"a.pdf\"\nContent-Disposition: attachment; filename=\"a.pdf\"\nContent-Transfer-Encoding: base64\n\nJVBERi0xLjQKJcfsj6IKMSAwIG9iago8PC9UeXBlL0NhdGFsb2c+PgplbmRvYmoK\n";
+const IMAGE: &str = "Content-Type: image/png\nContent-ID: <logo>\nContent-Transfer-Encoding: base64\n\niVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg==\n";
+
+fn notice() -> Notice {
+    Notice {
+        lang: Lang::Ja,
+        brand: Some("きんこ信用金庫".into()),
+        statement: Some(
+            "当金庫が、メールやSMSのリンクからお客様の情報の入力をお願いすることはありません。"
+                .into(),
+        ),
+    }
+}
+
+fn encode(charset: &str, cte: &str, text: &str) -> String {
+    let enc = encoding_rs::Encoding::for_label(charset.as_bytes()).unwrap();
+    let crlf = text.replace('\n', "\r\n");
+    let (bytes, _, bad) = enc.encode(&crlf);
+    assert!(!bad);
+    let body = match cte {
+        "base64" => {
+            let s = data_encoding::BASE64.encode(&bytes);
+            s.as_bytes()
+                .chunks(76)
+                .map(|c| format!("{}\n", std::str::from_utf8(c).unwrap()))
+                .collect::<String>()
+        }
+        "quoted-printable" => String::from_utf8(quoted_printable::encode(&bytes))
+            .unwrap()
+            .replace("\r\n", "\n"),
+        // 8bit and (for the 8-bit charsets, as real Japanese mail does) 7bit.
+        _ => unsafe { String::from_utf8_unchecked(bytes.to_vec()) }.replace("\r\n", "\n"),
+    };
+    body
+}
+
+fn text_part(sub: &str, charset: &str, cte: &str, text: &str) -> String {
+    format!(
+        "Content-Type: text/{sub}; charset=\"{charset}\"\nContent-Transfer-Encoding: {cte}\n\n{}",
+        encode(charset, cte, text)
+    )
+}
+
+fn multipart(kind: &str, boundary: &str, parts: &[String]) -> String {
+    let mut s = format!("Content-Type: multipart/{kind}; boundary=\"{boundary}\"\n\n");
+    for p in parts {
+        s.push_str(&format!("--{boundary}\n{p}"));
+    }
+    s.push_str(&format!("--{boundary}--\n"));
+    s
+}
+
+/// A whole message (bytes, since 8-bit charsets are not UTF-8).
+fn message(structure: &str, charset: &str, cte: &str, eol: &str) -> Vec<u8> {
+    let plain = text_part("plain", charset, cte, TEXT);
+    let html = text_part("html", charset, cte, HTML);
+    let body = match structure {
+        "plain" => plain,
+        "html" => html,
+        "alternative" => multipart("alternative", "b1", &[plain, html]),
+        "mixed" => multipart(
+            "mixed",
+            "m1",
+            &[
+                multipart("alternative", "a1", &[plain, html]),
+                ATTACHMENT.to_string(),
+            ],
+        ),
+        "nested" => multipart(
+            "mixed",
+            "m2",
+            &[
+                multipart(
+                    "alternative",
+                    "a2",
+                    &[
+                        plain,
+                        multipart("related", "r2", &[html, IMAGE.to_string()]),
+                    ],
+                ),
+                ATTACHMENT.to_string(),
+            ],
+        ),
+        _ => unreachable!(),
+    };
+    let raw = format!(
+        "From: =?UTF-8?B?44GN44KT44GT?= <info@evil.example>\nTo: u@kinko.test\nSubject: test\nMIME-Version: 1.0\n{body}"
+    );
+    let bytes: Vec<u8> = raw.into_bytes();
+    if eol == "\r\n" {
+        let mut out = Vec::new();
+        for &b in &bytes {
+            if b == b'\n' {
+                out.push(b'\r');
+            }
+            out.push(b);
+        }
+        out
+    } else {
+        bytes
+    }
+}
+
+fn lf(s: &str) -> String {
+    s.replace("\r\n", "\n")
+}
+
+/// The decoded text/plain and text/html bodies, in order.
+fn bodies(raw: &[u8]) -> (Vec<String>, Vec<String>) {
+    let m = MessageParser::default().parse(raw).unwrap();
+    let mut plain = Vec::new();
+    let mut html = Vec::new();
+    for p in &m.parts {
+        match &p.body {
+            PartType::Text(t) => plain.push(lf(t)),
+            PartType::Html(t) => html.push(lf(t)),
+            _ => {}
+        }
+    }
+    (plain, html)
+}
+
+/// Byte ranges of the parts that are not text, with their bytes.
+fn other_parts(raw: &[u8]) -> Vec<Vec<u8>> {
+    let m = MessageParser::default().parse(raw).unwrap();
+    m.parts
+        .iter()
+        .filter(|p| {
+            !matches!(
+                p.body,
+                PartType::Text(_) | PartType::Html(_) | PartType::Multipart(_)
+            )
+        })
+        .map(|p| raw[p.offset_header as usize..p.offset_end as usize].to_vec())
+        .collect()
+}
+
+#[test]
+fn every_structure_charset_and_encoding_keeps_the_text_and_gains_the_banner() {
+    let n = notice();
+    let banner_text = lf(&wording::text(&n, "\n"));
+    let banner_html = lf(&wording::html(&n, "\n"));
+    let mut checked = 0;
+    for structure in ["plain", "html", "alternative", "mixed", "nested"] {
+        for charset in ["utf-8", "iso-2022-jp", "shift_jis", "euc-jp"] {
+            for cte in ["7bit", "8bit", "quoted-printable", "base64"] {
+                for eol in ["\r\n", "\n"] {
+                    let what = format!("{structure} {charset} {cte} {eol:?}");
+                    let raw = message(structure, charset, cte, eol);
+                    let Outcome::Added(rw) = insert(&raw, &n, 1 << 20) else {
+                        panic!("{what}: no banner: {:?}", insert(&raw, &n, 1 << 20));
+                    };
+                    let (old_plain, old_html) = bodies(&raw);
+                    let (new_plain, new_html) = bodies(&rw.message);
+                    assert_eq!(old_plain.len(), new_plain.len(), "{what}");
+                    assert_eq!(old_html.len(), new_html.len(), "{what}");
+                    for (old, new) in old_plain.iter().zip(&new_plain) {
+                        assert_eq!(lf(TEXT).trim_end(), old.trim_end(), "{what}: test input");
+                        assert_eq!(format!("{banner_text}{old}"), *new, "{what}");
+                    }
+                    for (old, new) in old_html.iter().zip(&new_html) {
+                        let body = "<body style=\"margin:0\">";
+                        let want = old.replacen(body, &format!("{body}{banner_html}"), 1);
+                        assert_eq!(want, *new, "{what}");
+                    }
+                    assert_eq!(other_parts(&raw), other_parts(&rw.message), "{what}");
+                    // Up to the first text part and the header, nothing moved.
+                    assert_eq!(raw[..rw.body_start], rw.message[..rw.body_start], "{what}");
+                    assert!(
+                        rw.header_fields.is_empty(),
+                        "{what}: {:?}",
+                        rw.header_fields
+                    );
+                    assert_eq!(insert(&rw.message, &n, 1 << 20), Outcome::Present, "{what}");
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(checked, 5 * 4 * 4 * 2);
+}
+
+#[test]
+fn text_that_cannot_hold_the_banner_turns_to_utf8_with_its_headers() {
+    let raw = b"From: a@b.example\r\nSubject: x\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nDear customer,\r\nplease log in.\r\n";
+    let Outcome::Added(rw) = insert(raw, &notice(), 1 << 20) else {
+        panic!("no banner");
+    };
+    assert_eq!(
+        rw.header_fields,
+        vec![
+            (
+                "Content-Type".to_string(),
+                "text/plain; charset=UTF-8".to_string()
+            ),
+            (
+                "Content-Transfer-Encoding".to_string(),
+                "quoted-printable".to_string()
+            ),
+        ]
+    );
+    let (plain, _) = bodies(&rw.message);
+    assert_eq!(
+        plain,
+        vec![format!(
+            "{}Dear customer,\nplease log in.\n",
+            lf(&wording::text(&notice(), "\n"))
+        )]
+    );
+    // The header block in the message says the same as the fields.
+    let head = String::from_utf8_lossy(&rw.message[..rw.body_start]);
+    assert!(
+        head.contains("Content-Transfer-Encoding: quoted-printable\r\n"),
+        "{head}"
+    );
+    assert!(rw.message[rw.body_start..].is_ascii());
+}
+
+#[test]
+fn html_in_a_narrow_charset_takes_character_references() {
+    let raw =
+        b"Content-Type: text/html; charset=iso-8859-1\r\n\r\n<html><body>Caf\xe9</body></html>\r\n";
+    let Outcome::Added(rw) = insert(raw, &notice(), 1 << 20) else {
+        panic!("no banner");
+    };
+    assert!(rw.header_fields.is_empty());
+    let (_, html) = bodies(&rw.message);
+    assert!(html[0].contains("&#12371;"), "{}", html[0]); // こ
+    assert!(
+        html[0].ends_with("</table>\r\nCafé</body></html>\r\n")
+            || html[0].ends_with("</table>\nCafé</body></html>\n"),
+        "{}",
+        html[0]
+    );
+}
+
+#[test]
+fn english_generic_banner_without_a_brand() {
+    let n = Notice {
+        lang: Lang::En,
+        brand: None,
+        statement: None,
+    };
+    let raw = b"Content-Type: text/plain\r\n\r\nhello\r\n";
+    let Outcome::Added(rw) = insert(raw, &n, 1 << 20) else {
+        panic!("no banner");
+    };
+    // English fits US-ASCII: no header change.
+    assert!(rw.header_fields.is_empty());
+    let text = String::from_utf8(rw.message[rw.body_start..].to_vec()).unwrap();
+    assert!(text.starts_with("WARNING:"), "{text}");
+    assert!(text.contains("suspicious link"), "{text}");
+    assert!(text.ends_with("\r\n\r\nhello\r\n"), "{text}");
+}
+
+#[test]
+fn bounded_undecodable_and_attachment_only_mail_is_left_alone() {
+    let n = notice();
+    let raw = message("alternative", "utf-8", "8bit", "\r\n");
+    assert!(matches!(insert(&raw, &n, raw.len() - 1), Outcome::Skipped(w) if w.contains("over")));
+    // Invalid UTF-8 in a part declared UTF-8: never guessed at.
+    let bad = b"Content-Type: text/plain; charset=utf-8\r\n\r\n\xff\xfe broken\r\n";
+    assert!(matches!(insert(bad, &n, 1 << 20), Outcome::Skipped(_)));
+    let only = format!("Content-Type: multipart/mixed; boundary=x\n\n--x\n{ATTACHMENT}--x--\n");
+    assert!(
+        matches!(insert(only.as_bytes(), &n, 1 << 20), Outcome::Skipped(w) if w.contains("no readable"))
+    );
+    assert!(matches!(insert(b"", &n, 1 << 20), Outcome::Skipped(_)));
+}
+
+#[test]
+fn a_forwarded_message_keeps_its_own_text() {
+    let inner = "From: x@y.example\nContent-Type: text/plain; charset=utf-8\n\ninner text\n";
+    let raw = format!(
+        "Content-Type: multipart/mixed; boundary=f\n\n--f\nContent-Type: text/plain; charset=utf-8\n\nouter\n--f\nContent-Type: message/rfc822\n\n{inner}--f--\n"
+    );
+    let Outcome::Added(rw) = insert(raw.as_bytes(), &notice(), 1 << 20) else {
+        panic!("no banner");
+    };
+    assert_eq!(rw.parts, 1);
+    let (plain, _) = bodies(&rw.message);
+    assert_eq!(
+        plain,
+        vec![format!("{}outer", lf(&wording::text(&notice(), "\n")))]
+    );
+    // The forwarded message, bytes and all, is as it was.
+    assert!(rw.message.ends_with(format!("{inner}--f--\n").as_bytes()));
+}
+
+#[test]
+fn only_a_banner_at_the_top_counts_as_ours() {
+    let n = notice();
+    let raw = b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nhello\r\nquoted: x [kinko-milter]\r\n";
+    assert!(matches!(insert(raw, &n, 1 << 20), Outcome::Added(_)));
+    // HTML: the marker must be our table right after <body>.
+    let html = b"Content-Type: text/html; charset=utf-8\r\n\r\n<body><p>x</p><table data-kinko-banner=\"1\"></table></body>\r\n";
+    assert!(matches!(insert(html, &n, 1 << 20), Outcome::Added(_)));
+}
+
+#[test]
+fn a_header_without_a_blank_line_is_left_alone() {
+    // Found by fuzzing: all header, no body. A banner appended there would
+    // read as header, and the next pass would add another.
+    let raw = b"From: a@b.example\r\nSubject: x\r\nX-Last: y\r\n";
+    assert!(matches!(
+        insert(raw, &notice(), 1 << 20),
+        Outcome::Skipped(_)
+    ));
+    // With the blank line, and an empty body, the banner goes in.
+    let raw = b"From: a@b.example\r\nSubject: x\r\n\r\n";
+    let Outcome::Added(rw) = insert(raw, &notice(), 1 << 20) else {
+        panic!("no banner");
+    };
+    assert_eq!(insert(&rw.message, &notice(), 1 << 20), Outcome::Present);
+}
+
+#[test]
+fn a_content_field_given_twice_is_not_guessed_at() {
+    // Found by fuzzing: the charset had to change, but which Content-Type
+    // a reader follows is not ours to guess.
+    let raw = b"Content-Type: text/plain; charset=utf-8\r\nSubject: x\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nhello\r\n";
+    assert!(matches!(insert(raw, &notice(), 1 << 20), Outcome::Skipped(w) if w.contains("twice")));
+}
