@@ -31,7 +31,25 @@ pub struct Analysis {
     pub from_domain: Option<String>,
     /// Whether the kept bytes were cut at `max_message_bytes`.
     pub truncated: bool,
+    /// Where the mail links off the protected brands' sites (text links and
+    /// QR codes alike), in order, at most [`MAX_OFFSITE`]: the indicators
+    /// of flagged mail are read from here rather than by parsing again.
+    /// Not serialised: unreduced URLs may name the recipient.
+    #[serde(skip)]
+    pub offsite: Vec<Offsite>,
 }
+
+/// One link off the protected brands' sites, as extracted (not yet reduced
+/// for sharing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offsite {
+    pub host: String,
+    pub url: String,
+}
+
+/// Off-site links an analysis keeps: more than the indicators report, so
+/// duplicates of one URL do not crowd out the others.
+pub const MAX_OFFSITE: usize = 32;
 
 /// Kinds that mean "this mail asks for credentials". A lure counts: its
 /// wording asks for them even when the link hides the login path.
@@ -140,7 +158,7 @@ pub fn analyze(
     let msg = parse(raw);
     let mail = mail(&msg, env, auth, policy);
     let bounds = limits.bounds();
-    let mut findings = findings(&mail, policy, &bounds);
+    let (mut findings, offsite) = findings_and_offsite(&mail, policy, &bounds);
     if truncated {
         findings.push(Finding::new(
             FindingKind::Truncated,
@@ -160,12 +178,23 @@ pub fn analyze(
         score,
         from_domain: mail.from_domain,
         truncated,
+        offsite,
     }
 }
 
 /// Every analyser's findings, in a fixed order: authentication, sender,
 /// links, lure wording, then what extraction had to leave out.
+#[cfg(test)]
 pub(crate) fn findings(mail: &Mail, policy: &Policy, bounds: &Bounds) -> Vec<Finding> {
+    findings_and_offsite(mail, policy, bounds).0
+}
+
+/// [`findings`], and the links off the protected brands' sites.
+fn findings_and_offsite(
+    mail: &Mail,
+    policy: &Policy,
+    bounds: &Bounds,
+) -> (Vec<Finding>, Vec<Offsite>) {
     let mut findings = results::findings(mail.auth);
     let sender_rules = SenderRules {
         index: &policy.brand_index,
@@ -187,6 +216,17 @@ pub(crate) fn findings(mail: &Mail, policy: &Policy, bounds: &Bounds) -> Vec<Fin
         })
         .collect();
     findings.extend(lure::analyse(mail, &destinations, &policy.lures));
+    let offsite = x
+        .links
+        .iter()
+        .zip(&destinations)
+        .filter(|(l, d)| !d.official && !l.returned)
+        .map(|(l, _)| Offsite {
+            host: l.host.clone(),
+            url: l.url.clone(),
+        })
+        .take(MAX_OFFSITE)
+        .collect();
     findings.extend(links::truncation(&x));
     // The brand itself and allowlisted senders are authorised to send
     // files, once authentication shows the mail is theirs.
@@ -204,7 +244,7 @@ pub(crate) fn findings(mail: &Mail, policy: &Policy, bounds: &Bounds) -> Vec<Fin
         &findings,
         &policy.brand_index,
     ));
-    findings
+    (findings, offsite)
 }
 
 /// Claims strong enough to say who the mail is from.

@@ -7,10 +7,8 @@
 //! carry the victim's address there), and a path naming an address is cut
 //! to `/`.
 
-use crate::analysis::{self, Analysis};
+use crate::analysis::Analysis;
 use crate::findings::FindingKind;
-use crate::limits::Limits;
-use crate::policy::Policy;
 pub use crate::sanitize::shareable_url;
 use serde::Serialize;
 
@@ -32,8 +30,7 @@ fn lookalike_sender(kind: FindingKind) -> bool {
 }
 
 /// The indicators of one message; the caller decides that it is flagged.
-/// Costs a second parse and link extraction, which only flagged mail pays.
-pub fn of(raw: &[u8], analysis: &Analysis, policy: &Policy, limits: &Limits) -> Indicators {
+pub fn of(analysis: &Analysis) -> Indicators {
     let mut out = Indicators::default();
     if let Some(d) = &analysis.from_domain {
         if analysis.findings.iter().any(|f| lookalike_sender(f.kind)) {
@@ -41,12 +38,7 @@ pub fn of(raw: &[u8], analysis: &Analysis, policy: &Policy, limits: &Limits) -> 
                 .push(crate::sanitize::one_line(d, 253));
         }
     }
-    let msg = analysis::parse(raw);
-    let x = crate::links::extract(&msg, &limits.bounds());
-    for link in &x.links {
-        if link.returned || policy.brand_index.official_brand(&link.host).is_some() {
-            continue;
-        }
+    for link in &analysis.offsite {
         let Some(url) = shareable_url(&link.url) else {
             continue;
         };

@@ -267,7 +267,7 @@ impl Session {
                     verdict::decide(&analysis, &auth, &state.policy, &verdict::Settings::of(cfg));
                 // Flagged mail only: the report and export read these.
                 let indicators = if verdict.policy_action >= Action::Tag {
-                    indicators::of(&raw, &analysis, &state.policy, &cfg.limits)
+                    indicators::of(&analysis)
                 } else {
                     Indicators::default()
                 };

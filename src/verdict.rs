@@ -236,6 +236,7 @@ mod tests {
             score: 240,
             from_domain: Some("attacker.example".into()),
             truncated: false,
+            offsite: Vec::new(),
         };
         let settings = Settings {
             max_action: Action::Reject,
