@@ -144,6 +144,7 @@ pub fn mail<'a>(
         official_sender,
         subject: message::subject(msg),
         from_name: message::from_name(msg),
+        body_head: Default::default(),
     }
 }
 
@@ -311,8 +312,7 @@ fn impersonation(
                 .map(|d| format!("replies go to {d}, not the brand's"))
         })
         .or_else(|| {
-            let body = mail.msg.body_text(0)?;
-            contact::phone_number(&body).map(|n| format!("a number to call, {n}"))
+            contact::phone_number(mail.body_head()).map(|n| format!("a number to call, {n}"))
         })?;
     Some(
         Finding::new(

@@ -9,9 +9,6 @@ use crate::message::Mail;
 use regex::Regex;
 use std::sync::OnceLock;
 
-/// Characters of body text searched for a number: where a lure puts it.
-const MAX_TEXT: usize = 8 * 1024;
-
 fn phone_pattern() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
@@ -27,14 +24,11 @@ fn phone_pattern() -> &'static Regex {
     })
 }
 
-/// The first phone number in the opening of `text`, as written.
+/// The first phone number in `text` (the body's opening, where a lure puts
+/// it: [`crate::message::Mail::body_head`]), as written.
 pub fn phone_number(text: &str) -> Option<String> {
-    let mut end = text.len().min(MAX_TEXT);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
     phone_pattern()
-        .find(&text[..end])
+        .find(text)
         .map(|m| m.as_str().trim().to_string())
 }
 

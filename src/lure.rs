@@ -19,11 +19,6 @@ use crate::message::Mail;
 use crate::normalize;
 use aho_corasick::{AhoCorasick, MatchKind};
 
-/// Bytes of body text scanned: a lure is short and sits at the top, where
-/// the reader sees it; the same words in a newsletter's tenth article
-/// (a security digest on "credit card details") are talk, not a request.
-const MAX_TEXT: usize = 8 * 1024;
-
 /// Folded bytes a `*` in a phrase may stand for: a few words in Latin
 /// script (`verify * account` holds "verify your Apple ID account"), about
 /// ten characters in Japanese (`アカウント*確認` holds "アカウント情報の確認").
@@ -144,15 +139,6 @@ fn in_order(parts: &[Vec<(usize, usize)>]) -> bool {
     !ends.is_empty()
 }
 
-/// The start of `s`, at most `max` bytes, cut at a character boundary.
-fn head(s: &str, max: usize) -> &str {
-    let mut end = s.len().min(max);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
-
 /// Where one link of the message leads, as far as lure wording cares.
 #[derive(Debug, Clone, Copy)]
 pub struct Destination<'a> {
@@ -179,9 +165,7 @@ pub fn analyse(mail: &Mail, links: &[Destination], index: &LureIndex) -> Vec<Fin
         text.push_str(s);
         text.push('\n');
     }
-    if let Some(body) = mail.msg.body_text(0) {
-        text.push_str(head(&body, MAX_TEXT));
-    }
+    text.push_str(mail.body_head());
     let lure = index.scan(&text);
     if !lure.is_lure() {
         return out;
@@ -404,11 +388,5 @@ mod tests {
         let far = format!("verify {} account", "and so on ".repeat(10));
         assert!(ix.scan(&far).asks.is_empty());
         assert!(ix.scan("account to verify").asks.is_empty());
-    }
-
-    #[test]
-    fn head_cuts_at_a_character_boundary() {
-        assert_eq!(head("本人確認", 4), "本");
-        assert_eq!(head("abc", 10), "abc");
     }
 }

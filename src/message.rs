@@ -73,6 +73,37 @@ pub struct Mail<'a> {
     pub subject: Option<String>,
     /// The From display name as the reader's client shows it (see [`from_name`]).
     pub from_name: Option<String>,
+    /// The start of the readable body, read once when an analyser first asks
+    /// (see [`Mail::body_head`]).
+    pub body_head: std::cell::OnceCell<String>,
+}
+
+/// Bytes of readable body text the analysers read: greetings, lure wording
+/// and numbers to call sit at the top, where the reader sees them; the same
+/// words in a newsletter's tenth article are talk, not a request.
+pub const BODY_HEAD_BYTES: usize = 8 * 1024;
+
+impl Mail<'_> {
+    /// The first [`BODY_HEAD_BYTES`] of the first readable body part as text
+    /// (HTML converted), cut at a character boundary. Converting HTML is
+    /// costly, so it is done at most once per message, and only when asked.
+    pub fn body_head(&self) -> &str {
+        self.body_head.get_or_init(|| {
+            self.msg
+                .body_text(0)
+                .map(|b| head(&b, BODY_HEAD_BYTES).to_string())
+                .unwrap_or_default()
+        })
+    }
+}
+
+/// The start of `s`, at most `max` bytes, cut at a character boundary.
+pub fn head(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 /// The Subject as a reader's client shows it (see [`reread`]).
@@ -191,6 +222,12 @@ mod tests {
             msg.from().and_then(|f| f.first()).and_then(|a| a.address()),
             Some("info@example.net")
         );
+    }
+
+    #[test]
+    fn head_cuts_at_a_character_boundary() {
+        assert_eq!(head("本人確認", 4), "本");
+        assert_eq!(head("abc", 10), "abc");
     }
 
     #[test]

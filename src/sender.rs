@@ -69,8 +69,7 @@ const GREETING_CHARS: usize = 300;
 /// A body that opens by greeting the reader as a brand's customer, from a
 /// sender that is not the brand.
 fn greeting_claim(mail: &Mail, rules: &SenderRules) -> Option<Finding> {
-    let body = mail.msg.body_text(0)?;
-    let head: String = body.chars().take(GREETING_CHARS).collect();
+    let head: String = mail.body_head().chars().take(GREETING_CHARS).collect();
     let (brand_id, name) = rules.index.greeting_claim(&head)?;
     let brand = rules.brand(brand_id)?;
     if sender_is_brand(mail, brand) {
