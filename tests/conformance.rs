@@ -16,7 +16,7 @@ use dns_server::Transport;
 use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::rdata::{CNAME, MX, PTR, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
-use kinko_milter::auth::{Authenticator, LocalPolicy, Res};
+use kinko_milter::auth::{AuthSummary, Authenticator, LocalPolicy, Res};
 use kinko_milter::dns::{self, Caches, Upstream};
 use kinko_milter::message::Envelope;
 use serde_norway::Value;
@@ -131,16 +131,26 @@ async fn server(zone: Arc<Mutex<Zone>>) -> SocketAddr {
     .await
 }
 
-/// A fresh verifier per scenario, so no cache carries one scenario's
-/// records into the next; the resolver and caches are the daemon's.
-fn authenticator(addr: SocketAddr) -> Authenticator {
+/// One scenario's message verified as the daemon does, by a fresh verifier
+/// (so no cache carries one scenario's records into the next) whose
+/// resolver and caches are the daemon's, with the receiver's local policy
+/// left out: `pct` not honoured, no trusted ARC sealers, so each suite sees
+/// the verifier's own results. A timeout's summary counts as the result.
+async fn verify(addr: SocketAddr, raw: &[u8], env: &Envelope) -> AuthSummary {
     let resolver = dns::resolver(
         &Upstream::Servers(vec![addr]),
         Duration::from_millis(400),
         1,
     )
     .expect("resolver");
+    let local = LocalPolicy {
+        honor_pct: false,
+        trusted_arc_sealers: Default::default(),
+    };
     Authenticator::new(resolver, Caches::new(256, None))
+        .authenticate_within(Duration::from_secs(10), raw, env, "mx.test", &local, false)
+        .await
+        .unwrap_or_else(|e| e)
 }
 
 fn strings(v: &Value) -> Vec<String> {
@@ -277,17 +287,7 @@ async fn run_spf(zone: &Arc<Mutex<Zone>>, addr: SocketAddr, out: &mut Vec<Outcom
                 ..Default::default()
             };
             let raw = b"From: <conformance@test.invalid>\r\nSubject: spf\r\n\r\nbody\r\n";
-            let got = authenticator(addr)
-                .authenticate_within(
-                    Duration::from_secs(10),
-                    raw,
-                    &env,
-                    "mx.test",
-                    &plain(),
-                    false,
-                )
-                .await
-                .unwrap_or_else(|e| e);
+            let got = verify(addr, raw, &env).await;
             let got = got.spf.as_str();
             out.push(Outcome {
                 suite: "SPF",
@@ -335,17 +335,7 @@ async fn run_arc(zone: &Arc<Mutex<Zone>>, addr: SocketAddr, out: &mut Vec<Outcom
                 ..Default::default()
             };
             let raw = crlf(&scalar(&t["message"]));
-            let got = authenticator(addr)
-                .authenticate_within(
-                    Duration::from_secs(10),
-                    &raw,
-                    &env,
-                    "mx.test",
-                    &plain(),
-                    false,
-                )
-                .await
-                .unwrap_or_else(|e| e);
+            let got = verify(addr, &raw, &env).await;
             let got = match got.arc {
                 Res::Skipped => "skipped",
                 r => r.as_str(),
@@ -394,14 +384,5 @@ fn main() {
     if below {
         eprintln!("conformance: a suite fell below its floor");
         std::process::exit(1);
-    }
-}
-
-/// The receiver's local policy left out: `pct` not honoured, no trusted
-/// ARC sealers, so each suite sees the verifier's own results.
-fn plain() -> LocalPolicy {
-    LocalPolicy {
-        honor_pct: false,
-        trusted_arc_sealers: Default::default(),
     }
 }
