@@ -284,7 +284,7 @@ fn qp(data: &[u8], eol: &str) -> Vec<u8> {
 }
 
 fn base64(data: &[u8], eol: &str) -> Vec<u8> {
-    let s = data_encoding::BASE64.encode(data);
+    let s = crate::header_text::base64(data);
     let mut out = Vec::with_capacity(s.len() + s.len() / 38 + 2);
     for line in s.as_bytes().chunks(76) {
         out.extend_from_slice(line);
