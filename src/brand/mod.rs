@@ -97,17 +97,21 @@ impl BrandIndex {
     /// The brand a body's opening greets the reader as a customer of (see
     /// [`claim::greeting_claims`]), and the name found.
     pub fn greeting_claim(&self, head: &str) -> Option<(&str, String)> {
-        let hit = self.names.find(head)?;
-        let own: Vec<&str> = self.names.names_of(hit.brand).collect();
-        claim::greeting_claims(head, &own).then(|| (self.brand_id(hit.brand), hit.name))
+        self.named_and(head, claim::greeting_claims)
     }
 
     /// The brand a subject speaks as (see [`claim::subject_claims`]), and
     /// the name found.
     pub fn subject_claim(&self, subject: &str) -> Option<(&str, String)> {
-        let hit = self.names.find(subject)?;
+        self.named_and(subject, claim::subject_claims)
+    }
+
+    /// The brand named in `text`, when `claims` judges, with all the
+    /// brand's names, that the text speaks as it.
+    fn named_and(&self, text: &str, claims: fn(&str, &[&str]) -> bool) -> Option<(&str, String)> {
+        let hit = self.names.find(text)?;
         let own: Vec<&str> = self.names.names_of(hit.brand).collect();
-        claim::subject_claims(subject, &own).then(|| (self.brand_id(hit.brand), hit.name))
+        claims(text, &own).then(|| (self.brand_id(hit.brand), hit.name))
     }
 
     /// The brand a display name or subject claims, if any: by name, or by
