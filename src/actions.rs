@@ -62,10 +62,15 @@ pub struct Forged {
     /// [`OUR_HEADERS`], in that order.
     seen: [i32; 4],
     deletions: Vec<HeaderOp>,
+    /// Forged fields found, kept or not: past the bound only counted, so
+    /// memory stays proportional to the bound whatever the sender sends.
+    forged: usize,
 }
 
 impl Forged {
-    pub fn header(&mut self, name: &str, value: &str, authserv_id: &str) {
+    /// Notes one incoming field; at most `max` deletions are kept (a
+    /// message with more is refused whole, see [`Forged::count`]).
+    pub fn header(&mut self, name: &str, value: &str, authserv_id: &str, max: usize) {
         let slot = if name.eq_ignore_ascii_case(AUTH_RESULTS) {
             0
         } else if let Some(i) = OUR_HEADERS
@@ -79,11 +84,20 @@ impl Forged {
         self.seen[slot] = self.seen[slot].saturating_add(1);
         let forged = slot > 0 || crate::authserv::is_ours(value, authserv_id);
         if forged {
+            self.forged += 1;
+            if self.forged > max {
+                return;
+            }
             self.deletions.push(HeaderOp::Delete {
                 name: name.to_string(),
                 index: self.seen[slot],
             });
         }
+    }
+
+    /// Forged fields seen, including those past the bound.
+    pub fn count(&self) -> usize {
+        self.forged
     }
 
     /// The deletions, last first: deleting an earlier occurrence first
@@ -229,7 +243,7 @@ mod tests {
     fn forged(headers: &[(&str, &str)], ours: &str) -> Forged {
         let mut f = Forged::default();
         for (n, v) in headers {
-            f.header(n, v, ours);
+            f.header(n, v, ours, 50);
         }
         f
     }
@@ -277,6 +291,16 @@ mod tests {
     }
 
     #[test]
+    fn deletions_past_the_bound_are_counted_not_kept() {
+        let mut f = Forged::default();
+        for _ in 0..20_000 {
+            f.header("X-Kinko-Verdict", " accept", "mx.example", 50);
+        }
+        assert_eq!(f.count(), 20_000);
+        assert_eq!(f.deletions().count(), 50);
+    }
+
+    #[test]
     fn forged_fields_are_counted_beyond_any_bound() {
         // 2,000 foreign results, then a forged one: its index counts them all.
         let mut f = Forged::default();
@@ -285,14 +309,16 @@ mod tests {
                 "Authentication-Results",
                 " other.example; spf=pass",
                 "mx.example",
+                50,
             );
         }
         f.header(
             "Authentication-Results",
             " mx.example; dkim=pass",
             "mx.example",
+            50,
         );
-        f.header("X-Kinko-Score", " 0", "mx.example");
+        f.header("X-Kinko-Score", " 0", "mx.example", 50);
         let ops: Vec<HeaderOp> = f.deletions().cloned().collect();
         assert_eq!(
             ops,

@@ -161,13 +161,13 @@ pub fn analyze(
     let bounds = limits.bounds();
     let (mut findings, offsite) = findings_and_offsite(&mail, policy, &bounds);
     if truncated {
-        findings.push(Finding::new(
-            FindingKind::Truncated,
+        truncated_because(
+            &mut findings,
             format!(
                 "message larger than max_message_bytes ({}); only the start was analysed",
                 bounds.max_message_bytes
             ),
-        ));
+        );
     }
     combine(&mail, &mut findings);
     for f in &mut findings {
@@ -216,7 +216,14 @@ fn findings_and_offsite(
             official: !l.ip && policy.brand_index.official_brand(&l.host).is_some(),
         })
         .collect();
-    findings.extend(lure::analyse(mail, &destinations, &policy.lures));
+    // Past the deadline the stages still to come are skipped: the verdict
+    // judges what was seen, and the `truncated` finding says what was not.
+    let mut skipped: Vec<&str> = Vec::new();
+    if bounds.deadline.passed() {
+        skipped.push("lure wording");
+    } else {
+        findings.extend(lure::analyse(mail, &destinations, &policy.lures));
+    }
     let offsite = x
         .links
         .iter()
@@ -233,7 +240,19 @@ fn findings_and_offsite(
     // files, once authentication shows the mail is theirs.
     let trusted =
         mail.official_sender.is_some() || sender::allowlisted_and_authentic(mail, &policy.allow);
-    findings.extend(attachments::analyse(mail.msg, bounds, trusted));
+    if bounds.deadline.passed() {
+        skipped.push("attachments");
+    } else {
+        findings.extend(attachments::analyse(mail.msg, bounds, trusted));
+    }
+    if !skipped.is_empty() {
+        let why = format!(
+            "analysis deadline ({} ms) reached; not analysed: {}",
+            bounds.deadline.budget_ms(),
+            skipped.join(", ")
+        );
+        truncated_because(&mut findings, why);
+    }
     findings.extend(impersonation(
         mail,
         &findings,
@@ -246,6 +265,21 @@ fn findings_and_offsite(
         &policy.brand_index,
     ));
     (findings, offsite)
+}
+
+/// Adds `why` to the message's one `truncated` finding (one finding, so
+/// its score counts once however many bounds were reached).
+fn truncated_because(findings: &mut Vec<Finding>, why: String) {
+    match findings
+        .iter_mut()
+        .find(|f| f.kind == FindingKind::Truncated)
+    {
+        Some(f) => {
+            f.evidence.push_str("; ");
+            f.evidence.push_str(&why);
+        }
+        None => findings.push(Finding::new(FindingKind::Truncated, why)),
+    }
 }
 
 /// Claims strong enough to say who the mail is from.
@@ -268,6 +302,7 @@ const ASKS: &[FindingKind] = &[
     FindingKind::FormPassword,
     FindingKind::FormExternalAction,
     FindingKind::HtmlAttachment,
+    FindingKind::LinkDownload,
     FindingKind::AttachmentExecutable,
     FindingKind::AttachmentScript,
     FindingKind::AttachmentShortcut,
@@ -430,6 +465,7 @@ fn hosted_lure(findings: &mut Vec<Finding>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::findings::Action;
 
     /// Analyses `raw` as unauthenticated mail and checks that no evidence
     /// could break a header line.
@@ -445,6 +481,50 @@ mod tests {
         a.findings
             .iter()
             .all(|f| !f.evidence.contains('\n') && !f.evidence.contains('\r'))
+    }
+
+    /// The seed's fake "security software": a download link alone tags, and
+    /// with the brand's name in From it is impersonation, held.
+    #[test]
+    fn download_links_are_flagged_and_held_with_a_brand_claim() {
+        let policy = Policy::embedded().unwrap();
+        let settings = crate::verdict::Settings {
+            max_action: Action::Reject,
+            on_dns_error: crate::config::Fallback::Tempfail,
+            dry_run: false,
+        };
+        let judge = |from: &str| {
+            let raw = format!(
+                "From: {from}\r\nSubject: install\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+                 Install our security app: https://guard.example/kinko-guard.apk\r\n"
+            );
+            let auth = AuthSummary::default();
+            let a = analyze(
+                raw.as_bytes(),
+                false,
+                &Envelope::default(),
+                &auth,
+                &policy,
+                &Limits::default(),
+            );
+            let v = crate::verdict::decide(&a, &auth, &policy, &settings);
+            (a, v)
+        };
+        let (a, v) = judge("support@guard.example");
+        assert!(a
+            .findings
+            .iter()
+            .any(|f| f.kind == FindingKind::LinkDownload));
+        assert_eq!(v.action, Action::Tag, "{:?}", a.findings);
+        let (a, v) = judge("=?UTF-8?B?44GN44KT44GT5L+h55So6YeR5bqr?= <support@guard.example>");
+        assert!(
+            a.findings
+                .iter()
+                .any(|f| f.kind == FindingKind::BrandImpersonation),
+            "{:?}",
+            a.findings
+        );
+        assert!(v.action >= Action::Quarantine, "{v:?}");
     }
 
     /// 100,000 levels of each kind of nesting are judged on a thread with

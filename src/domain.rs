@@ -6,7 +6,9 @@
 /// `None` when the name is not a valid IDNA domain.
 pub fn to_ascii(host: &str) -> Option<String> {
     let h = host.trim().trim_end_matches('.');
-    if h.is_empty() {
+    // No DNS name is longer (253 characters, each at most 4 bytes as
+    // UTF-8); a longer one costs IDNA work for nothing.
+    if h.is_empty() || h.len() > 253 * 4 {
         return None;
     }
     idna::domain_to_ascii(h).ok().filter(|s| !s.is_empty())

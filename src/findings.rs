@@ -73,6 +73,10 @@ kinds! {
     FormPassword = "form-password",
     FormExternalAction = "form-external-action",
     HtmlAttachment = "html-attachment",
+    /// A link that downloads a program, script, installer, disk image or
+    /// phone app package (`…/setup.exe`, `…/guard.apk`, `?filename=x.msi`):
+    /// the fake "security software" a bank never mails.
+    LinkDownload = "link-download",
     DataUri = "data-uri",
     /// The seed's rule: the mail speaks as a protected brand (display name,
     /// a subject that speaks as it, a lookalike sender domain), does not

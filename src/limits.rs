@@ -24,6 +24,15 @@ pub struct Limits {
     pub max_qr_pixels_total: u64,
     /// Concurrent milter connections; more wait in the listen queue.
     pub max_connections: usize,
+    /// Upper bound for the analysis of one message (parsing, links, HTML,
+    /// attachments, QR codes): past it the stages still to run are skipped
+    /// and the verdict judges what was seen, with a `truncated` finding.
+    pub analysis_deadline_ms: u64,
+    /// Forged verdict fields (our `X-Kinko-*`, or `Authentication-Results`
+    /// with our authserv-id) a message may carry; each is deleted, and a
+    /// message with more is refused (5.7.1) rather than asking the MTA for
+    /// thousands of edits (Postfix's cleanup fails from about 14,000).
+    pub max_forged_fields: usize,
     /// Upper bound for authentication (DNS) of one message.
     pub message_time_budget_ms: u64,
     /// A silent MTA connection is dropped after this long.
@@ -48,6 +57,8 @@ impl Default for Limits {
             max_qr_image_pixels: b.max_qr_image_pixels,
             max_qr_pixels_total: b.max_qr_pixels_total,
             max_connections: 100,
+            analysis_deadline_ms: 2_000,
+            max_forged_fields: 50,
             message_time_budget_ms: 10_000,
             connection_timeout_s: 300,
             message_timeout_s: 600,
@@ -60,7 +71,8 @@ impl Limits {
         std::time::Duration::from_secs(self.message_timeout_s.max(1))
     }
 
-    /// The part of the table that bounds analysis.
+    /// The part of the table that bounds analysis, with the deadline
+    /// starting now.
     pub fn bounds(&self) -> Bounds {
         Bounds {
             max_message_bytes: self.max_message_bytes,
@@ -71,6 +83,7 @@ impl Limits {
             max_qr_images: self.max_qr_images,
             max_qr_image_pixels: self.max_qr_image_pixels,
             max_qr_pixels_total: self.max_qr_pixels_total,
+            deadline: crate::message::Deadline::in_ms(self.analysis_deadline_ms),
         }
     }
 }

@@ -6,6 +6,7 @@ use crate::auth::results::AuthSummary;
 use mail_parser::Message;
 use serde::Serialize;
 use std::net::IpAddr;
+use std::time::{Duration, Instant};
 
 /// What the MTA told us about the SMTP transaction.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -36,6 +37,37 @@ pub struct Bounds {
     pub max_qr_image_pixels: u64,
     /// Pixels decoded to look for QR codes, per message.
     pub max_qr_pixels_total: u64,
+    /// When the analysis of this message must stop: stages look at it
+    /// between parts, so one message cannot hold a thread for minutes.
+    pub deadline: Deadline,
+}
+
+/// A point in time after which analysis stops and judges what it has seen.
+/// `Deadline::default()` never passes (tests, and callers that bound time
+/// elsewhere).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Deadline {
+    at: Option<Instant>,
+    budget_ms: u64,
+}
+
+impl Deadline {
+    /// A deadline `budget_ms` from now; 0 means none.
+    pub fn in_ms(budget_ms: u64) -> Deadline {
+        Deadline {
+            at: (budget_ms > 0).then(|| Instant::now() + Duration::from_millis(budget_ms)),
+            budget_ms,
+        }
+    }
+
+    pub fn passed(&self) -> bool {
+        self.at.is_some_and(|at| Instant::now() >= at)
+    }
+
+    /// The budget it was set with, for the `truncated` finding's evidence.
+    pub fn budget_ms(&self) -> u64 {
+        self.budget_ms
+    }
 }
 
 impl Default for Bounds {
@@ -52,6 +84,7 @@ impl Default for Bounds {
             max_qr_images: 10,
             max_qr_image_pixels: 16_000_000,
             max_qr_pixels_total: 24_000_000,
+            deadline: Deadline::default(),
         }
     }
 }

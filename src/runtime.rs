@@ -22,20 +22,31 @@ pub struct State {
     pub trusted: Vec<IpNet>,
 }
 
-/// Process-wide: the current state, the metrics and the connection guards.
+/// Process-wide: the current state, the metrics, the connection guards and
+/// the analysis threads.
 pub struct Runtime {
     state: RwLock<Arc<State>>,
     pub metrics: Arc<Metrics>,
     pub guards: Arc<Guards>,
+    /// Analyses run on the blocking pool, never on the async workers (on
+    /// 2 cores there is one), so a slow message holds one of these and
+    /// connections, `/healthz` and other messages go on. Bounded, so that
+    /// messages that outlive their deadline cannot take every core.
+    pub analysis_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl Runtime {
     pub fn new(state: State, metrics: Arc<Metrics>) -> Runtime {
         let guards = Guards::new(state.config.limits.message_timeout(), metrics.clone());
+        let slots = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .max(2);
         Runtime {
             state: RwLock::new(Arc::new(state)),
             metrics,
             guards,
+            analysis_slots: Arc::new(tokio::sync::Semaphore::new(slots)),
         }
     }
 

@@ -50,6 +50,7 @@ pub struct Session {
     /// The client is in `trusted_networks` or the policy's allowed clients.
     trusted_client: bool,
     msg: Incoming,
+    analysis_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// What the MTA sends of one message; replaced whole at each MAIL.
@@ -91,6 +92,7 @@ impl Session {
             env: Envelope::default(),
             trusted_client: false,
             msg: Incoming::default(),
+            analysis_slots: runtime.analysis_slots.clone(),
         }
     }
 
@@ -169,8 +171,12 @@ impl Session {
         msg.received += size;
         let text = String::from_utf8_lossy(value);
         // Before any bound: a forged field is deleted wherever it stands.
-        msg.forged
-            .header(name, &text, &self.state.config.authserv_id);
+        msg.forged.header(
+            name,
+            &text,
+            &self.state.config.authserv_id,
+            limits.max_forged_fields,
+        );
         if msg.subject.is_none() && name.eq_ignore_ascii_case("Subject") {
             msg.subject = Some(value.to_vec());
         }
@@ -228,70 +234,58 @@ impl Session {
 
     /// End of message: authenticate, analyse, decide and plan the actions.
     /// Every failure ends in the configured fallback, never in an error to
-    /// the MTA.
+    /// the MTA. The message passes each step once: the verdict, the banner
+    /// and the reasons are settled before the verdict line is logged, so the
+    /// log says what the header fields say.
     pub async fn end_of_message(&mut self) -> Outcome {
         let started = Instant::now();
         let state = self.state.clone();
         let cfg = &state.config;
         self.metrics.message_bytes.observe(self.msg.received as f64);
         self.end_headers();
+        if self.msg.forged.count() > cfg.limits.max_forged_fields {
+            return self.refuse_forged();
+        }
         let raw = std::mem::take(&mut self.msg.raw);
         let truncated = self.msg.headers_dropped || self.msg.body_dropped;
 
         let auth = self.authenticate(&raw, &state, truncated).await;
         self.metrics.auth(&auth);
 
-        // The analysis is synchronous and takes about a tenth of a
-        // millisecond for ordinary mail: run it right here. Handing it to
-        // the blocking pool cost more in thread switches than it saved (a
-        // fifth of the milter's CPU under load, by perf). A panic still
-        // stays with this one message.
         let analysis_started = Instant::now();
-        let joined = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            analysis::analyze(
-                &raw,
-                truncated,
-                &self.env,
-                &auth,
-                &state.policy,
-                &cfg.limits,
-            )
-        }));
+        let job = Job {
+            raw,
+            truncated,
+            received: self.msg.received,
+            replace_body: self.replace_body,
+            env: self.env.clone(),
+            queue_id: self.queue_id().to_string(),
+            state: state.clone(),
+        };
+        let judged = self.judge_bounded(job, &auth).await;
         self.metrics
             .analysis_seconds
             .observe(analysis_started.elapsed().as_secs_f64());
 
-        let (mut verdict, analysis) = match joined {
-            Ok(analysis) => {
-                let verdict =
-                    verdict::decide(&analysis, &auth, &state.policy, &verdict::Settings::of(cfg));
-                // Flagged mail only: the report and export read these.
-                let indicators = if verdict.policy_action >= Action::Tag {
-                    indicators::of(&analysis)
-                } else {
-                    Indicators::default()
-                };
-                self.log_verdict(&auth, &analysis, &verdict, &indicators);
-                (verdict, Some(analysis))
+        let (verdict, analysis, banner) = match judged {
+            Ok(j) => {
+                self.log_verdict(&auth, &j.analysis, &j.verdict, &j.indicators);
+                (j.verdict, Some(j.analysis), j.banner)
             }
-            Err(_) => {
+            Err(why) => {
                 self.metrics.error("analysis");
                 warn!(
                     queue_id = self.queue_id(),
-                    "analysis panicked; applying on_internal_error"
+                    reason = why,
+                    "analysis failed; applying on_internal_error"
                 );
-                let why = "internal error during analysis";
                 (
                     verdict::fallback(cfg.on_internal_error, why, cfg.dry_run),
+                    None,
                     None,
                 )
             }
         };
-        let banner = analysis
-            .as_ref()
-            .filter(|_| verdict.action == Action::Tag && cfg.actions.banner)
-            .and_then(|a| self.banner(&raw, a, &state, truncated, &mut verdict));
-        drop(raw);
         self.metrics.judged(analysis.as_ref(), verdict.action);
         let mut plan = actions::plan(
             &self.msg.forged,
@@ -312,46 +306,71 @@ impl Session {
         Outcome { plan, verdict }
     }
 
-    /// The banner for a tagged message, if it can go in. One that cannot
-    /// because the message is too large says so among the verdict's reasons
-    /// (and so in `X-Kinko-Reasons`); every outcome is logged.
-    fn banner(
-        &self,
-        raw: &[u8],
-        analysis: &analysis::Analysis,
-        state: &State,
-        truncated: bool,
-        verdict: &mut Verdict,
-    ) -> Option<banner::Rewrite> {
-        let cfg = &state.config;
-        let max = cfg.limits.max_message_bytes;
-        let outcome = if !self.replace_body {
-            banner::Outcome::Skipped("the MTA does not offer body replacement".into())
-        } else if truncated {
-            let why = if self.msg.received > max {
-                format!("message over {max} bytes")
-            } else {
-                format!("more than {} header fields", cfg.limits.max_headers)
-            };
-            verdict.reasons.push(format!("no banner: {why}"));
-            banner::Outcome::Skipped(why)
-        } else {
-            let notice = banner::notice(analysis, &state.policy, cfg.actions.banner_language);
-            banner::insert(raw, &notice, max)
+    /// Runs [`judge`] on the blocking pool within the analysis deadline.
+    /// The analysis stops by itself at its deadline; this waits twice that
+    /// (at least a second more) for a stage that does not, then gives up
+    /// on the message. A thread still running keeps its slot until it ends,
+    /// so runaway messages never hold more threads than the pool has.
+    async fn judge_bounded(&self, job: Job, auth: &AuthSummary) -> Result<Judged, &'static str> {
+        let deadline = job.state.config.limits.analysis_deadline_ms;
+        let wait =
+            std::time::Duration::from_millis(deadline.saturating_mul(2).max(deadline + 1000));
+        let slots = self.analysis_slots.clone();
+        let auth = auth.clone();
+        let run = async move {
+            let permit = slots
+                .acquire_owned()
+                .await
+                .map_err(|_| "analysis pool closed")?;
+            tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                // A panic stays with this one message.
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| judge(job, &auth)))
+            })
+            .await
+            .map_err(|_| "analysis thread lost")?
+            .map_err(|_| "internal error during analysis")
         };
-        match outcome {
-            banner::Outcome::Added(rw) => {
-                info!(queue_id = self.queue_id(), parts = rw.parts, "banner added");
-                Some(rw)
-            }
-            banner::Outcome::Present => {
-                info!(queue_id = self.queue_id(), "banner already present");
-                None
-            }
-            banner::Outcome::Skipped(why) => {
-                info!(queue_id = self.queue_id(), reason = %why, "banner not added");
-                None
-            }
+        match tokio::time::timeout(wait, run).await {
+            Ok(r) => r,
+            Err(_) => Err("analysis did not finish within twice analysis_deadline_ms"),
+        }
+    }
+
+    /// More forged verdict fields than `max_forged_fields`: deleting them
+    /// would ask the MTA for an edit each (Postfix's cleanup gives up at
+    /// about 14,000), and no real mail carries dozens of our fields.
+    fn refuse_forged(&mut self) -> Outcome {
+        let cfg = self.state.config.clone();
+        let count = self.msg.forged.count();
+        self.metrics.error("forged_fields");
+        warn!(
+            queue_id = self.queue_id(),
+            forged = count,
+            max = cfg.limits.max_forged_fields,
+            "rejected: more forged verdict fields than max_forged_fields"
+        );
+        self.msg.raw = Vec::new();
+        self.metrics.judged(None, Action::Reject);
+        let verdict = Verdict {
+            action: Action::Reject,
+            policy_action: Action::Reject,
+            score: 0,
+            reasons: vec![format!(
+                "{count} forged verdict fields, more than max_forged_fields ({})",
+                cfg.limits.max_forged_fields
+            )],
+            dry_run: cfg.dry_run,
+        };
+        Outcome {
+            plan: Plan {
+                headers: Vec::new(),
+                body: None,
+                disposition: actions::Disposition::Reject {
+                    text: "message refused: it carries forged verification header fields".into(),
+                },
+            },
+            verdict,
         }
     }
 
@@ -442,6 +461,102 @@ impl Session {
         }
         if !verdict.reasons.is_empty() {
             debug!(queue_id = self.queue_id(), reasons = %verdict.reasons.join("; "), "reasons");
+        }
+    }
+}
+
+/// What the analysis of one message needs, owned, so it can run on a thread
+/// of the blocking pool.
+struct Job {
+    raw: Vec<u8>,
+    truncated: bool,
+    /// Bytes the MTA sent, including those not kept.
+    received: usize,
+    /// The MTA lets us replace the body (for the banner).
+    replace_body: bool,
+    env: crate::message::Envelope,
+    queue_id: String,
+    state: Arc<State>,
+}
+
+/// A judged message: the analysis, the verdict with every reason (the
+/// banner's included), what the log and report need, and the banner.
+struct Judged {
+    analysis: analysis::Analysis,
+    verdict: Verdict,
+    indicators: Indicators,
+    banner: Option<banner::Rewrite>,
+}
+
+/// Analysis, verdict and banner of one message: pure work, no I/O but logs.
+fn judge(job: Job, auth: &AuthSummary) -> Judged {
+    let state = &job.state;
+    let cfg = &state.config;
+    let analysis = analysis::analyze(
+        &job.raw,
+        job.truncated,
+        &job.env,
+        auth,
+        &state.policy,
+        &cfg.limits,
+    );
+    let mut verdict = verdict::decide(&analysis, auth, &state.policy, &verdict::Settings::of(cfg));
+    // Flagged mail only: the report and export read these.
+    let indicators = if verdict.policy_action >= Action::Tag {
+        indicators::of(&analysis)
+    } else {
+        Indicators::default()
+    };
+    let banner = if verdict.action == Action::Tag && cfg.actions.banner {
+        with_banner(&job, &analysis, &mut verdict)
+    } else {
+        None
+    };
+    Judged {
+        analysis,
+        verdict,
+        indicators,
+        banner,
+    }
+}
+
+/// The banner for a tagged message, if it can go in. One that cannot
+/// because the message is too large says so among the verdict's reasons
+/// (and so in `X-Kinko-Reasons`); every outcome is logged.
+fn with_banner(
+    job: &Job,
+    analysis: &analysis::Analysis,
+    verdict: &mut Verdict,
+) -> Option<banner::Rewrite> {
+    let cfg = &job.state.config;
+    let max = cfg.limits.max_message_bytes;
+    let queue_id = job.queue_id.as_str();
+    let outcome = if !job.replace_body {
+        banner::Outcome::Skipped("the MTA does not offer body replacement".into())
+    } else if job.truncated {
+        let why = if job.received > max {
+            format!("message over {max} bytes")
+        } else {
+            format!("more than {} header fields", cfg.limits.max_headers)
+        };
+        verdict.reasons.push(format!("no banner: {why}"));
+        banner::Outcome::Skipped(why)
+    } else {
+        let notice = banner::notice(analysis, &job.state.policy, cfg.actions.banner_language);
+        banner::insert(&job.raw, &notice, max)
+    };
+    match outcome {
+        banner::Outcome::Added(rw) => {
+            info!(queue_id, parts = rw.parts, "banner added");
+            Some(rw)
+        }
+        banner::Outcome::Present => {
+            info!(queue_id, "banner already present");
+            None
+        }
+        banner::Outcome::Skipped(why) => {
+            info!(queue_id, reason = %why, "banner not added");
+            None
         }
     }
 }

@@ -616,6 +616,122 @@ async fn forged_results_in_every_form_and_beyond_every_bound_are_deleted() {
     assert_eq!(order, vec![7, 6, 5, 4, 3, 2]);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_thousand_forged_fields_are_refused_at_once_without_edits() {
+    let d = Daemon::start("", POLICY);
+    let mut conn = begin(&d).await;
+    for _ in 0..20_000 {
+        conn.header("X-Kinko-Verdict", CString::new(" accept").unwrap())
+            .await
+            .unwrap();
+    }
+    for (n, v) in plain_headers() {
+        conn.header(n, CString::new(v.to_vec()).unwrap())
+            .await
+            .unwrap();
+    }
+    conn.eoh().await.unwrap();
+    conn.body(b"hello\r\n".to_vec()).await.unwrap();
+    let asked = Instant::now();
+    let (actions, status) = conn.eom().await.expect("a verdict");
+    let took = asked.elapsed();
+    assert!(matches!(status, Status::Reject { .. }), "{status:?}");
+    assert!(
+        actions.actions.is_empty(),
+        "no edits asked of the MTA: {:?}",
+        &actions.actions[..actions.actions.len().min(3)]
+    );
+    assert!(took < Duration::from_secs(1), "refused after {took:?}");
+    assert!(d.log().contains("max_forged_fields"), "{}", d.log());
+    // A message with a few forged fields still has them deleted.
+    let mut headers = plain_headers();
+    headers.push(("X-Kinko-Score", b" 0".as_slice()));
+    let (actions, status) = send_again(&mut conn, &headers).await;
+    assert_eq!(status, Status::Accept);
+    assert_eq!(deleted(&actions, "X-Kinko-Score"), vec![1]);
+    conn.close().await.unwrap();
+}
+
+/// The next message on an open connection, through DATA.
+async fn send_again(
+    conn: &mut TestConnection,
+    headers: &[(&str, &[u8])],
+) -> (Vec<EomAction>, Status) {
+    conn.mail(["<sender@attacker.example>"]).await.unwrap();
+    conn.rcpt(["<user@kinko.test>"]).await.unwrap();
+    conn.data().await.unwrap();
+    send(conn, headers, b"hello\r\n".to_vec()).await
+}
+
+/// A text part that took 45 s to judge when bare-URL trimming recounted the
+/// brackets for every closer: it is judged at once now, and even while a
+/// message is being analysed, the next connection's message and `/healthz`
+/// are answered, because analysis runs off the async workers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_message_does_not_hold_up_the_next_one() {
+    let d = Daemon::start("", POLICY);
+    let flood = format!("https://a.example/{}\r\n", ")".repeat(300_000));
+    let slow = {
+        let d = &d;
+        let flood = flood.into_bytes();
+        async move {
+            let started = Instant::now();
+            let r = one_message(d, &plain_headers(), flood).await;
+            (r, started.elapsed())
+        }
+    };
+    let ordinary = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let started = Instant::now();
+        let r = one_message(&d, &plain_headers(), b"hello\r\n".to_vec()).await;
+        let health = d.get("/healthz").map(|(code, _)| code);
+        (r, started.elapsed(), health)
+    };
+    let (((_, slow_status), slow_took), ((_, status), took, health)) = tokio::join!(slow, ordinary);
+    assert_eq!(slow_status, Status::Accept);
+    assert_eq!(status, Status::Accept);
+    assert!(
+        took < Duration::from_secs(1),
+        "ordinary message took {took:?}"
+    );
+    assert_eq!(health, Some(200));
+    assert!(
+        slow_took < Duration::from_secs(5),
+        "flood took {slow_took:?}"
+    );
+}
+
+/// Past `analysis_deadline_ms` the stages still to run are skipped and the
+/// verdict says so: a `truncated` finding that names what was not analysed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_analysis_deadline_the_verdict_judges_what_was_seen() {
+    let d = Daemon::start("[limits]\nanalysis_deadline_ms = 1\n", POLICY);
+    // Many parts with links: the walk outlives a millisecond in any build.
+    let mut body = String::new();
+    for i in 0..150 {
+        body.push_str(&format!(
+            "--b\r\nContent-Type: text/html\r\n\r\n<html><body>{}</body></html>\r\n",
+            format!("<a href=\"https://h{i}.example/p\">x</a> ").repeat(200)
+        ));
+    }
+    body.push_str("--b--\r\n");
+    let mut headers = plain_headers();
+    headers.push(("MIME-Version", b" 1.0".as_slice()));
+    headers.push(("Content-Type", b" multipart/mixed; boundary=b".as_slice()));
+    let (_, status) = one_message(&d, &headers, body.into_bytes()).await;
+    assert_eq!(status, Status::Accept);
+    let log = d.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("verdict") && l.contains("truncated"))
+        .unwrap_or_else(|| panic!("no truncated verdict in\n{log}"));
+    assert!(line.contains("truncated"), "{line}");
+    assert!(
+        log.contains("analysis deadline (1 ms) reached"),
+        "the finding names the deadline:\n{log}"
+    );
+}
+
 fn changed_subject(actions: &[EomAction]) -> Option<Vec<u8>> {
     actions.iter().find_map(|a| match a {
         EomAction::ChangeHeader { name, value, .. }

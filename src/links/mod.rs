@@ -179,6 +179,38 @@ domains = ["bk.mufg.jp", "mufg.jp"]
         format!("From: a@sender.example\r\nSubject: t\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n").into_bytes()
     }
 
+    #[test]
+    fn links_to_programs_and_app_packages_are_downloads() {
+        let (_d, p) = bank_policy();
+        let b = Bounds::default();
+        for url in [
+            "https://files.example/KinkoGuard_setup.exe",
+            "https://files.example/dl/kinko-guard.apk",
+            "https://files.example/get?filename=security.msi",
+            "https://s3.example/o?response-content-disposition=attachment%3B%20filename%3D%22guard.ipa%22",
+            "https://files.example/invoice.pdf.js",
+            "https://files.example/%53etup.%45XE",
+        ] {
+            let f = run(&p, &text_mail(&format!("install: {url}")), &b);
+            assert!(
+                f.iter().any(|f| f.kind == FindingKind::LinkDownload),
+                "{url}: {f:?}"
+            );
+        }
+        for url in [
+            "https://files.example/report.pdf",
+            "https://redirect.example/to/www.shop.com",
+            "https://files.example/photos.zip",
+            "https://files.example/app.html?name=john.smith",
+        ] {
+            let f = run(&p, &text_mail(&format!("see {url}")), &b);
+            assert!(
+                !f.iter().any(|f| f.kind == FindingKind::LinkDownload),
+                "{url}: {f:?}"
+            );
+        }
+    }
+
     // Counts below were checked against an independent decode with Python's
     // email package and a regex over the decoded parts.
 

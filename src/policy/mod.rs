@@ -93,6 +93,9 @@ pub fn default_score(kind: FindingKind) -> i32 {
         FormPassword => 50,
         FormExternalAction => 15,
         HtmlAttachment => 40,
+        // Tags alone (a software vendor's mail links its installers too);
+        // with any brand claim it is the request of brand-impersonation.
+        LinkDownload => 40,
         DataUri => 20,
         // With the weakest claim (a subject, 15) this reaches quarantine.
         BrandImpersonation => 60,

@@ -20,6 +20,7 @@ pub fn extract(msg: &Message, bounds: &Bounds) -> Extracted {
         cut_parts: false,
         cut_depth: false,
         cut_html: 0,
+        cut_time: false,
         returned: false,
         images: Images::new(bounds),
     };
@@ -30,9 +31,16 @@ pub fn extract(msg: &Message, bounds: &Bounds) -> Extracted {
         cut_parts,
         cut_depth,
         cut_html,
+        cut_time,
         images,
         ..
     } = w;
+    if cut_time {
+        out.truncated.push(format!(
+            "analysis deadline ({} ms) reached in the MIME walk; later parts not analysed",
+            bounds.deadline.budget_ms()
+        ));
+    }
     if cut_links > 0 {
         out.truncated.push(format!(
             "{cut_links} links beyond max_links ({}) not analysed",
@@ -71,6 +79,7 @@ struct Walker<'l> {
     cut_parts: bool,
     cut_depth: bool,
     cut_html: usize,
+    cut_time: bool,
     returned: bool,
     images: Images,
 }
@@ -101,6 +110,10 @@ impl Walker<'_> {
         for (i, part) in msg.parts.iter().enumerate() {
             if self.parts_seen >= self.bounds.max_mime_parts {
                 self.cut_parts = true;
+                return;
+            }
+            if self.bounds.deadline.passed() {
+                self.cut_time = true;
                 return;
             }
             self.parts_seen += 1;

@@ -17,8 +17,12 @@ pub fn normalise(u: &Url, kind: LinkKind, origin: Origin) -> Option<Link> {
     // A host no DNS name can have (`amazon.co=`, left by an undecoded
     // quoted-printable line break) leads nowhere; judging it as a host
     // only makes lookalikes of text debris.
+    // Nor does one longer than DNS allows (RFC 1035: 253 characters, 63 a
+    // label); every suffix of such a host was looked up and hashed, which
+    // made `https://a.a.a.…` quadratic.
     let dns_chars = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_');
-    if host.is_empty() || (!ip && !host.chars().all(dns_chars)) {
+    let dns_name = crate::domain::is_plausible_host(&host) && host.chars().all(dns_chars);
+    if host.is_empty() || (!ip && !dns_name) {
         return None;
     }
     let userinfo = if u.username().is_empty() && u.password().is_none() {
@@ -95,5 +99,13 @@ mod tests {
     fn only_http_and_https_are_followed() {
         assert!(norm("mailto:a@b.example").is_none());
         assert!(norm("ftp://files.example/").is_none());
+    }
+
+    #[test]
+    fn hosts_no_dns_name_can_have_are_no_links() {
+        // Looking up each suffix of this made one message cost minutes.
+        assert!(norm(&format!("https://{}example/", "a.".repeat(20_000))).is_none());
+        assert!(norm(&format!("https://{}.example/", "a".repeat(64))).is_none());
+        assert!(norm(&format!("https://{}.example/", "a".repeat(63))).is_some());
     }
 }
