@@ -15,10 +15,10 @@ mod qr_image;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use kinko_milter::analysis::analyze;
-use kinko_milter::auth::{AuthSummary, Res};
-use kinko_milter::limits::Limits;
-use kinko_milter::message::Envelope;
-use kinko_milter::policy::Policy;
+use kinko_milter::analysis::policy::Policy;
+use kinko_milter::settings::limits::Limits;
+use kinko_milter::vocab::auth::{AuthSummary, Res};
+use kinko_milter::vocab::message::Envelope;
 use std::path::Path;
 
 fn corpus() -> Vec<Vec<u8>> {
@@ -82,7 +82,7 @@ fn bench(c: &mut Criterion) {
 fn mail_with_image(jpeg: &[u8]) -> Vec<u8> {
     let b64: String = jpeg
         .chunks(57)
-        .map(|c| kinko_milter::header_text::base64(c) + "\r\n")
+        .map(|c| kinko_milter::vocab::header_text::base64(c) + "\r\n")
         .collect();
     format!(
         "From: =?UTF-8?B?5LiJ5LqV5L2P5Y+L6YqA6KGM?= <info@attacker.example>\r\n\

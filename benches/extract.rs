@@ -3,7 +3,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use kinko_milter::analysis::parse;
-use kinko_milter::message::Bounds;
+use kinko_milter::vocab::message::Bounds;
 use std::hint::black_box;
 use std::path::Path;
 
@@ -42,7 +42,10 @@ fn bench(c: &mut Criterion) {
     g.bench_function(format!("corpus_{}_messages", parsed.len()), |b| {
         b.iter(|| {
             for m in &parsed {
-                black_box(kinko_milter::links::extract(black_box(m), &bounds));
+                black_box(kinko_milter::analysis::links::extract(
+                    black_box(m),
+                    &bounds,
+                ));
             }
         })
     });

@@ -2,7 +2,7 @@
 //! per-host cost should stay nearly flat as the protected set grows.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use kinko_milter::brand::BrandIndex;
+use kinko_milter::analysis::brand::BrandIndex;
 use std::hint::black_box;
 
 #[path = "support/synthetic.rs"]

@@ -6,10 +6,10 @@
 //!     perf record -g target/release/examples/analyze_profile 20
 
 use kinko_milter::analysis::analyze;
-use kinko_milter::auth::AuthSummary;
-use kinko_milter::limits::Limits;
-use kinko_milter::message::Envelope;
-use kinko_milter::policy::Policy;
+use kinko_milter::analysis::policy::Policy;
+use kinko_milter::settings::limits::Limits;
+use kinko_milter::vocab::auth::AuthSummary;
+use kinko_milter::vocab::message::Envelope;
 use std::path::Path;
 use std::time::Instant;
 

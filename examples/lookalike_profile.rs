@@ -1,6 +1,6 @@
 //! Profiling harness for `BrandIndex::lookalike` (same synthetic set as
 //! benches/lookalike.rs), for callgrind: `lookalike_profile N ITERS`.
-use kinko_milter::brand::BrandIndex;
+use kinko_milter::analysis::brand::BrandIndex;
 use std::hint::black_box;
 use std::time::Instant;
 

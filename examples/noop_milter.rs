@@ -6,13 +6,13 @@
 //!     cargo run --release --example noop_milter -- 127.0.0.1:7045
 
 use indymilter::{Callbacks, ProtoOpts, Status};
-use kinko_milter::milter::{quiet_answer, QUIET_STAGES};
+use kinko_milter::daemon::milter::{quiet_answer, QUIET_STAGES};
 use tokio::net::TcpListener;
 
 fn main() -> std::io::Result<()> {
     // The same number of runtime threads as kinko-milter's default.
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(kinko_milter::config::Config::default().threads())
+        .worker_threads(kinko_milter::settings::config::Config::default().threads())
         .enable_all()
         .build()?
         .block_on(serve())
@@ -73,6 +73,6 @@ async fn serve() -> std::io::Result<()> {
         let _ = tokio::signal::ctrl_c().await;
     };
     // Nagle off, as kinko-milter does, so the floor is comparable.
-    let listener = kinko_milter::listener::TcpAccept(listener);
+    let listener = kinko_milter::daemon::listener::TcpAccept(listener);
     indymilter::run(listener, callbacks, Default::default(), shutdown).await
 }

@@ -1,9 +1,9 @@
 //! Command line: `run`, `check`, `config check`, `eval`, `quarantine`,
 //! `report`, `completions`.
 
-use crate::config::{Config, LogFormat};
-use crate::message::Envelope;
-use crate::policy::Policy;
+use crate::analysis::policy::Policy;
+use crate::settings::config::{Config, LogFormat};
+use crate::vocab::message::Envelope;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -49,9 +49,9 @@ enum Command {
     /// Run the analysis over a labelled corpus and report precision and recall.
     Eval(EvalArgs),
     /// Held mail in Postfix's hold queue: list, show, release, delete.
-    Quarantine(crate::quarantine_cli::QuarantineArgs),
+    Quarantine(crate::commands::quarantine_cli::QuarantineArgs),
     /// Impersonation report from the daemon's JSON verdict lines.
-    Report(crate::report_cli::ReportArgs),
+    Report(crate::commands::report_cli::ReportArgs),
     /// Print a shell completion script (bash, zsh, fish, ...).
     Completions {
         /// The shell.
@@ -141,7 +141,7 @@ pub fn main() -> i32 {
                 .as_deref()
                 .and_then(|p| Config::load(p).ok())
                 .unwrap_or_default();
-            crate::logfmt::init(format.unwrap_or(early.log_format));
+            crate::telemetry::logfmt::init(format.unwrap_or(early.log_format));
             let rt = match tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(early.threads())
                 .enable_all()
@@ -153,15 +153,15 @@ pub fn main() -> i32 {
                     return 1;
                 }
             };
-            rt.block_on(crate::server::run(config, dry_run))
+            rt.block_on(crate::daemon::server::run(config, dry_run))
         }
         Command::Check(args) => check(args),
         Command::Config {
             command: ConfigCommand::Check { file, policies },
         } => config_check(file, policies),
         Command::Eval(args) => eval(args),
-        Command::Quarantine(args) => crate::quarantine_cli::main(args),
-        Command::Report(args) => crate::report_cli::main(args),
+        Command::Quarantine(args) => crate::commands::quarantine_cli::main(args),
+        Command::Report(args) => crate::commands::report_cli::main(args),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "kinko-milter", &mut std::io::stdout());
@@ -238,7 +238,7 @@ fn check(args: CheckArgs) -> i32 {
             return 2;
         }
     };
-    let raw = crate::message::as_received(if args.message.as_os_str() == "-" {
+    let raw = crate::vocab::message::as_received(if args.message.as_os_str() == "-" {
         let mut buf = Vec::new();
         if let Err(e) = std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf) {
             eprintln!("stdin: {e}");
@@ -265,9 +265,9 @@ fn check(args: CheckArgs) -> i32 {
         .as_deref()
         .or(cfg.trust_authserv_id.as_deref());
     let auth = if args.no_dns || trust.is_some() {
-        crate::check::recorded_auth(&raw, trust)
+        crate::commands::check::recorded_auth(&raw, trust)
     } else {
-        let authenticator = match crate::runtime::authenticator(&cfg, None) {
+        let authenticator = match crate::daemon::runtime::authenticator(&cfg, None) {
             Ok(a) => a,
             Err(e) => {
                 eprintln!("{e}");
@@ -299,7 +299,7 @@ fn check(args: CheckArgs) -> i32 {
                 .unwrap_or_else(|timed_out| timed_out)
         })
     };
-    let mut report = crate::check::assess(&raw, &env, auth, &policy, &cfg);
+    let mut report = crate::commands::check::assess(&raw, &env, auth, &policy, &cfg);
     report.describe(&raw);
     if args.json {
         match serde_json::to_string_pretty(&report) {
@@ -310,13 +310,13 @@ fn check(args: CheckArgs) -> i32 {
             }
         }
     } else {
-        print!("{}", crate::check::render(&report));
+        print!("{}", crate::commands::check::render(&report));
     }
     0
 }
 
 fn eval(args: EvalArgs) -> i32 {
-    let opts = crate::eval::EvalOptions {
+    let opts = crate::commands::eval::EvalOptions {
         policies: args.policies,
         config: args.config,
         json: args.json,
@@ -325,7 +325,7 @@ fn eval(args: EvalArgs) -> i32 {
         messages: args.messages,
         input: args.input,
     };
-    match crate::eval::run(&opts) {
+    match crate::commands::eval::run(&opts) {
         Ok(report) => {
             print!("{report}");
             0

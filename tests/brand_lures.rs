@@ -5,10 +5,10 @@
 //! senders, with and without the brand in the display name; the one link
 //! leads to a throwaway host. The shipped policies judge them offline.
 
-use kinko_milter::check;
-use kinko_milter::config::Config;
-use kinko_milter::findings::Action;
-use kinko_milter::policy::Policy;
+use kinko_milter::analysis::policy::Policy;
+use kinko_milter::commands::check;
+use kinko_milter::settings::config::Config;
+use kinko_milter::vocab::findings::Action;
 use std::path::PathBuf;
 
 /// (brand name as the reader sees it, Japanese?)
@@ -91,7 +91,7 @@ fn policies() -> Policy {
 }
 
 fn message(display: &str, from: &str, subject: &str, body: &str) -> Vec<u8> {
-    let enc = |s: &str| kinko_milter::header_text::encode_word(s);
+    let enc = |s: &str| kinko_milter::vocab::header_text::encode_word(s);
     let from = if display.is_empty() {
         format!("<{from}>")
     } else {
@@ -259,7 +259,7 @@ fn legitimate_japanese_notices_are_not_flagged() {
 #[test]
 fn brand_lures_are_flagged_without_any_lure_phrase() {
     let mut policy = policies();
-    policy.lures = kinko_milter::lure::LureIndex::default();
+    policy.lures = kinko_milter::analysis::lure::LureIndex::default();
     let (flagged, total) = flagged_lures(&policy);
     assert!(
         flagged as f64 / total as f64 >= 0.95,

@@ -179,9 +179,9 @@ fn completions_for_bash_zsh_and_fish() {
 #[test]
 fn report_reads_stdin_and_exports_only_flagged_indicators() {
     let lines = concat!(
-        r#"{"timestamp":"2026-11-30T10:00:00Z","level":"INFO","fields":{"message":"verdict","action":"quarantine","policy_action":"quarantine","findings":["display-name"],"brands":["smbc"],"lookalike_domains":[],"url_hosts":["evil.example"],"urls":["https://evil.example/a"]},"target":"kinko_milter::session"}"#,
+        r#"{"timestamp":"2026-11-30T10:00:00Z","level":"INFO","fields":{"message":"verdict","action":"quarantine","policy_action":"quarantine","findings":["display-name"],"brands":["smbc"],"lookalike_domains":[],"url_hosts":["evil.example"],"urls":["https://evil.example/a"]},"target":"kinko_milter::daemon::session"}"#,
         "\n",
-        r#"{"timestamp":"2026-11-30T11:00:00Z","level":"INFO","fields":{"message":"verdict","action":"accept","policy_action":"accept","findings":[],"brands":[],"lookalike_domains":[],"url_hosts":[],"urls":["https://fine.example/"]},"target":"kinko_milter::session"}"#,
+        r#"{"timestamp":"2026-11-30T11:00:00Z","level":"INFO","fields":{"message":"verdict","action":"accept","policy_action":"accept","findings":[],"brands":[],"lookalike_domains":[],"url_hosts":[],"urls":["https://fine.example/"]},"target":"kinko_milter::daemon::session"}"#,
         "\n"
     );
     let mut child = Command::new(BIN)

@@ -3,7 +3,7 @@
 //! for the rules and the dashboard (a renamed metric must not leave a
 //! dashboard panel silently empty).
 
-use kinko_milter::metrics::Metrics;
+use kinko_milter::telemetry::metrics::Metrics;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;

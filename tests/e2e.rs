@@ -270,7 +270,7 @@ fn postfix_delivers_without_milter(h: &Harness) -> Result<(), String> {
 }
 
 fn dns_serves_test_zones(h: &Harness) -> Result<(), String> {
-    use kinko_milter::dns::{resolver, Upstream};
+    use kinko_milter::auth::dns::{resolver, Upstream};
     use std::time::Duration;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -593,7 +593,7 @@ fn dry_run_tags_but_delivers(h: &Harness) -> Result<(), String> {
 fn bank_name_from(addr: &str) -> String {
     format!(
         "{} <{addr}>",
-        kinko_milter::header_text::encode_word("テスト銀行")
+        kinko_milter::vocab::header_text::encode_word("テスト銀行")
     )
 }
 
@@ -658,7 +658,7 @@ fn alternative_mail(marker: &str, charset: &str, cte: &str) -> (Vec<u8>, String,
     let part = |sub: &str, s: &str| {
         let bytes = enc.encode(s).0.into_owned();
         let body = match cte {
-            "base64" => kinko_milter::header_text::base64(&bytes)
+            "base64" => kinko_milter::vocab::header_text::base64(&bytes)
                 .as_bytes()
                 .chunks(76)
                 .flat_map(|l| [l, b"\r\n"].concat())
@@ -819,7 +819,7 @@ fn with_attachment(mail: &Mail, name: &str, ctype: &str, data: &[u8]) -> Vec<u8>
     let (head, body) = rendered.split_once(plain).expect("one text/plain body");
     let b64: String = data
         .chunks(57)
-        .map(|c| kinko_milter::header_text::base64(c) + "\r\n")
+        .map(|c| kinko_milter::vocab::header_text::base64(c) + "\r\n")
         .collect();
     format!(
         "{head}Content-Type: multipart/mixed; boundary=\"att\"\r\n\r\n\
@@ -925,7 +925,7 @@ fn qr_code_link_held(h: &Harness) -> Result<(), String> {
     let png = qr_image::encode(&DynamicImage::ImageLuma8(code), ImageFormat::Png);
     let from = format!(
         "{} <info@attacker.example>",
-        kinko_milter::header_text::encode_word("三井住友銀行")
+        kinko_milter::vocab::header_text::encode_word("三井住友銀行")
     );
     let mail = Mail::new("qr-only-link", &from, RCPT)
         .body("セキュリティ強化のため、添付のQRコードをスマートフォンで読み取ってください。\n");
@@ -977,7 +977,7 @@ fn hold_one(h: &Harness, tag: &str) -> Result<(Mail, String), String> {
         .body(&format!("お客様各位\n\n{PHISH_LINK}\n"));
     mail.subject = format!(
         "{} {}",
-        kinko_milter::header_text::encode_word("口座確認のお願い"),
+        kinko_milter::vocab::header_text::encode_word("口座確認のお願い"),
         mail.marker
     );
     let raw = dkim_sign(&mail.render(), "attacker.example", SELECTOR)?;

@@ -2,7 +2,7 @@
 //! Thresholds sit a little under what was measured when they were set; raise
 //! them when detection improves. Skips when the shared corpus is absent.
 
-use kinko_milter::eval::{run, EvalOptions};
+use kinko_milter::commands::eval::{run, EvalOptions};
 use std::path::{Path, PathBuf};
 
 fn eval(root: &Path, labels: &Path, policies: &[&str]) -> serde_json::Value {

@@ -13,7 +13,7 @@ use hickory_proto::op::{Message, MessageType, ResponseCode};
 use hickory_proto::rr::rdata::TXT;
 use hickory_proto::rr::{RData, Record, RecordType};
 use indymilter_test::Status;
-use kinko_milter::config::Fallback;
+use kinko_milter::settings::config::Fallback;
 use seeded::{message, start, transact};
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -8,7 +8,7 @@
 mod seeded;
 
 use indymilter_test::{EomAction, Status};
-use kinko_milter::config::Fallback;
+use kinko_milter::settings::config::Fallback;
 use seeded::{message, sign, start, transact, transact_offering, AUTHSERV};
 
 fn inserted_results(actions: &[EomAction]) -> String {
@@ -70,7 +70,8 @@ async fn forged_from_of_a_reject_domain_is_rejected() {
 async fn owner_policy_can_map_to_quarantine() {
     // The policy's [auth] mapping is what a team changes; here the config
     // caps the action instead, which must also hold the mail rather than lose it.
-    let m = start(|c| c.actions.max_action = kinko_milter::findings::Action::Quarantine).await;
+    let m =
+        start(|c| c.actions.max_action = kinko_milter::vocab::findings::Action::Quarantine).await;
     let raw = message("Bank <info@bank.test>", "urgent", "");
     let (actions, status) =
         transact(&m, "198.51.100.7".parse().unwrap(), "x@evil.test", &raw).await;
@@ -253,7 +254,7 @@ async fn mta_dropping_mid_body_leaves_nothing_behind() {
 #[tokio::test]
 async fn recorded_stages_need_no_answer_and_older_mtas_still_get_one() {
     use indymilter_test::{ProtoOpts, TestConnection};
-    use kinko_milter::milter::QUIET_STAGES;
+    use kinko_milter::daemon::milter::QUIET_STAGES;
     let m = start(|_| {}).await;
     // Offered everything (as Postfix does), the milter asks the MTA not to
     // wait at the stages it only records, and not at connect and MAIL FROM,
@@ -367,7 +368,7 @@ async fn results_of_a_trusted_upstream_are_used_instead_of_dns() {
 /// and tagged mail with `banner = false`, keep their body.
 #[tokio::test]
 async fn tagged_mail_body_is_replaced_with_the_banner() {
-    use kinko_milter::findings::Action;
+    use kinko_milter::vocab::findings::Action;
     let body_of = |actions: &[EomAction]| -> Option<Vec<u8>> {
         let chunks: Vec<u8> = actions
             .iter()

@@ -1,7 +1,7 @@
 //! The synthetic protected set and sender hosts shared by the lookalike
 //! benchmark and its profiling harness, so both measure the same thing.
 
-use kinko_milter::policy::Brand;
+use kinko_milter::policy::data::Brand;
 
 /// Deterministic pseudo-words (a fixed LCG), so every run benches the same set.
 pub fn synthetic_brands(n: usize) -> Vec<Brand> {

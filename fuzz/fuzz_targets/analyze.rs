@@ -1,10 +1,10 @@
 //! Whole-message analysis: MIME, charsets, display names, links, HTML.
 #![no_main]
 use kinko_milter::analysis::analyze;
-use kinko_milter::limits::Limits;
-use kinko_milter::message::Envelope;
-use kinko_milter::auth::AuthSummary;
-use kinko_milter::policy::Policy;
+use kinko_milter::settings::limits::Limits;
+use kinko_milter::vocab::message::Envelope;
+use kinko_milter::vocab::auth::AuthSummary;
+use kinko_milter::analysis::policy::Policy;
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 

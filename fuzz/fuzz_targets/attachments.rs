@@ -2,7 +2,7 @@
 //! tar, 7z, cab), OLE walking and file-name tricks. The first byte picks the
 //! file name, so every container reader sees the rest of the input.
 #![no_main]
-use kinko_milter::attachments::{inspect, Hit};
+use kinko_milter::analysis::attachments::{inspect, Hit};
 use libfuzzer_sys::fuzz_target;
 
 const NAMES: &[&str] = &[

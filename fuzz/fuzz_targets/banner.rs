@@ -1,7 +1,7 @@
 //! The banner rewriting on any bytes: it never panics, what it writes
 //! parses again, and a second pass never adds a second banner.
 #![no_main]
-use kinko_milter::banner::{insert, Lang, Notice, Outcome};
+use kinko_milter::actions::banner::{insert, Lang, Notice, Outcome};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -4,6 +4,6 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
-        let _ = kinko_milter::config::Config::parse("fuzz.toml", text);
+        let _ = kinko_milter::settings::config::Config::parse("fuzz.toml", text);
     }
 });

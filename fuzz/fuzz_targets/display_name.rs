@@ -2,10 +2,10 @@
 //! (RFC 2047 words in any charset, hidden characters, confusables).
 #![no_main]
 use kinko_milter::analysis::analyze;
-use kinko_milter::limits::Limits;
-use kinko_milter::message::Envelope;
-use kinko_milter::auth::AuthSummary;
-use kinko_milter::policy::Policy;
+use kinko_milter::settings::limits::Limits;
+use kinko_milter::vocab::message::Envelope;
+use kinko_milter::vocab::auth::AuthSummary;
+use kinko_milter::analysis::policy::Policy;
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 
@@ -13,7 +13,7 @@ static POLICY: OnceLock<Policy> = OnceLock::new();
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(s) = std::str::from_utf8(data) {
-        let _ = kinko_milter::normalize::text(s);
+        let _ = kinko_milter::vocab::normalize::text(s);
     }
     let policy = POLICY.get_or_init(|| Policy::embedded().unwrap());
     let mut raw = b"From: ".to_vec();

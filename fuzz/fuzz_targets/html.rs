@@ -1,8 +1,8 @@
 //! HTML handling: the input is the HTML body of an otherwise fixed message.
 #![no_main]
 use kinko_milter::analysis::parse;
-use kinko_milter::message::Bounds;
-use kinko_milter::links::extract::extract;
+use kinko_milter::vocab::message::Bounds;
+use kinko_milter::analysis::links::extract::extract;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

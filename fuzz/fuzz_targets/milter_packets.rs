@@ -3,10 +3,10 @@
 //! Authentication comes from a trusted upstream header, so no input waits
 //! for DNS; everything else runs as in the daemon.
 #![no_main]
-use kinko_milter::config::Config;
-use kinko_milter::listener::MilterListener;
-use kinko_milter::metrics::Metrics;
-use kinko_milter::runtime::Runtime;
+use kinko_milter::settings::config::Config;
+use kinko_milter::daemon::listener::MilterListener;
+use kinko_milter::telemetry::metrics::Metrics;
+use kinko_milter::daemon::runtime::Runtime;
 use libfuzzer_sys::fuzz_target;
 use std::io;
 use std::sync::{Arc, OnceLock};
@@ -42,7 +42,7 @@ fn runtime() -> &'static (tokio::runtime::Runtime, Arc<Runtime>) {
         };
         let metrics = Arc::new(Metrics::new());
         let state = rt
-            .block_on(async { kinko_milter::runtime::build_state(cfg, &metrics, None) })
+            .block_on(async { kinko_milter::daemon::runtime::build_state(cfg, &metrics, None) })
             .unwrap();
         let runtime = Arc::new(Runtime::new(state, metrics));
         (rt, runtime)
@@ -55,7 +55,7 @@ fuzz_target!(|data: &[u8]| {
         let (mut client, server) = tokio::io::duplex(1 << 16);
         let listener = MilterListener::new(One(Some(server)), runtime.guards.clone());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let callbacks = kinko_milter::milter::callbacks(runtime.clone());
+        let callbacks = kinko_milter::daemon::milter::callbacks(runtime.clone());
         let config = indymilter::Config {
             connection_timeout: Duration::from_secs(2),
             ..Default::default()

@@ -5,10 +5,10 @@
 #![no_main]
 use arbitrary::Arbitrary;
 use kinko_milter::analysis::analyze;
-use kinko_milter::limits::Limits;
-use kinko_milter::message::Envelope;
-use kinko_milter::auth::AuthSummary;
-use kinko_milter::policy::Policy;
+use kinko_milter::settings::limits::Limits;
+use kinko_milter::vocab::message::Envelope;
+use kinko_milter::vocab::auth::AuthSummary;
+use kinko_milter::analysis::policy::Policy;
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 
@@ -43,7 +43,7 @@ fn pick<'a>(list: &[&'a str], i: u8) -> &'a str {
 
 fn encode(data: &[u8], encoding: &str) -> Vec<u8> {
     match encoding {
-        "base64" => kinko_milter::header_text::base64(data).into_bytes(),
+        "base64" => kinko_milter::vocab::header_text::base64(data).into_bytes(),
         "quoted-printable" => data
             .iter()
             .flat_map(|&b| {

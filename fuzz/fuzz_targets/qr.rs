@@ -4,7 +4,7 @@
 //! sees input that is not its own too; the seeds are real images.
 #![no_main]
 use image::ImageFormat;
-use kinko_milter::qr;
+use kinko_milter::analysis::qr;
 use libfuzzer_sys::fuzz_target;
 
 const FORMATS: &[ImageFormat] = &[

@@ -1,13 +1,12 @@
-//! Email authentication in two halves: `results`, the plain values every
-//! layer may read, and `verify`, which asks DNS. `recorded` reads the
+//! Email authentication: `verify` asks DNS (through `dns`'s caches) and
+//! returns the plain results of [`crate::vocab::auth`]. `recorded` reads the
 //! results a trusted upstream already wrote into the message.
 
+pub mod dns;
 pub(crate) mod recorded;
-pub(crate) mod results;
 pub(crate) mod spf;
 pub(crate) mod strict;
 pub(crate) mod verify;
 
 pub use recorded::{authserv_id_of, from_recorded, trusted_upstream};
-pub use results::{AuthSummary, LocalPolicy, Res};
 pub use verify::Authenticator;

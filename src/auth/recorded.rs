@@ -2,7 +2,7 @@
 //! of a named authserv-id read back into an [`AuthSummary`], for a filter
 //! that runs behind another authentication milter.
 
-use super::results::{best_dkim, AuthSummary, DkimSig, OwnerPolicy, Res};
+use crate::vocab::auth::{best_dkim, AuthSummary, DkimSig, OwnerPolicy, Res};
 
 /// Reads the results of a trusted upstream authentication service from its
 /// recorded `Authentication-Results` header, as a filter behind another
@@ -116,14 +116,15 @@ pub(crate) fn aar_vouches(aar: &str, from_domain: &str) -> Option<String> {
     let body = strip_comments(aar);
     let (_, rest) = body.split_once(';')?;
     let from = from_domain.trim_end_matches('.').to_ascii_lowercase();
-    let from_org = crate::domain::registrable(&from);
+    let from_org = crate::vocab::domain::registrable(&from);
     let aligned = |d: &str| {
         let d = d.trim_end_matches('.');
         // Quoted in our own header: a domain name and nothing else.
         let name = d
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c));
-        name && (d == from || (from_org.is_some() && crate::domain::registrable(d) == from_org))
+        name && (d == from
+            || (from_org.is_some() && crate::vocab::domain::registrable(d) == from_org))
     };
     let stmts = resinfos(rest);
     let passed = |m: &'static str| {

@@ -7,7 +7,7 @@
 //! tempfails of its mail); viaspf passes all but those the suite's own
 //! drivers fail (README, "Conformance").
 
-use crate::dns::Caches;
+use crate::auth::dns::Caches;
 use mail_auth::hickory_resolver::lookup::Lookup;
 use mail_auth::hickory_resolver::net::{DnsError, NetError};
 use mail_auth::hickory_resolver::proto::rr::{Name as DnsName, RData, RecordType};

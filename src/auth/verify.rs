@@ -3,11 +3,11 @@
 //! [`AuthSummary`] and rendered as an RFC 8601 `Authentication-Results`
 //! header.
 
-use super::results::{
+use crate::auth::dns::Caches;
+use crate::vocab::auth::{
     best_dkim, ArcOverride, ArcSealer, AuthSummary, DkimSig, LocalPolicy, OwnerPolicy, Res,
 };
-use crate::dns::Caches;
-use crate::message::Envelope;
+use crate::vocab::message::Envelope;
 use mail_auth::common::verify::DomainKey;
 use mail_auth::dmarc::Policy as DmarcPolicy;
 use mail_auth::{
@@ -212,7 +212,7 @@ impl Authenticator {
         if let Some(o) = &summary.arc_override {
             mark_override(&mut header, o);
         }
-        summary.header = Some(crate::header_text::lf_folded(&header));
+        summary.header = Some(crate::vocab::header_text::lf_folded(&header));
         summary
     }
 
@@ -276,7 +276,7 @@ impl Authenticator {
     /// still carry it, so read it from the record text ourselves. The choice
     /// hashes the message so a retry of the same message gets the same answer.
     async fn sampled_out(&self, from_domain: &str, raw: &[u8]) -> bool {
-        let org = crate::domain::registrable(from_domain).unwrap_or_default();
+        let org = crate::vocab::domain::registrable(from_domain).unwrap_or_default();
         for domain in [from_domain, org.as_str()] {
             if domain.is_empty() {
                 continue;

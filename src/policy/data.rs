@@ -2,8 +2,8 @@
 //! yet compiled. Analysers build their indexes from these plain values, so
 //! none of them needs to know the file format or the compiled [`super::Policy`].
 
-use crate::auth::results::LocalPolicy;
-use crate::findings::{Action, FindingKind};
+use crate::vocab::auth::LocalPolicy;
+use crate::vocab::findings::{Action, FindingKind};
 use ipnet::IpNet;
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;

@@ -3,11 +3,11 @@
 //! error names `file:line: field`.
 
 use super::data::{Allow, AuthPolicy, Bands, Brand, PolicyData, DEFAULT_AUTH, DEFAULT_BANDS};
-use crate::domain::normalize_domain;
-use crate::findings::{Action, FindingKind};
-use crate::tomlfile::{line_of, parse_net, parse_toml, SourceError};
+use super::schema::*;
+use crate::vocab::domain::normalize_domain;
+use crate::vocab::findings::FindingKind;
+use crate::vocab::tomlfile::{line_of, parse_net, parse_toml, SourceError};
 use ipnet::IpNet;
-use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use toml::Spanned;
@@ -34,102 +34,6 @@ const EMBEDDED_LISTS: &[(&str, &str)] = &[
         include_str!("../../policy/lure-pressures.txt"),
     ),
 ];
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PolicyFile {
-    policy: Option<Meta>,
-    #[serde(default)]
-    scores: BTreeMap<Spanned<String>, i32>,
-    bands: Option<BandsFile>,
-    auth: Option<AuthFile>,
-    lists: Option<ListsFile>,
-    #[serde(default)]
-    allow: Vec<AllowFile>,
-    #[serde(default)]
-    brand: Vec<BrandFile>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Meta {
-    name: String,
-    #[serde(default)]
-    version: Option<String>,
-    /// The banner's default statement.
-    #[serde(default)]
-    banner: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BandsFile {
-    tag: Option<i32>,
-    quarantine: Option<i32>,
-    reject: Option<i32>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AuthFile {
-    dmarc_reject: Option<Action>,
-    dmarc_quarantine: Option<Action>,
-    honor_pct: Option<bool>,
-    /// ARC sealers whose record of a DMARC pass on arrival lifts the
-    /// owner's policy (RFC 8617 §7.2).
-    trusted_arc_sealers: Option<Vec<SealerFile>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SealerFile {
-    /// The `d=` of the ARC-Seal.
-    domain: Spanned<String>,
-    reason: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ListsFile {
-    freemail: Option<Vec<Spanned<String>>>,
-    shorteners: Option<Vec<Spanned<String>>>,
-    redirectors: Option<Vec<Spanned<String>>>,
-    hosting: Option<Vec<Spanned<String>>>,
-    feeds: Option<Vec<Spanned<String>>>,
-    /// Credential-lure wording: requests, then pressures.
-    lure_asks: Option<Vec<Spanned<String>>>,
-    lure_pressures: Option<Vec<Spanned<String>>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AllowFile {
-    /// A registrable sender domain (From, MAIL FROM) whose mail is trusted.
-    sender_domain: Option<Spanned<String>>,
-    /// A DKIM signing domain whose passing signature makes mail trusted.
-    dkim_domain: Option<Spanned<String>>,
-    /// Client networks whose mail is trusted.
-    client_network: Option<Spanned<String>>,
-    reason: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BrandFile {
-    id: Spanned<String>,
-    #[serde(default)]
-    names: Vec<Spanned<String>>,
-    #[serde(default)]
-    domains: Vec<Spanned<String>>,
-    #[serde(default)]
-    authorized: Vec<Spanned<String>>,
-    action: Option<Action>,
-    /// The brand's statement in the banner of tagged mail claiming it.
-    banner: Option<String>,
-    /// Words that name the brand inside someone else's URL; replaces the
-    /// words derived from its domains and names when those are common words.
-    link_words: Option<Vec<String>>,
-}
 
 /// The file being read, for errors that point into it.
 struct At<'a> {
@@ -164,7 +68,7 @@ impl At<'_> {
 }
 
 #[derive(Default)]
-pub(super) struct Builder {
+pub(crate) struct Builder {
     name: Option<String>,
     version: Option<String>,
     sources: Vec<String>,
@@ -187,7 +91,7 @@ pub(super) struct Builder {
 }
 
 impl Builder {
-    pub(super) fn add(
+    pub(crate) fn add(
         &mut self,
         file: &str,
         src: &str,
@@ -508,7 +412,7 @@ impl Builder {
         Ok(())
     }
 
-    pub(super) fn finish(mut self) -> PolicyData {
+    pub(crate) fn finish(mut self) -> PolicyData {
         // Like scores, the lure wording has defaults: the shipped phrase
         // files, for a policy that names none of its own.
         if self.lure_asks.is_empty() && self.lure_pressures.is_empty() {

@@ -1071,7 +1071,9 @@ fn dkim_key() -> Result<mail_auth::common::crypto::RsaKey<mail_auth::common::cry
 }
 
 fn dkim_public_key_b64() -> Result<String, String> {
-    Ok(kinko_milter::header_text::base64(&dkim_key()?.public_key()))
+    Ok(kinko_milter::vocab::header_text::base64(
+        &dkim_key()?.public_key(),
+    ))
 }
 
 /// Signs `raw` as `d=domain; s=selector` with the harness key and returns

@@ -4,12 +4,12 @@
 #![allow(dead_code)]
 
 use indymilter_test::{EomAction, MacroStage, ProtoOpts, Status, TestConnection};
+use kinko_milter::analysis::policy::Policy;
+use kinko_milter::auth::dns::{self, Caches, Upstream};
 use kinko_milter::auth::Authenticator;
-use kinko_milter::config::Config;
-use kinko_milter::dns::{self, Caches, Upstream};
-use kinko_milter::metrics::Metrics;
-use kinko_milter::policy::Policy;
-use kinko_milter::runtime::{Runtime, State};
+use kinko_milter::daemon::runtime::{Runtime, State};
+use kinko_milter::settings::config::Config;
+use kinko_milter::telemetry::metrics::Metrics;
 use mail_auth::common::crypto::Ed25519Key;
 use mail_auth::common::headers::HeaderWriter;
 use mail_auth::common::parse::TxtRecordParser;
@@ -128,7 +128,7 @@ async fn start_on(unix: Option<&std::path::Path>, tweak: impl FnOnce(&mut Config
     seed(&caches, "_dmarc.test.", nxdomain());
     let record = format!(
         "v=DKIM1; k=ed25519; p={}",
-        kinko_milter::header_text::base64(&key.public_key())
+        kinko_milter::vocab::header_text::base64(&key.public_key())
     );
     seed(
         &caches,
@@ -161,7 +161,7 @@ async fn start_on(unix: Option<&std::path::Path>, tweak: impl FnOnce(&mut Config
     let addr = match unix {
         Some(path) => {
             let listener = tokio::net::UnixListener::bind(path).unwrap();
-            tokio::spawn(kinko_milter::server::serve_unix(
+            tokio::spawn(kinko_milter::daemon::server::serve_unix(
                 listener,
                 runtime,
                 milter_config,
@@ -172,7 +172,7 @@ async fn start_on(unix: Option<&std::path::Path>, tweak: impl FnOnce(&mut Config
         None => {
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
-            tokio::spawn(kinko_milter::server::serve_tcp(
+            tokio::spawn(kinko_milter::daemon::server::serve_tcp(
                 listener,
                 runtime,
                 milter_config,

@@ -1,0 +1,179 @@
+//! Postfix's own queue tools, for the quarantine commands: `postqueue -j`
+//! lists, `postcat` reads, `postsuper` releases and deletes. We never touch
+//! the queue files ourselves: Postfix's tools know its locking and layout.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// One Postfix instance: the system's, or the one configured in `-c DIR`.
+#[derive(Debug, Clone, Default)]
+pub struct Instance {
+    pub config_dir: Option<PathBuf>,
+}
+
+/// One queued message as `postqueue -j` describes it.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+pub struct Queued {
+    pub queue_name: String,
+    pub queue_id: String,
+    #[serde(default)]
+    pub arrival_time: i64,
+    #[serde(default)]
+    pub message_size: u64,
+    #[serde(default)]
+    pub sender: String,
+    #[serde(default)]
+    pub recipients: Vec<Recipient>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+pub struct Recipient {
+    pub address: String,
+}
+
+/// Postfix's tools live in /usr/sbin, which an operator's PATH may lack.
+fn tool(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/usr/local/sbin", "/sbin"].map(PathBuf::from))
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from(name))
+}
+
+/// A queue id as Postfix writes them (short hex or long base-52 form); any
+/// other word would be an option, or `ALL`, to postsuper.
+pub fn valid_queue_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 32 && id != "ALL" && id.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+impl Instance {
+    fn run(&self, name: &str, args: &[&str]) -> Result<Vec<u8>, String> {
+        let mut cmd = Command::new(tool(name));
+        if let Some(dir) = &self.config_dir {
+            cmd.arg("-c").arg(dir);
+        }
+        cmd.args(args);
+        let out = cmd
+            .output()
+            .map_err(|e| format!("{name}: cannot run: {e}"))?;
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            return Err(format!(
+                "{name} {}: {}",
+                args.join(" "),
+                crate::vocab::sanitize::one_line(err.trim(), 500)
+            ));
+        }
+        Ok(out.stdout)
+    }
+
+    /// Every message in the queue (`postqueue -j`).
+    pub fn queue(&self) -> Result<Vec<Queued>, String> {
+        let out = self.run("postqueue", &["-j"])?;
+        String::from_utf8_lossy(&out)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).map_err(|e| format!("postqueue -j: {e}")))
+            .collect()
+    }
+
+    /// The messages on hold.
+    pub fn held(&self) -> Result<Vec<Queued>, String> {
+        Ok(self
+            .queue()?
+            .into_iter()
+            .filter(|q| q.queue_name == "hold")
+            .collect())
+    }
+
+    /// The message as stored: header only, or header and body.
+    pub fn message(&self, queue_id: &str, with_body: bool) -> Result<Vec<u8>, String> {
+        check_id(queue_id)?;
+        let sections = if with_body { "-bh" } else { "-h" };
+        let out = self.run("postcat", &[sections, "-q", queue_id])?;
+        Ok(strip_markers(&out))
+    }
+
+    /// Releases held messages (`postsuper -H`); Postfix delivers them at its
+    /// next queue run.
+    pub fn release(&self, ids: &[String]) -> Result<(), String> {
+        self.each("-H", ids)?;
+        // Without this a released message waits for the next queue run
+        // (queue_run_delay, 5 minutes by default). Best effort: the message
+        // is released either way.
+        for id in ids {
+            let _ = self.run("postqueue", &["-i", id]);
+        }
+        Ok(())
+    }
+
+    /// Deletes messages, but only from the hold queue (`postsuper -d ID
+    /// hold`): a mistyped id cannot delete mail that is being delivered.
+    pub fn delete(&self, ids: &[String]) -> Result<(), String> {
+        self.each("-d", ids)
+    }
+
+    fn each(&self, op: &str, ids: &[String]) -> Result<(), String> {
+        for id in ids {
+            check_id(id)?;
+        }
+        for id in ids {
+            self.run("postsuper", &[op, id, "hold"])?;
+        }
+        Ok(())
+    }
+
+    pub fn describe(&self) -> String {
+        match &self.config_dir {
+            Some(d) => format!("Postfix instance {}", d.display()),
+            None => "the system Postfix".into(),
+        }
+    }
+}
+
+fn check_id(id: &str) -> Result<(), String> {
+    if valid_queue_id(id) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{:?} is not a Postfix queue id",
+            crate::vocab::sanitize::one_line(id, 40)
+        ))
+    }
+}
+
+/// postcat frames sections with `*** ... ***` lines on some versions.
+fn strip_markers(out: &[u8]) -> Vec<u8> {
+    let mut kept = Vec::with_capacity(out.len());
+    for line in out.split_inclusive(|&b| b == b'\n') {
+        if line.starts_with(b"*** ") {
+            continue;
+        }
+        kept.extend_from_slice(line);
+    }
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_ids_are_words_not_options() {
+        assert!(valid_queue_id("4dXyZ12abcz"));
+        assert!(valid_queue_id("3F2A1B0C9D"));
+        assert!(!valid_queue_id("-d"));
+        assert!(!valid_queue_id("ALL"));
+        assert!(!valid_queue_id("ALL hold"));
+        assert!(!valid_queue_id(""));
+    }
+
+    #[test]
+    fn markers_are_dropped() {
+        let out = strip_markers(
+            b"*** HEADER EXTRACTED x ***\nFrom: a\n\nbody\n*** MESSAGE FILE END x ***\n",
+        );
+        assert_eq!(out, b"From: a\n\nbody\n");
+    }
+}

@@ -1,0 +1,160 @@
+//! The daemon's log lines: one JSON object per line in JSON mode, with list
+//! fields (finding kinds, brands, indicators) as JSON arrays, and the
+//! startup announcements in the same format as everything else.
+//!
+//! tracing records only scalars, so a list travels as its JSON text in a
+//! field named in [`LIST_FIELDS`] (see [`List`]); the JSON formatter puts
+//! it back as an array. Text mode shows the same JSON text.
+
+use crate::settings::config::LogFormat;
+use serde_json::{Map, Value};
+use std::fmt;
+use std::sync::OnceLock;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
+
+/// Fields whose value is a [`List`]: arrays in JSON mode.
+pub const LIST_FIELDS: &[&str] = &[
+    "findings",
+    "brands",
+    "lookalike_domains",
+    "url_hosts",
+    "urls",
+];
+
+static FORMAT: OnceLock<LogFormat> = OnceLock::new();
+
+/// A list field's value: its JSON text.
+pub struct List<'a>(pub &'a [String]);
+
+impl fmt::Display for List<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&serde_json::to_string(self.0).map_err(|_| fmt::Error)?)
+    }
+}
+
+/// Installs the global subscriber writing to standard error.
+pub fn init(format: LogFormat) {
+    let _ = FORMAT.set(format);
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        // journald and log files want plain text; colours only on a terminal.
+        .with_ansi(
+            format == LogFormat::Text && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        );
+    match format {
+        LogFormat::Json => builder.event_format(JsonLines).init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+/// A line that must reach the log whatever `RUST_LOG` filters: where the
+/// daemon listens (tools and tests read the address from it) and why it
+/// could not start. Text: `kinko-milter: MESSAGE`; JSON: one object with
+/// the message and `fields`.
+pub fn announce(level: &str, message: &str, fields: &[(&str, Value)]) {
+    let format = FORMAT.get().copied().unwrap_or(LogFormat::Text);
+    match format {
+        LogFormat::Text => eprintln!("kinko-milter: {message}"),
+        LogFormat::Json => {
+            let mut map = Map::new();
+            map.insert("message".into(), Value::String(message.into()));
+            for (k, v) in fields {
+                map.insert((*k).into(), v.clone());
+            }
+            eprintln!("{}", line(level, map, "kinko_milter"));
+        }
+    }
+}
+
+fn timestamp() -> String {
+    let mut s = String::new();
+    let _ = SystemTime.format_time(&mut Writer::new(&mut s));
+    s
+}
+
+/// The same shape as tracing-subscriber's own JSON lines.
+fn line(level: &str, fields: Map<String, Value>, target: &str) -> Value {
+    let mut obj = Map::new();
+    obj.insert("timestamp".into(), Value::String(timestamp()));
+    obj.insert("level".into(), Value::String(level.into()));
+    obj.insert("fields".into(), Value::Object(fields));
+    obj.insert("target".into(), Value::String(target.into()));
+    Value::Object(obj)
+}
+
+/// tracing-subscriber's JSON layout, with list fields as arrays.
+pub struct JsonLines;
+
+impl<S, N> FormatEvent<S, N> for JsonLines
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let mut fields = Fields(Map::new());
+        event.record(&mut fields);
+        let meta = event.metadata();
+        let obj = line(meta.level().as_str(), fields.0, meta.target());
+        writeln!(writer, "{obj}")
+    }
+}
+
+struct Fields(Map<String, Value>);
+
+impl Fields {
+    fn put(&mut self, field: &Field, text: String) {
+        let name = field.name();
+        if LIST_FIELDS.contains(&name) {
+            if let Ok(v @ Value::Array(_)) = serde_json::from_str::<Value>(&text) {
+                self.0.insert(name.into(), v);
+                return;
+            }
+        }
+        self.0.insert(name.into(), Value::String(text));
+    }
+}
+
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.put(field, value.to_string());
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.put(field, format!("{value:?}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_renders_as_json_text() {
+        let v = vec!["a\"b".to_string(), "c".to_string()];
+        assert_eq!(List(&v).to_string(), r#"["a\"b","c"]"#);
+    }
+}

@@ -1,0 +1,13 @@
+//! The vocabulary floor every layer speaks and nothing here imports from
+//! above: the message and its envelope, plain authentication results, the
+//! closed list of finding kinds, domain and text helpers, TOML errors.
+
+pub mod auth;
+pub mod authserv;
+pub(crate) mod domain;
+pub mod findings;
+pub mod header_text;
+pub mod message;
+pub mod normalize;
+pub mod sanitize;
+pub mod tomlfile;
