@@ -101,8 +101,12 @@ mod tests {
 
     const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus");
 
+    /// A message of the development corpus; its absence fails the test.
     fn corpus(rel: &str) -> Option<Vec<u8>> {
-        std::fs::read(Path::new(CORPUS).join(rel)).ok()
+        let p = Path::new(CORPUS).join(rel);
+        Some(std::fs::read(&p).unwrap_or_else(|e| {
+            panic!("{}: {e}: the development corpus must lie beside the project", p.display())
+        }))
     }
 
     fn extract_raw(raw: &[u8], limits: &Bounds) -> Extracted {
