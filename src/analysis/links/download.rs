@@ -51,8 +51,10 @@ pub(super) fn download_of(l: &Link) -> Option<(String, &'static str)> {
     for name in names.into_iter().filter(|n| n.contains('.')) {
         let ext = name.rsplit('.').next().unwrap_or("");
         // `.com` and `.url` end host names in redirect paths
-        // (`…/to/www.example.com`), not downloads.
-        if matches!(ext, "com" | "url") {
+        // (`…/to/www.example.com`), not downloads; a `.dll` cannot be run by
+        // opening it, and in a URL it is a web server's ISAPI handler
+        // (`/cgi-bin/runisa.dll?…`, seen in a 2002 newsletter).
+        if matches!(ext, "com" | "url" | "dll") {
             continue;
         }
         if let Some(trick) = crate::analysis::attachments::kind::name_trick(&name) {

@@ -210,6 +210,7 @@ domains = ["bk.mufg.jp", "mufg.jp"]
             "https://redirect.example/to/www.shop.com",
             "https://files.example/photos.zip",
             "https://files.example/app.html?name=john.smith",
+            "https://shop.example/cgi-bin/runisa.dll?page=1",
         ] {
             let f = run(&p, &text_mail(&format!("see {url}")), &b);
             assert!(
