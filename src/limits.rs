@@ -1,6 +1,7 @@
 //! The `[limits]` table of the configuration: the analysis [`Bounds`] and
 //! the daemon's own bounds, which one table keeps together for operators.
 
+use crate::auth::AuthBounds;
 use crate::message::Bounds;
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +27,12 @@ pub struct Limits {
     pub max_connections: usize,
     /// Upper bound for authentication (DNS) of one message.
     pub message_time_budget_ms: u64,
+    /// DKIM signatures verified per message (each costs a DNS lookup);
+    /// the rest are not verified and our Authentication-Results says so.
+    pub max_dkim_signatures: usize,
+    /// Bytes of the Authentication-Results field we write; DKIM results
+    /// beyond it are counted, not listed.
+    pub max_auth_results_bytes: usize,
     /// A silent MTA connection is dropped after this long.
     pub connection_timeout_s: u64,
     /// Longest stretch a peer may take from connect to MAIL, from MAIL to
@@ -37,6 +44,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         let b = Bounds::default();
+        let a = AuthBounds::default();
         Limits {
             max_message_bytes: b.max_message_bytes,
             max_headers: 1000,
@@ -49,6 +57,8 @@ impl Default for Limits {
             max_qr_pixels_total: b.max_qr_pixels_total,
             max_connections: 100,
             message_time_budget_ms: 10_000,
+            max_dkim_signatures: a.max_dkim_signatures,
+            max_auth_results_bytes: a.max_auth_results_bytes,
             connection_timeout_s: 300,
             message_timeout_s: 600,
         }
@@ -58,6 +68,14 @@ impl Default for Limits {
 impl Limits {
     pub fn message_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.message_timeout_s.max(1))
+    }
+
+    /// The part of the table that bounds authentication.
+    pub fn auth_bounds(&self) -> AuthBounds {
+        AuthBounds {
+            max_dkim_signatures: self.max_dkim_signatures,
+            max_auth_results_bytes: self.max_auth_results_bytes,
+        }
     }
 
     /// The part of the table that bounds analysis.

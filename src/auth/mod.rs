@@ -10,4 +10,4 @@ pub(crate) mod verify;
 
 pub use recorded::{authserv_id_of, from_recorded, trusted_upstream};
 pub use results::{AuthSummary, LocalPolicy, Res};
-pub use verify::Authenticator;
+pub use verify::{AuthBounds, Authenticator};
