@@ -15,6 +15,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+#[path = "support/dns_server.rs"]
+mod dns_server;
 #[path = "support/http.rs"]
 mod http;
 
@@ -60,6 +62,15 @@ impl Daemon {
     }
 
     fn start_limited(config: &str, policy: &str, max_fds: Option<u32>) -> Daemon {
+        Daemon::launch(config, policy, max_fds, nxdomain_server())
+    }
+
+    /// As [`Daemon::start`], asking the DNS server at `dns`.
+    fn start_with_dns(config: &str, policy: &str, dns: SocketAddr) -> Daemon {
+        Daemon::launch(config, policy, None, dns)
+    }
+
+    fn launch(config: &str, policy: &str, max_fds: Option<u32>, dns: SocketAddr) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("policy.toml"), policy).unwrap();
         let cfg = format!(
@@ -71,7 +82,7 @@ impl Daemon {
              worker_threads = 1\n\
              dns = {{ nameservers = [\"{}\"], timeout_ms = 1000, attempts = 1 }}\n\
              {config}\n",
-            nxdomain_server()
+            dns
         );
         let cfg_path = dir.path().join("kinko-milter.toml");
         std::fs::write(&cfg_path, cfg).unwrap();
@@ -958,4 +969,202 @@ fn reload_says_which_settings_need_a_restart() {
         assert!(started.elapsed() < Duration::from_secs(10), "{log}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// A DNS server that publishes one DKIM key for every selector of
+/// `attacker.test` (so mail-auth goes on to hash the signed fields) and
+/// answers everything else NXDOMAIN; it records the names of the key
+/// queries it gets.
+async fn key_server() -> (SocketAddr, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use hickory_proto::op::{Message, MessageType, ResponseCode};
+    use hickory_proto::rr::rdata::TXT;
+    use hickory_proto::rr::{RData, Record, RecordType};
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = asked.clone();
+    let addr = dns_server::serve(std::sync::Arc::new(
+        move |q: &Message, _: dns_server::Transport| {
+            let query = q.queries.first()?.clone();
+            let name = query.name().to_ascii().to_ascii_lowercase();
+            let mut r = Message::new(q.metadata.id, MessageType::Response, q.metadata.op_code);
+            r.metadata.recursion_desired = q.metadata.recursion_desired;
+            r.metadata.recursion_available = true;
+            r.add_query(query.clone());
+            if name.ends_with("._domainkey.attacker.test.") {
+                log.lock().unwrap().push(name.clone());
+            }
+            if name.ends_with("._domainkey.attacker.test.") && query.query_type() == RecordType::TXT
+            {
+                // The Ed25519 key of RFC 8463 appendix A.
+                let key = "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
+                r.add_answer(Record::from_rdata(
+                    query.name().clone(),
+                    60,
+                    RData::TXT(TXT::new(vec![key.into()])),
+                ));
+            } else {
+                r.metadata.response_code = ResponseCode::NXDomain;
+            }
+            Some(r)
+        },
+    ))
+    .await;
+    (addr, asked)
+}
+
+/// A DKIM-Signature value of `attacker.test` over `h`, folded as signers
+/// fold, whose body hash is right for an empty body (simple
+/// canonicalization), so that verification goes as far as the key.
+fn attacker_signature(selector: &str, h: &str) -> Vec<u8> {
+    let folded: Vec<String> = h
+        .as_bytes()
+        .chunks(70)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    format!(
+        " v=1; a=ed25519-sha256; d=attacker.test; s={selector};\n\th={};\n\tbh=frcCV1k9oG9oKj3dpUqdJg1PxRT2RSN/XKdLCPjaYaY=; b=AAAAAAAAAAAAAAAA",
+        folded.join("\n\t")
+    )
+    .into_bytes()
+}
+
+fn inserted_results(actions: &[EomAction]) -> String {
+    actions
+        .iter()
+        .find_map(|a| match a {
+            EomAction::InsertHeader { name, value, .. }
+                if name.to_str() == Ok("Authentication-Results") =>
+            {
+                Some(value.to_string_lossy().into_owned())
+            }
+            _ => None,
+        })
+        .expect("an Authentication-Results field")
+}
+
+/// Sends the header fields and an empty body; returns the actions, the
+/// status and how long the end of message took to be answered.
+async fn timed_message(
+    d: &Daemon,
+    headers: &[(&str, &[u8])],
+) -> (Vec<EomAction>, Status, Duration) {
+    let mut conn = begin(d).await;
+    for (name, value) in headers {
+        conn.header(*name, CString::new(value.to_vec()).unwrap())
+            .await
+            .unwrap();
+    }
+    conn.eoh().await.unwrap();
+    let started = Instant::now();
+    let (actions, status) = conn.eom().await.expect("a verdict");
+    let took = started.elapsed();
+    conn.close().await.unwrap();
+    (actions.actions, status, took)
+}
+
+fn attacker_headers(extra: &[(&'static str, Vec<u8>)]) -> Vec<(&'static str, Vec<u8>)> {
+    let mut h: Vec<(&'static str, Vec<u8>)> = extra.to_vec();
+    h.push(("From", b" someone@attacker.test".to_vec()));
+    h.push(("To", b" user@kinko.test".to_vec()));
+    h.push(("Subject", b" hello".to_vec()));
+    h
+}
+
+fn refs<'a>(h: &'a [(&'static str, Vec<u8>)]) -> Vec<(&'a str, &'a [u8])> {
+    h.iter().map(|(n, v)| (*n, v.as_slice())).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forty_100_kb_h_lists_and_forty_100_kb_arc_seals_get_a_verdict_within_a_second() {
+    let (dns, asked) = key_server().await;
+    // The shipped fallback: a budget that runs out tempfails the mail.
+    let d = Daemon::start_with_dns("on_dns_error = \"tempfail\"\n", POLICY, dns);
+
+    // 14,000 distinct names: mail-auth matches each against all before it.
+    let h: String = (0..14_000).map(|i| format!("x-{i}:")).collect::<String>() + "from";
+    let sig = attacker_signature("s1", &h);
+    assert!(sig.len() > 100_000, "{}", sig.len());
+    let fields = attacker_headers(&vec![("DKIM-Signature", sig); 40]);
+    let (actions, status, took) = timed_message(&d, &refs(&fields)).await;
+    assert!(
+        matches!(status, Status::Accept | Status::Continue),
+        "h= lists: {status:?} after {took:?}\n{}",
+        d.log()
+    );
+    eprintln!("40 DKIM signatures with 100 KB h= lists: answered in {took:?}");
+    assert!(took < Duration::from_secs(1), "h= lists took {took:?}");
+    let ar = inserted_results(&actions);
+    assert!(ar.contains("dkim=permerror (field of "), "h= lists: {ar}");
+    assert!(ar.len() <= 4096, "{} bytes", ar.len());
+    // Refused before mail-auth: not one key was asked for.
+    assert_eq!(
+        asked.lock().unwrap().len(),
+        0,
+        "{:?}",
+        asked.lock().unwrap()
+    );
+
+    // 100 KB of distinct tags in each seal.
+    let tags: String = (0..12_000).map(|i| format!("t{i}=v; ")).collect();
+    let seal = format!(" i=1; a=rsa-sha256; d=attacker.test; s=s1; cv=none;\n\t{tags}b=AAAA");
+    assert!(seal.len() > 100_000, "{}", seal.len());
+    let fields = attacker_headers(&vec![("ARC-Seal", seal.into_bytes()); 40]);
+    let (actions, status, took) = timed_message(&d, &refs(&fields)).await;
+    assert!(
+        matches!(status, Status::Accept | Status::Continue),
+        "ARC seals: {status:?} after {took:?}\n{}",
+        d.log()
+    );
+    eprintln!("40 ARC-Seal fields of 100 KB: answered in {took:?}");
+    assert!(took < Duration::from_secs(1), "ARC seals took {took:?}");
+    let ar = inserted_results(&actions);
+    assert!(
+        ar.contains("arc=fail (ARC-Seal: field of "),
+        "ARC seals: {ar}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_signatures_cost_ten_key_lookups_and_a_bounded_header() {
+    let (dns, asked) = key_server().await;
+    let d = Daemon::start_with_dns("on_dns_error = \"tempfail\"\n", POLICY, dns);
+    let sigs: Vec<(&'static str, Vec<u8>)> = (0..1000)
+        .map(|i| {
+            (
+                "DKIM-Signature",
+                attacker_signature(&format!("sel{i}"), "from:subject"),
+            )
+        })
+        .collect();
+    let fields = attacker_headers(&sigs);
+    let (actions, status, took) = timed_message(&d, &refs(&fields)).await;
+    assert!(
+        matches!(status, Status::Accept | Status::Continue),
+        "{status:?} after {took:?}\n{}",
+        d.log()
+    );
+    let asked = asked.lock().unwrap().clone();
+    let mut selectors: Vec<&str> = asked.iter().filter_map(|n| n.split('.').next()).collect();
+    selectors.sort_unstable();
+    selectors.dedup();
+    // The topmost ten, each asked once (the key lookup is cached for the
+    // check of its hash algorithms).
+    let expected: Vec<String> = (0..10).map(|i| format!("sel{i}")).collect();
+    let mut expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+    expected.sort_unstable();
+    assert_eq!(selectors, expected, "{asked:?}");
+    assert!(asked.len() <= 10, "{asked:?}");
+    let ar = inserted_results(&actions);
+    assert!(ar.len() <= 4096, "{} bytes: {ar}", ar.len());
+    assert_eq!(ar.matches("dkim=fail").count(), 10, "{ar}");
+    assert!(
+        ar.contains(
+            "dkim=permerror (990 more DKIM signatures not verified: limits.max_dkim_signatures is 10)"
+        ),
+        "{ar}"
+    );
+    eprintln!(
+        "1,000 DKIM signatures: answered in {took:?}, AR {} bytes",
+        ar.len()
+    );
+    assert!(took < Duration::from_secs(1), "took {took:?}");
 }

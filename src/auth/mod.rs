@@ -9,4 +9,4 @@ pub(crate) mod strict;
 pub(crate) mod verify;
 
 pub use recorded::{authserv_id_of, from_recorded, trusted_upstream};
-pub use verify::Authenticator;
+pub use verify::{AuthBounds, Authenticator};

@@ -3,12 +3,30 @@
 //! upgraded on our rustc; the checks are RFC 6376 §3.2 tag-lists, RFC 8301
 //! algorithms and RFC 8617 §4.1.3 signed fields).
 
+use std::collections::HashSet;
+
+/// The largest DKIM-Signature or ARC field handed to mail-auth. Real
+/// signatures are a few hundred bytes (a 4096-bit RSA `b=` is 700); the
+/// bound keeps what mail-auth does per field (parsing, hashing each seal
+/// over all earlier sets) small whatever a sender writes.
+pub(crate) const MAX_SIGNATURE_FIELD_BYTES: usize = 16 * 1024;
+
+/// The most entries an `h=` list may have. mail-auth 0.13 matches each
+/// entry against every distinct name before it and searches the header
+/// for it again (`signed_headers`): quadratic in the list, so the list is
+/// bounded before mail-auth sees it. Signers list a dozen or two fields,
+/// over-signing included.
+pub(crate) const MAX_SIGNED_FIELDS: usize = 256;
+
 /// A tag-list as RFC 6376 §3.2 allows it: `tag=value` specs split by `;`,
 /// an optional trailing `;`, names `ALPHA *(ALPHA / DIGIT / "_")` compared
 /// case-sensitively, each at most once. Returns the tags, or `None`.
+/// Linear in the size of the value: a field of thousands of tags must not
+/// cost the square of that.
 pub(crate) fn tag_list(value: &str) -> Option<Vec<(&str, String)>> {
     let specs: Vec<&str> = value.split(';').collect();
     let mut tags: Vec<(&str, String)> = Vec::with_capacity(specs.len());
+    let mut seen: HashSet<&str> = HashSet::with_capacity(specs.len());
     for (i, spec) in specs.iter().enumerate() {
         if spec.trim().is_empty() {
             // Only after the last `;` may nothing follow.
@@ -24,7 +42,7 @@ pub(crate) fn tag_list(value: &str) -> Option<Vec<(&str, String)>> {
         if !lead_ok || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return None;
         }
-        if tags.iter().any(|(n, _)| *n == name) {
+        if !seen.insert(name) {
             return None;
         }
         let val: String = val.chars().filter(|c| !c.is_ascii_whitespace()).collect();
@@ -53,6 +71,28 @@ fn signed_fields(tags: &[(&str, String)]) -> Vec<String> {
         .split(':')
         .map(|f| f.trim().to_ascii_lowercase())
         .collect()
+}
+
+/// Why a DKIM-Signature, ARC-Message-Signature or ARC-Seal value is too
+/// large to be verified: more bytes than [`MAX_SIGNATURE_FIELD_BYTES`], or
+/// an `h=` list longer than [`MAX_SIGNED_FIELDS`]. Reads only the `h=` tag,
+/// in one pass, so it costs no more than the field's length.
+pub(crate) fn oversized(value: &[u8]) -> Option<String> {
+    if value.len() > MAX_SIGNATURE_FIELD_BYTES {
+        return Some(format!(
+            "field of {} bytes, more than {MAX_SIGNATURE_FIELD_BYTES}",
+            value.len()
+        ));
+    }
+    let entries = value
+        .split(|&b| b == b';')
+        .find_map(|spec| {
+            let eq = spec.iter().position(|&b| b == b'=')?;
+            (spec[..eq].trim_ascii() == b"h").then(|| &spec[eq + 1..])
+        })
+        .map_or(0, |list| list.iter().filter(|&&b| b == b':').count() + 1);
+    (entries > MAX_SIGNED_FIELDS)
+        .then(|| format!("h= lists {entries} fields, more than {MAX_SIGNED_FIELDS}"))
 }
 
 /// Whether every ARC-Seal and ARC-Message-Signature of the message is well
@@ -139,6 +179,48 @@ mod tests {
         // Names are case-sensitive: `A=` is not `a=`.
         let t = tag_list("A=rsa-sha256; d=x").unwrap();
         assert!(!algorithm_ok(&t));
+    }
+
+    #[test]
+    fn forty_arc_seals_of_100_kb_distinct_tags_are_read_in_linear_time() {
+        // 100 KB of distinct tag names: the old duplicate check compared
+        // each with every one before it (seconds per field).
+        let tags: String = (0..12_000).map(|i| format!("x{i}=v; ")).collect();
+        let seal = format!("i=1; a=rsa-sha256; d=x; s=s; cv=none; {tags}b=AA==");
+        assert!(seal.len() > 100_000);
+        let fields: Vec<(&[u8], &[u8])> = (0..40)
+            .map(|_| (b"ARC-Seal".as_slice(), seal.as_bytes()))
+            .collect();
+        let started = std::time::Instant::now();
+        assert!(arc_fields_ok(fields.iter().copied()));
+        assert_eq!(tag_list(&seal).map(|t| t.len()), Some(12_006));
+        let spent = started.elapsed();
+        assert!(spent < std::time::Duration::from_secs(5), "{spent:?}");
+        // And a repeated name far down the list is still found.
+        let dup = format!("{seal}; x11999=w");
+        assert!(tag_list(&dup).is_none());
+    }
+
+    #[test]
+    fn fields_too_large_to_verify_are_named_with_the_reason() {
+        let ok = "v=1; a=rsa-sha256; d=x.example; s=s; h=from:to:subject:date; bh=AA==; b=AA==";
+        assert_eq!(oversized(ok.as_bytes()), None);
+        let list: Vec<String> = (0..257).map(|i| format!("x{i}")).collect();
+        let long_h = ok.replace("from:to:subject:date", &list.join(" : "));
+        assert_eq!(
+            oversized(long_h.as_bytes()).as_deref(),
+            Some("h= lists 257 fields, more than 256")
+        );
+        let at_bound = ok.replace("from:to:subject:date", &list[..256].join(":"));
+        assert_eq!(oversized(at_bound.as_bytes()), None);
+        let big = ok.replace("b=AA==", &format!("b={}", "A".repeat(20_000)));
+        assert_eq!(
+            oversized(big.as_bytes()).as_deref(),
+            Some(format!("field of {} bytes, more than 16384", big.len()).as_str())
+        );
+        // An `h` inside another tag's value is not the list.
+        let decoy = ok.replace("s=s", &format!("s=h={}", "a:".repeat(300)));
+        assert_eq!(oversized(decoy.as_bytes()), None);
     }
 
     #[test]

@@ -4,10 +4,12 @@
 //! header.
 
 use crate::auth::dns::Caches;
+pub use crate::settings::limits::AuthBounds;
 use crate::vocab::auth::{
     best_dkim, ArcOverride, ArcSealer, AuthSummary, DkimSig, LocalPolicy, OwnerPolicy, Res,
 };
 use crate::vocab::message::Envelope;
+use mail_auth::common::headers::Header;
 use mail_auth::common::verify::DomainKey;
 use mail_auth::dmarc::Policy as DmarcPolicy;
 use mail_auth::{
@@ -59,11 +61,25 @@ impl From<&DmarcResult> for Res {
 pub struct Authenticator {
     resolver: MessageAuthenticator,
     caches: Caches,
+    bounds: AuthBounds,
 }
 
 impl Authenticator {
     pub fn new(resolver: MessageAuthenticator, caches: Caches) -> Self {
-        Authenticator { resolver, caches }
+        Authenticator {
+            resolver,
+            caches,
+            bounds: AuthBounds::default(),
+        }
+    }
+
+    pub fn with_bounds(mut self, bounds: AuthBounds) -> Self {
+        self.bounds = bounds;
+        self
+    }
+
+    pub fn bounds(&self) -> AuthBounds {
+        self.bounds
     }
 
     pub fn caches(&self) -> &Caches {
@@ -88,10 +104,11 @@ impl Authenticator {
         };
         // mail-auth returns nothing for a message without header fields;
         // SPF still applies to it, and DKIM, DMARC and ARC find nothing.
-        let msg = parsed.unwrap_or_else(|| AuthenticatedMessage {
+        let mut msg = parsed.unwrap_or_else(|| AuthenticatedMessage {
             raw_message: raw,
             ..Default::default()
         });
+        let bounded = bound_signatures(&mut msg, self.bounds.max_dkim_signatures);
         let helo = if env.helo.is_empty() {
             "unknown"
         } else {
@@ -125,9 +142,21 @@ impl Authenticator {
                 (none.clone(), none)
             }
         };
-        let dkim = dkim_musts(&msg, self.resolver.verify_dkim(c.params(&msg)).await);
+        let mut dkim = self.resolver.verify_dkim(c.params(&msg)).await;
+        dkim.extend(bounded.refused.iter().map(|(h, _)| {
+            DkimOutput::perm_err(mail_auth::Error::MissingParameters).with_signature(&h.header)
+        }));
+        let dkim = dkim_musts(&msg, dkim);
         let dkim = self.key_hash_restrictions(&msg, dkim).await;
-        let arc = chain_validation(&msg, self.resolver.verify_arc(c.params(&msg)).await);
+        // A chain with a field we refuse or cannot accept fails whatever
+        // its signatures say: no DNS lookup is spent on it.
+        let arc_refused = arc_refusal(&msg);
+        let arc = match &arc_refused {
+            Some(_) => ArcOutput::default().with_result(DkimResult::Fail(mail_auth::Error::Arc(
+                mail_auth::arc::ArcError::BrokenChain,
+            ))),
+            None => chain_validation(&msg, self.resolver.verify_arc(c.params(&msg)).await),
+        };
         let dmarc = self
             .resolver
             .verify_dmarc(c.params(mail_auth::dmarc::verify::DmarcParameters::new(
@@ -139,18 +168,68 @@ impl Authenticator {
             .await;
 
         let header_from = msg.from();
-        let mut ar = AuthenticationResults::new(authserv_id);
-        if let Some(ip) = env.client_ip {
-            ar = ar.with_spf_ehlo_result(&spf_helo, ip, helo);
-        }
-        ar = ar.with_dkim_results(&dkim, header_from);
-        if let (Some(ip), false) = (env.client_ip, env.mail_from.is_empty()) {
-            ar = ar.with_spf_mailfrom_result(&spf, ip, &env.mail_from, helo);
-        }
-        ar = ar.with_dmarc_result(&dmarc);
-        if let (Some(ip), true) = (env.client_ip, has_arc_sets(&msg)) {
-            ar = ar.with_arc_result(&arc, ip);
-        }
+        // Our header is put together result by result, so that however
+        // many signatures a message carries it stays within its bound.
+        let piece = |f: &dyn Fn(AuthenticationResults) -> AuthenticationResults| {
+            let text = f(AuthenticationResults::new(authserv_id)).to_string();
+            text[authserv_id.len()..].to_string()
+        };
+        let spf_helo_piece = env
+            .client_ip
+            .map(|ip| piece(&|ar| ar.with_spf_ehlo_result(&spf_helo, ip, helo)))
+            .unwrap_or_default();
+        let mailfrom_piece = match (env.client_ip, env.mail_from.is_empty()) {
+            (Some(ip), false) => {
+                piece(&|ar| ar.with_spf_mailfrom_result(&spf, ip, &env.mail_from, helo))
+            }
+            _ => String::new(),
+        };
+        let dmarc_piece = piece(&|ar| ar.with_dmarc_result(&dmarc));
+        let arc_piece = match (env.client_ip, has_arc_sets(&msg)) {
+            (Some(ip), true) => {
+                let p = piece(&|ar| ar.with_arc_result(&arc, ip));
+                match &arc_refused {
+                    Some(why) => with_reason(&p, "arc=fail", why),
+                    None => p,
+                }
+            }
+            _ => String::new(),
+        };
+        let dkim_pieces: Vec<String> = dkim
+            .iter()
+            .map(|o| {
+                let p = piece(&|ar| ar.with_dkim_result(o, header_from));
+                let why = o.signature().and_then(|s| {
+                    bounded
+                        .refused
+                        .iter()
+                        .find(|(h, _)| std::ptr::eq(&h.header, s))
+                        .map(|(_, why)| why.as_str())
+                });
+                match why {
+                    Some(why) => with_reason(&p, "dkim=permerror", why),
+                    None => p,
+                }
+            })
+            .collect();
+        let unverified = (bounded.unverified > 0).then(|| {
+            format!(
+                "{} more DKIM signatures not verified: limits.max_dkim_signatures is {}",
+                bounded.unverified, self.bounds.max_dkim_signatures
+            )
+        });
+        let mut header = authserv_id.to_string();
+        header.push_str(&spf_helo_piece);
+        let fixed = header.len() + mailfrom_piece.len() + dmarc_piece.len() + arc_piece.len();
+        push_bounded(
+            &mut header,
+            &dkim_pieces,
+            unverified.as_deref(),
+            self.bounds.max_auth_results_bytes.saturating_sub(fixed),
+        );
+        header.push_str(&mailfrom_piece);
+        header.push_str(&dmarc_piece);
+        header.push_str(&arc_piece);
 
         let dkim_signatures: Vec<DkimSig> = dkim
             .iter()
@@ -205,10 +284,10 @@ impl Authenticator {
             },
             arc_override: None,
             skipped,
+            limited: unverified,
             header: None,
         };
         summary.arc_override = local.arc_override(&summary);
-        let mut header = ar.to_string();
         if let Some(o) = &summary.arc_override {
             mark_override(&mut header, o);
         }
@@ -291,6 +370,127 @@ impl Authenticator {
             }
         }
         false
+    }
+}
+
+/// The DKIM signatures [`bound_signatures`] took out of the message before
+/// mail-auth verifies it.
+struct Bounded<'x> {
+    /// Within the count but too large to verify, each with the reason:
+    /// they get permerror without a DNS lookup.
+    refused: Vec<(Header<'x, mail_auth::dkim::Signature>, String)>,
+    /// Signatures, well formed or not, beyond the count: not verified.
+    unverified: usize,
+}
+
+/// Keeps the first `max` DKIM signatures of the message (topmost, as
+/// mail-auth lists them; unparseable ones count too, as each costs a line
+/// of our header) for mail-auth to verify, less those too large to verify
+/// in time (`strict::oversized`), which are set apart. The header fields
+/// themselves stay, so what the kept signatures sign is unchanged.
+fn bound_signatures<'x>(msg: &mut AuthenticatedMessage<'x>, max: usize) -> Bounded<'x> {
+    let total = msg.dkim_headers.len();
+    let mut kept = Vec::with_capacity(total.min(max));
+    let mut refused = Vec::new();
+    for (i, h) in std::mem::take(&mut msg.dkim_headers)
+        .into_iter()
+        .enumerate()
+    {
+        if i >= max {
+            break;
+        }
+        match super::strict::oversized(h.value) {
+            Some(why) => refused.push((h, why)),
+            None => kept.push(h),
+        }
+    }
+    msg.dkim_headers = kept;
+    let mut room = max.saturating_sub(total);
+    let mut unverified = total.saturating_sub(max);
+    msg.errors.retain(|e| {
+        if !matches!(e.header, mail_auth::Error::Dkim(_)) {
+            return true;
+        }
+        if room == 0 {
+            unverified += 1;
+            return false;
+        }
+        room -= 1;
+        true
+    });
+    Bounded {
+        refused,
+        unverified,
+    }
+}
+
+/// Why the message's ARC chain is failed without asking DNS: a field too
+/// large to verify in time, or one that is not well formed.
+fn arc_refusal(msg: &AuthenticatedMessage) -> Option<String> {
+    if !has_arc_sets(msg) {
+        return None;
+    }
+    // Named as RFC 8617 spells them: the sender's spelling may carry
+    // characters a comment cannot.
+    const ARC_FIELDS: [&str; 3] = [
+        "ARC-Seal",
+        "ARC-Message-Signature",
+        "ARC-Authentication-Results",
+    ];
+    for (name, value) in &msg.headers {
+        let name = String::from_utf8_lossy(name);
+        let Some(known) = ARC_FIELDS
+            .iter()
+            .find(|k| name.trim().eq_ignore_ascii_case(k))
+        else {
+            continue;
+        };
+        if let Some(why) = super::strict::oversized(value) {
+            return Some(format!("{known}: {why}"));
+        }
+    }
+    (!super::strict::arc_fields_ok(msg.headers.iter().copied()))
+        .then(|| "malformed ARC field".to_string())
+}
+
+/// `piece` with our reason as a comment after its `method=result`.
+fn with_reason(piece: &str, result: &str, why: &str) -> String {
+    match piece.find(result) {
+        Some(at) => {
+            let end = at + result.len();
+            format!("{} ({why}){}", &piece[..end], &piece[end..])
+        }
+        None => piece.to_string(),
+    }
+}
+
+/// Appends the DKIM results that fit in `room` bytes, then the count of
+/// those that did not (as a comment) and of those never verified (as a
+/// permerror result, so a reader of the header sees DKIM was not judged
+/// in full).
+fn push_bounded(header: &mut String, pieces: &[String], unverified: Option<&str>, room: usize) {
+    const TAIL: usize = 160;
+    let summary = unverified.map(|why| format!(";\r\n\tdkim=permerror ({why})"));
+    let mut room = room.saturating_sub(TAIL + summary.as_ref().map_or(0, String::len));
+    let mut listed = 0;
+    for p in pieces {
+        if p.len() > room {
+            break;
+        }
+        room -= p.len();
+        header.push_str(p);
+        listed += 1;
+    }
+    let left = pieces.len() - listed;
+    if left > 0 {
+        // A comment after the last result listed (or the authserv-id):
+        // the results left out may have passed, so no result word here.
+        header.push_str(&format!(
+            " ({left} more DKIM results not listed: Authentication-Results is kept short)"
+        ));
+    }
+    if let Some(s) = summary {
+        header.push_str(&s);
     }
 }
 
@@ -439,6 +639,142 @@ mod tests {
         assert!(
             h.contains("\tdmarc=fail header.from=bank.example policy.dmarc=reject policy.arc=override (trusted ARC sealer lists.example.org recorded dmarc=pass);\r\n\tarc=pass"),
             "{h}"
+        );
+    }
+
+    fn signature(selector: &str, h: &str) -> String {
+        format!(
+            "DKIM-Signature: v=1; a=rsa-sha256; d=attacker.example; s={selector}; h={h}; bh=AA==; b=AA==\r\n"
+        )
+    }
+
+    fn message(fields: &str) -> String {
+        format!("{fields}From: a@attacker.example\r\nSubject: x\r\n\r\nbody\r\n")
+    }
+
+    #[test]
+    fn a_thousand_signatures_leave_ten_for_mail_auth_and_count_the_rest() {
+        let fields: String = (0..1000)
+            .map(|i| signature(&format!("s{i}"), "from"))
+            .collect();
+        let raw = message(&fields);
+        let mut msg = AuthenticatedMessage::parse(raw.as_bytes()).unwrap();
+        assert_eq!(msg.dkim_headers.len(), 1000);
+        let b = bound_signatures(&mut msg, 10);
+        let selectors: Vec<&str> = msg
+            .dkim_headers
+            .iter()
+            .map(|h| h.header.s.as_str())
+            .collect();
+        assert_eq!(
+            selectors,
+            (0..10).map(|i| format!("s{i}")).collect::<Vec<_>>()
+        );
+        assert_eq!((b.refused.len(), b.unverified), (0, 990));
+        // Every header field is still there for the kept ones to sign.
+        assert_eq!(msg.headers.len(), 1002);
+    }
+
+    #[test]
+    fn oversized_signatures_within_the_count_are_refused_with_the_reason() {
+        let huge_h: Vec<String> = (0..20_000).map(|i| format!("x{i}")).collect();
+        let huge_h = format!("from:{}", huge_h.join(":"));
+        let fields = format!(
+            "{}{}{}",
+            signature("big", &huge_h),
+            signature("ok", "from:subject"),
+            signature("late", "from")
+        );
+        let raw = message(&fields);
+        let mut msg = AuthenticatedMessage::parse(raw.as_bytes()).unwrap();
+        let b = bound_signatures(&mut msg, 2);
+        assert_eq!(msg.dkim_headers.len(), 1);
+        assert_eq!(msg.dkim_headers[0].header.s, "ok");
+        assert_eq!(b.refused.len(), 1);
+        assert_eq!(b.refused[0].0.header.s, "big");
+        assert!(
+            b.refused[0].1.starts_with("field of "),
+            "{}",
+            b.refused[0].1
+        );
+        assert_eq!(b.unverified, 1);
+    }
+
+    #[test]
+    fn unparseable_signatures_count_against_the_bound() {
+        let bad =
+            "DKIM-Signature: v=1; a=rsa-sha256; c=bogus; d=x; s=s; h=from; bh=AA==; b=AA==\r\n";
+        let fields = format!("{}{}", signature("ok", "from"), bad.repeat(30));
+        let raw = message(&fields);
+        let mut msg = AuthenticatedMessage::parse(raw.as_bytes()).unwrap();
+        let dkim_errors = |m: &AuthenticatedMessage| {
+            m.errors
+                .iter()
+                .filter(|e| matches!(e.header, mail_auth::Error::Dkim(_)))
+                .count()
+        };
+        assert_eq!(dkim_errors(&msg), 30);
+        let b = bound_signatures(&mut msg, 10);
+        assert_eq!((msg.dkim_headers.len(), dkim_errors(&msg)), (1, 9));
+        assert_eq!(b.unverified, 21);
+    }
+
+    #[test]
+    fn an_arc_chain_with_a_field_too_large_fails_before_any_lookup() {
+        let big = format!(
+            "ARC-Seal: i=1; a=rsa-sha256; d=x; s=s; cv=none; b={}\r\n",
+            "A".repeat(100_000)
+        );
+        let raw = message(&big.repeat(40));
+        let msg = AuthenticatedMessage::parse(raw.as_bytes()).unwrap();
+        let why = arc_refusal(&msg).expect("refused");
+        assert!(why.starts_with("ARC-Seal: field of "), "{why}");
+        let ok = "ARC-Seal: i=1; a=rsa-sha256; d=x; s=s; cv=none; b=AA==\r\n";
+        let msg_ok = message(ok);
+        let msg = AuthenticatedMessage::parse(msg_ok.as_bytes()).unwrap();
+        assert_eq!(arc_refusal(&msg), None);
+        let sha1 = message(&ok.replace("rsa-sha256", "rsa-sha1"));
+        let msg = AuthenticatedMessage::parse(sha1.as_bytes()).unwrap();
+        assert_eq!(arc_refusal(&msg).as_deref(), Some("malformed ARC field"));
+    }
+
+    #[test]
+    fn our_header_lists_what_fits_and_counts_the_rest() {
+        let pieces: Vec<String> = (0..50)
+            .map(|i| {
+                format!(";\r\n\tdkim=pass header.d=d{i}.example header.s=s{i} header.b=AAAAAAAA")
+            })
+            .collect();
+        let mut h = "mx.test".to_string();
+        push_bounded(
+            &mut h,
+            &pieces,
+            Some("3 more DKIM signatures not verified"),
+            1024,
+        );
+        assert!(h.len() <= 1024, "{} bytes", h.len());
+        let listed = h.matches("dkim=pass").count();
+        assert!(listed > 0 && listed < 50, "{listed}");
+        assert!(
+            h.contains(&format!("({} more DKIM results not listed", 50 - listed)),
+            "{h}"
+        );
+        assert!(
+            h.ends_with("dkim=permerror (3 more DKIM signatures not verified)"),
+            "{h}"
+        );
+        // Everything fits: listed in full, no comment.
+        let mut h = "mx.test".to_string();
+        push_bounded(&mut h, &pieces[..3], None, 4096);
+        assert_eq!(h, format!("mx.test{}", pieces[..3].concat()));
+    }
+
+    #[test]
+    fn reasons_go_after_the_result_word() {
+        let p = ";\r\n\tdkim=permerror (missing parameters) header.d=x header.s=s";
+        assert_eq!(
+            with_reason(p, "dkim=permerror", "field of 20000 bytes, more than 16384"),
+            ";\r\n\tdkim=permerror (field of 20000 bytes, more than 16384) (missing parameters) header.d=x header.s=s"
         );
     }
 

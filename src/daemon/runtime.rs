@@ -79,7 +79,12 @@ pub fn build_state(
     })?;
     let trusted = cfg.trusted()?;
     let authenticator = match previous {
-        Some(p) if p.config.dns == cfg.dns => p.authenticator.clone(),
+        Some(p)
+            if p.config.dns == cfg.dns
+                && p.config.limits.auth_bounds() == cfg.limits.auth_bounds() =>
+        {
+            p.authenticator.clone()
+        }
         _ => Arc::new(authenticator(&cfg, Some(metrics.clone()))?),
     };
     metrics.set_policy(
@@ -103,8 +108,8 @@ pub fn authenticator(cfg: &Config, metrics: Option<Arc<Metrics>>) -> Result<Auth
     let upstream = cfg.upstream()?;
     let resolver = dns::resolver(&upstream, cfg.dns_timeout(), cfg.dns.attempts)
         .map_err(|e| format!("DNS resolver: {e}"))?;
-    Ok(Authenticator::new(
-        resolver,
-        Caches::new(cfg.dns.cache_entries, metrics),
-    ))
+    Ok(
+        Authenticator::new(resolver, Caches::new(cfg.dns.cache_entries, metrics))
+            .with_bounds(cfg.limits.auth_bounds()),
+    )
 }

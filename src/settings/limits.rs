@@ -35,6 +35,12 @@ pub struct Limits {
     pub max_forged_fields: usize,
     /// Upper bound for authentication (DNS) of one message.
     pub message_time_budget_ms: u64,
+    /// DKIM signatures verified per message (each costs a DNS lookup);
+    /// the rest are not verified and our Authentication-Results says so.
+    pub max_dkim_signatures: usize,
+    /// Bytes of the Authentication-Results field we write; DKIM results
+    /// beyond it are counted, not listed.
+    pub max_auth_results_bytes: usize,
     /// A silent MTA connection is dropped after this long.
     pub connection_timeout_s: u64,
     /// Longest stretch a peer may take from connect to MAIL, from MAIL to
@@ -46,6 +52,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         let b = Bounds::default();
+        let a = AuthBounds::default();
         Limits {
             max_message_bytes: b.max_message_bytes,
             max_headers: 1000,
@@ -60,6 +67,8 @@ impl Default for Limits {
             analysis_deadline_ms: 2_000,
             max_forged_fields: 50,
             message_time_budget_ms: 10_000,
+            max_dkim_signatures: a.max_dkim_signatures,
+            max_auth_results_bytes: a.max_auth_results_bytes,
             connection_timeout_s: 300,
             message_timeout_s: 600,
         }
@@ -69,6 +78,14 @@ impl Default for Limits {
 impl Limits {
     pub fn message_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.message_timeout_s.max(1))
+    }
+
+    /// The part of the table that bounds authentication.
+    pub fn auth_bounds(&self) -> AuthBounds {
+        AuthBounds {
+            max_dkim_signatures: self.max_dkim_signatures,
+            max_auth_results_bytes: self.max_auth_results_bytes,
+        }
     }
 
     /// The part of the table that bounds analysis, with the deadline
@@ -84,6 +101,28 @@ impl Limits {
             max_qr_image_pixels: self.max_qr_image_pixels,
             max_qr_pixels_total: self.max_qr_pixels_total,
             deadline: crate::vocab::message::Deadline::in_ms(self.analysis_deadline_ms),
+        }
+    }
+}
+
+/// What one message may ask of the verifier: each DKIM signature costs a
+/// DNS lookup and a line in our header, and a sender may add as many as
+/// it likes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthBounds {
+    /// DKIM signatures verified per message, topmost first; the rest are
+    /// not verified, and our header says how many.
+    pub max_dkim_signatures: usize,
+    /// Bytes of our own `Authentication-Results` value; DKIM results that
+    /// do not fit are counted in a comment instead of listed.
+    pub max_auth_results_bytes: usize,
+}
+
+impl Default for AuthBounds {
+    fn default() -> Self {
+        AuthBounds {
+            max_dkim_signatures: 10,
+            max_auth_results_bytes: 4096,
         }
     }
 }

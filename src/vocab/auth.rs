@@ -172,6 +172,10 @@ pub struct AuthSummary {
     /// Why authentication was not run, when it was not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
+    /// What the per-message bounds left unverified (signatures beyond
+    /// `limits.max_dkim_signatures`), when they did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limited: Option<String>,
     /// RFC 8601 header value (without the name), LF-TAB folded.
     #[serde(skip)]
     pub header: Option<String>,
@@ -254,6 +258,12 @@ pub fn findings(auth: &AuthSummary) -> Vec<Finding> {
             "SPF softfail for MAIL FROM",
         )),
         _ => {}
+    }
+    if let Some(what) = &auth.limited {
+        out.push(Finding::new(
+            FindingKind::Truncated,
+            format!("authentication: {what}"),
+        ));
     }
     if auth.dkim == Res::Fail {
         let failed: Vec<&str> = auth

@@ -105,7 +105,10 @@ mod tests {
     fn corpus(rel: &str) -> Option<Vec<u8>> {
         let p = Path::new(CORPUS).join(rel);
         Some(std::fs::read(&p).unwrap_or_else(|e| {
-            panic!("{}: {e}: the development corpus must lie beside the project", p.display())
+            panic!(
+                "{}: {e}: the development corpus must lie beside the project",
+                p.display()
+            )
         }))
     }
 
