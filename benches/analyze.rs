@@ -70,7 +70,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let mut score = 0i64;
             for m in &messages {
-                score += analyze(m, false, &env, &auth, &policy, &limits).score as i64;
+                score += analyze(m, None, &env, &auth, &policy, &limits).score as i64;
             }
             score
         })
@@ -123,14 +123,14 @@ fn bench_qr(c: &mut Criterion) {
         ("decoding_off", &with, &off),
     ] {
         let raw = mail_with_image(jpeg);
-        let found = analyze(&raw, false, &env, &auth, &policy, limits)
+        let found = analyze(&raw, None, &env, &auth, &policy, limits)
             .findings
             .iter()
             .any(|f| f.evidence.contains("(QR code in"));
         assert_eq!(found, name == "with_code", "{name}");
         let id = format!("{name}_{}x{h}_{}kB", w, jpeg.len() / 1024);
         g.bench_function(id, |b| {
-            b.iter(|| analyze(&raw, false, &env, &auth, &policy, limits).score)
+            b.iter(|| analyze(&raw, None, &env, &auth, &policy, limits).score)
         });
     }
     g.finish();

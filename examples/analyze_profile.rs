@@ -46,7 +46,7 @@ fn main() {
     let mut score = 0i64;
     for _ in 0..rounds {
         for m in &messages {
-            score += analyze(m, false, &env, &auth, &policy, &limits).score as i64;
+            score += analyze(m, None, &env, &auth, &policy, &limits).score as i64;
         }
     }
     let n = rounds * messages.len();

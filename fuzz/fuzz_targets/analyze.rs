@@ -13,7 +13,7 @@ static POLICY: OnceLock<Policy> = OnceLock::new();
 fuzz_target!(|data: &[u8]| {
     let policy = POLICY.get_or_init(|| Policy::embedded().unwrap());
     let limits = Limits::default();
-    let a = analyze(data, false, &Envelope::default(), &AuthSummary::default(), policy, &limits);
+    let a = analyze(data, None, &Envelope::default(), &AuthSummary::default(), policy, &limits);
     for f in &a.findings {
         // Evidence may reach a header: it must never carry a line break.
         assert!(!f.evidence.contains('\n') && !f.evidence.contains('\r'));

@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
     let mut raw = b"From: ".to_vec();
     raw.extend(data.iter().filter(|&&b| b != b'\r' && b != b'\n'));
     raw.extend_from_slice(b"\r\nSubject: x\r\n\r\nbody\r\n");
-    let a = analyze(&raw, false, &Envelope::default(), &AuthSummary::default(), policy, &Limits::default());
+    let a = analyze(&raw, None, &Envelope::default(), &AuthSummary::default(), policy, &Limits::default());
     for f in &a.findings {
         assert!(!f.evidence.contains(['\r', '\n']));
     }

@@ -131,7 +131,7 @@ fuzz_target!(|mail: Mail| {
     let mut n = 0;
     render(&mail.body, &mut raw, &mut n);
     let limits = Limits::default();
-    let a = analyze(&raw, false, &Envelope::default(), &AuthSummary::default(), policy, &limits);
+    let a = analyze(&raw, None, &Envelope::default(), &AuthSummary::default(), policy, &limits);
     for f in &a.findings {
         assert!(!f.evidence.contains('\n') && !f.evidence.contains('\r'));
     }

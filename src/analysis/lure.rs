@@ -286,7 +286,7 @@ mod tests {
         }
         let a = analyze(
             raw.as_bytes(),
-            false,
+            None,
             &Envelope::default(),
             &auth,
             &policy,

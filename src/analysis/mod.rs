@@ -25,7 +25,7 @@ use crate::settings::limits::Limits;
 use crate::vocab::auth::{self as results, AuthSummary};
 use crate::vocab::domain;
 use crate::vocab::findings::{Finding, FindingKind};
-use crate::vocab::message::{self, Bounds, Envelope, Mail};
+use crate::vocab::message::{self, Bounds, Envelope, Mail, Truncation};
 use lure::Destination;
 use mail_parser::{Message, MessageParser, PartType};
 use sender::SenderRules;
@@ -37,8 +37,8 @@ pub struct Analysis {
     pub findings: Vec<Finding>,
     pub score: i32,
     pub from_domain: Option<String>,
-    /// Whether the kept bytes were cut at `max_message_bytes`.
-    pub truncated: bool,
+    /// Why only part of the message was kept, if it was.
+    pub truncated: Option<Truncation>,
     /// Where the mail links off the protected brands' sites (text links and
     /// QR codes alike), in order, at most [`MAX_OFFSITE`]: the indicators
     /// of flagged mail are read from here rather than by parsing again.
@@ -158,7 +158,7 @@ pub fn mail<'a>(
 
 pub fn analyze(
     raw: &[u8],
-    truncated: bool,
+    truncated: Option<Truncation>,
     env: &Envelope,
     auth: &AuthSummary,
     policy: &Policy,
@@ -168,14 +168,18 @@ pub fn analyze(
     let mail = mail(&msg, env, auth, policy);
     let bounds = limits.bounds();
     let (mut findings, offsite) = findings_and_offsite(&mail, policy, &bounds);
-    if truncated {
-        truncated_because(
-            &mut findings,
-            format!(
+    if let Some(cut) = truncated {
+        let why = match cut {
+            Truncation::Bytes => format!(
                 "message larger than max_message_bytes ({}); only the start was analysed",
                 bounds.max_message_bytes
             ),
-        );
+            Truncation::Headers => format!(
+                "more than max_headers ({}) header fields; the rest were not analysed",
+                limits.max_headers
+            ),
+        };
+        truncated_because(&mut findings, why);
     }
     combine(&mail, &mut findings);
     for f in &mut findings {
@@ -480,7 +484,7 @@ mod tests {
     fn judged_cleanly(raw: &[u8], policy: &Policy, limits: &Limits) -> bool {
         let a = analyze(
             raw,
-            false,
+            None,
             &Envelope::default(),
             &AuthSummary::default(),
             policy,
@@ -509,7 +513,7 @@ mod tests {
             let auth = AuthSummary::default();
             let a = analyze(
                 raw.as_bytes(),
-                false,
+                None,
                 &Envelope::default(),
                 &auth,
                 &policy,

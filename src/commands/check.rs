@@ -10,7 +10,7 @@ use crate::auth;
 use crate::settings::config::Config;
 use crate::verdict::{self, Verdict};
 use crate::vocab::auth::AuthSummary;
-use crate::vocab::message::Envelope;
+use crate::vocab::message::{Envelope, Truncation};
 use serde::Serialize;
 
 /// Everything `check --json` prints for one message.
@@ -119,9 +119,9 @@ pub fn assess(
 ) -> Report {
     let limit = cfg.limits.max_message_bytes;
     let (kept, truncated) = if raw.len() > limit {
-        (&raw[..limit], true)
+        (&raw[..limit], Some(Truncation::Bytes))
     } else {
-        (raw, false)
+        (raw, None)
     };
     let analysis = analysis::analyze(kept, truncated, env, &auth, policy, &cfg.limits);
     let verdict = verdict::decide(&analysis, &auth, policy, &verdict::Settings::of(cfg));

@@ -8,6 +8,7 @@ use crate::verdict::indicators::{self, Indicators};
 use crate::verdict::{self, Verdict};
 use crate::vocab::auth::AuthSummary;
 use crate::vocab::findings::Action;
+use crate::vocab::message::Truncation;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tracing::info;
@@ -50,9 +51,7 @@ pub(super) async fn bounded(
 /// of the blocking pool.
 pub(super) struct Job {
     pub(super) raw: Vec<u8>,
-    pub(super) truncated: bool,
-    /// Bytes the MTA sent, including those not kept.
-    pub(super) received: usize,
+    pub(super) truncated: Option<Truncation>,
     /// The MTA lets us replace the body (for the banner).
     pub(super) replace_body: bool,
     pub(super) env: crate::vocab::message::Envelope,
@@ -114,11 +113,10 @@ fn with_banner(
     let queue_id = job.queue_id.as_str();
     let outcome = if !job.replace_body {
         banner::Outcome::Skipped("the MTA does not offer body replacement".into())
-    } else if job.truncated {
-        let why = if job.received > max {
-            format!("message over {max} bytes")
-        } else {
-            format!("more than {} header fields", cfg.limits.max_headers)
+    } else if let Some(cut) = job.truncated {
+        let why = match cut {
+            Truncation::Bytes => format!("message over {max} bytes"),
+            Truncation::Headers => format!("more than {} header fields", cfg.limits.max_headers),
         };
         verdict.reasons.push(format!("no banner: {why}"));
         banner::Outcome::Skipped(why)

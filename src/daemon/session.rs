@@ -15,7 +15,7 @@ use crate::verdict::{self, Verdict};
 use crate::vocab::auth::AuthSummary;
 use crate::vocab::findings::Action;
 use crate::vocab::message::push_crlf;
-use crate::vocab::message::Envelope;
+use crate::vocab::message::{Envelope, Truncation};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -249,16 +249,21 @@ impl Session {
             return self.refuse_forged();
         }
         let raw = std::mem::take(&mut self.msg.raw);
-        let truncated = self.msg.headers_dropped || self.msg.body_dropped;
+        let truncated = if self.msg.body_dropped {
+            Some(Truncation::Bytes)
+        } else if self.msg.headers_dropped {
+            Some(Truncation::Headers)
+        } else {
+            None
+        };
 
-        let auth = self.authenticate(&raw, &state, truncated).await;
+        let auth = self.authenticate(&raw, &state, truncated.is_some()).await;
         self.metrics.auth(&auth);
 
         let analysis_started = Instant::now();
         let job = judge::Job {
             raw,
             truncated,
-            received: self.msg.received,
             replace_body: self.replace_body,
             env: self.env.clone(),
             queue_id: self.queue_id().to_string(),

@@ -237,7 +237,7 @@ mod tests {
             findings: vec![b, a],
             score: 240,
             from_domain: Some("attacker.example".into()),
-            truncated: false,
+            truncated: None,
             offsite: Vec::new(),
         };
         let settings = Settings {

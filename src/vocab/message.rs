@@ -42,6 +42,17 @@ pub struct Bounds {
     pub deadline: Deadline,
 }
 
+/// Why only part of a message was kept for analysis: the MTA passes the
+/// rest through unread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Truncation {
+    /// Larger than `max_message_bytes`.
+    Bytes,
+    /// More header fields than `max_headers`.
+    Headers,
+}
+
 /// A point in time after which analysis stops and judges what it has seen.
 /// `Deadline::default()` never passes (tests, and callers that bound time
 /// elsewhere).

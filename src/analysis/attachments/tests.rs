@@ -290,7 +290,7 @@ fn a_forged_allowlisted_sender_gets_no_pass_for_files() {
     let judged = |auth: &crate::vocab::auth::AuthSummary| {
         crate::analysis::analyze(
             &raw,
-            false,
+            None,
             &crate::vocab::message::Envelope::default(),
             auth,
             &policy,

@@ -167,7 +167,7 @@ fn auth_none() -> AuthSummary {
 }
 
 fn run(policy: &Policy, raw: &str, env: &Envelope, auth: &AuthSummary) -> Vec<Finding> {
-    analyze(raw.as_bytes(), false, env, auth, policy, &Limits::default()).findings
+    analyze(raw.as_bytes(), None, env, auth, policy, &Limits::default()).findings
 }
 
 fn kinds(findings: &[Finding]) -> Vec<(FindingKind, Option<&str>)> {

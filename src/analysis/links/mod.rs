@@ -464,7 +464,7 @@ domains = ["bk.mufg.jp", "mufg.jp"]
         );
         let a = crate::analysis::analyze(
             &raw,
-            false,
+            None,
             &Envelope::default(),
             &AuthSummary::skipped("test"),
             &p,
@@ -490,7 +490,7 @@ domains = ["bk.mufg.jp", "mufg.jp"]
             .unwrap();
         let a = crate::analysis::analyze(
             format!("{text_only}--q--\r\n").as_bytes(),
-            false,
+            None,
             &Envelope::default(),
             &AuthSummary::skipped("test"),
             &p,
@@ -843,7 +843,7 @@ domains = ["bk.mufg.jp", "mufg.jp"]
             format!("From: {from}\r\nSubject: hello\r\nContent-Type: text/plain\r\n\r\n{body}\r\n");
         let a = crate::analysis::analyze(
             raw.as_bytes(),
-            false,
+            None,
             &Envelope::default(),
             &AuthSummary::skipped("test"),
             &Policy::embedded().unwrap(),
