@@ -151,7 +151,7 @@ pub struct Destination<'a> {
 /// A `credential-lure` finding when the Subject or first body text asks for
 /// credentials under pressure and a link leads off the protected brands' sites;
 /// with it `lure-foreign-link` when no link stays on the sender's own domain.
-pub fn analyse(mail: &Mail, links: &[Destination], index: &LureIndex) -> Vec<Finding> {
+pub fn analyze(mail: &Mail, links: &[Destination], index: &LureIndex) -> Vec<Finding> {
     let mut out = Vec::new();
     // The brand's own authenticated mail may ask its customers to log in.
     if mail.official_sender.is_some() {

@@ -215,9 +215,9 @@ fn findings_and_offsite(
         allow: &policy.allow,
         freemail: &policy.freemail,
     };
-    findings.extend(sender::analyse(mail, &sender_rules));
+    findings.extend(sender::analyze(mail, &sender_rules));
     let x = links::extract(mail.msg, bounds);
-    findings.extend(links::analyse(mail, &x, &policy.links, &policy.brand_index));
+    findings.extend(links::analyze(mail, &x, &policy.links, &policy.brand_index));
     findings.extend(sender::hosting(mail, &policy.links.hosting));
     let destinations: Vec<Destination> = x
         .links
@@ -234,7 +234,7 @@ fn findings_and_offsite(
     if bounds.deadline.passed() {
         skipped.push("lure wording");
     } else {
-        findings.extend(lure::analyse(mail, &destinations, &policy.lures));
+        findings.extend(lure::analyze(mail, &destinations, &policy.lures));
     }
     let offsite = x
         .links
@@ -255,7 +255,7 @@ fn findings_and_offsite(
     if bounds.deadline.passed() {
         skipped.push("attachments");
     } else {
-        findings.extend(attachments::analyse(mail.msg, bounds, trusted));
+        findings.extend(attachments::analyze(mail.msg, bounds, trusted));
     }
     if !skipped.is_empty() {
         let why = format!(

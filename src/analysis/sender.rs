@@ -45,7 +45,7 @@ pub fn official_sender<'p>(
 
 /// Findings about the sender's brand claims: nothing for the brand's own
 /// authenticated mail or an allowlisted sender.
-pub fn analyse(mail: &Mail, rules: &SenderRules) -> Vec<Finding> {
+pub fn analyze(mail: &Mail, rules: &SenderRules) -> Vec<Finding> {
     if mail.official_sender.is_some() || allowlisted(mail, rules.allow) {
         return Vec::new();
     }

@@ -1,5 +1,5 @@
 //! One MTA connection: the envelope and message collected from the milter
-//! callbacks, and the end-of-message work (authenticate, analyse, decide,
+//! callbacks, and the end-of-message work (authenticate, analyze, decide,
 //! plan). The callbacks in [`crate::daemon::milter`] only translate to and from the
 //! protocol; everything that decides lives here.
 
@@ -234,7 +234,7 @@ impl Session {
         self.msg = Incoming::default();
     }
 
-    /// End of message: authenticate, analyse, decide and plan the actions.
+    /// End of message: authenticate, analyze, decide and plan the actions.
     /// Every failure ends in the configured fallback, never in an error to
     /// the MTA. The message passes each step once: the verdict, the banner
     /// and the reasons are settled before the verdict line is logged, so the

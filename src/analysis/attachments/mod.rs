@@ -114,7 +114,7 @@ fn finding_kind(danger: Danger) -> FindingKind {
 /// shows it is the evidence). `trusted` senders (the brand's own
 /// authenticated mail, allowlisted senders) are authorised to send such
 /// files and get none.
-pub fn analyse(msg: &Message, bounds: &Bounds, trusted: bool) -> Vec<Finding> {
+pub fn analyze(msg: &Message, bounds: &Bounds, trusted: bool) -> Vec<Finding> {
     if trusted {
         return Vec::new();
     }

@@ -264,13 +264,13 @@ fn analyse_reports_one_finding_per_kind_unless_trusted() {
     let z = zip_of(&[("setup.exe", &pe()), ("tool.exe", &pe())], None);
     let raw = mail_with("請求書.zip", "application/zip", &z);
     let msg = crate::analysis::parse(&raw);
-    let f = analyse(&msg, &Bounds::default(), false);
+    let f = analyze(&msg, &Bounds::default(), false);
     assert_eq!(f.len(), 1, "{f:?}");
     assert_eq!(f[0].kind, FindingKind::AttachmentExecutable);
     assert!(f[0].evidence.contains("setup.exe"), "{}", f[0].evidence);
-    assert!(analyse(&msg, &Bounds::default(), true).is_empty());
+    assert!(analyze(&msg, &Bounds::default(), true).is_empty());
     let raw = mail_with("invoice.pdf", "application/pdf", &pdf());
-    assert!(analyse(&crate::analysis::parse(&raw), &Bounds::default(), false).is_empty());
+    assert!(analyze(&crate::analysis::parse(&raw), &Bounds::default(), false).is_empty());
 }
 
 /// An allowlisted sender may send executables only when authentication

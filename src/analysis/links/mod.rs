@@ -79,7 +79,7 @@ impl LinkRules {
 }
 
 /// Findings about the links, forms and HTML documents `x` extracted from `mail`.
-pub fn analyse(mail: &Mail, x: &Extracted, rules: &LinkRules, index: &BrandIndex) -> Vec<Finding> {
+pub fn analyze(mail: &Mail, x: &Extracted, rules: &LinkRules, index: &BrandIndex) -> Vec<Finding> {
     let mut out = collect::Collector::default();
     rules::apply(mail, x, rules, index, &mut out);
     out.into_findings()
@@ -161,7 +161,7 @@ domains = ["bk.mufg.jp", "mufg.jp"]
         let auth = AuthSummary::skipped("test");
         let mail = crate::analysis::mail(&msg, &env, &auth, policy);
         let x = extract(&msg, bounds);
-        let mut out = analyse(&mail, &x, &policy.links, &policy.brand_index);
+        let mut out = analyze(&mail, &x, &policy.links, &policy.brand_index);
         out.extend(crate::analysis::sender::hosting(
             &mail,
             &policy.links.hosting,

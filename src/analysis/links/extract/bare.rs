@@ -1,7 +1,7 @@
 //! Bare URLs in running text (`http://`, `https://`, `www.`), ended where a
 //! reader's eye ends them, Japanese brackets and punctuation included.
 
-use super::normalise::normalise;
+use super::normalize::normalize;
 use super::{Link, LinkKind, Origin};
 use url::Url;
 
@@ -69,7 +69,7 @@ pub fn bare_links(text: &str, kind: LinkKind, origin: Origin) -> impl Iterator<I
         } else {
             candidate
         };
-        Url::parse(s).ok().and_then(|u| normalise(&u, kind, origin))
+        Url::parse(s).ok().and_then(|u| normalize(&u, kind, origin))
     })
 }
 

@@ -3,7 +3,7 @@
 //! secret inputs), from one streaming pass of lol_html.
 
 use super::entities::decode_entities;
-use super::normalise::normalise;
+use super::normalize::normalize;
 use super::{DataUri, Form, HtmlDoc, Link, LinkKind, Origin};
 use lol_html::html_content::{Element, TextChunk};
 use lol_html::{ElementContentHandlers, HandlerResult, HtmlRewriter, Selector, Settings};
@@ -39,7 +39,7 @@ impl HtmlState {
             Some(b) => b.join(v).ok()?,
             None => Url::parse(v).ok()?,
         };
-        let l = normalise(&u, kind, self.origin)?;
+        let l = normalize(&u, kind, self.origin)?;
         if kind == LinkKind::FormAction {
             self.forms.push(Form {
                 action: Some(l),

@@ -6,7 +6,7 @@
 //! nothing but that header. A message without image parts decodes nothing.
 
 use super::bare::bare_links;
-use super::normalise::normalise;
+use super::normalize::normalize;
 use super::{Link, LinkKind, Origin};
 use crate::analysis::qr;
 use crate::vocab::message::Bounds;
@@ -142,7 +142,7 @@ fn schemeless(text: &str) -> Option<Link> {
     if tld.is_empty() || !tld.bytes().all(|b| b.is_ascii_alphabetic()) {
         return None;
     }
-    normalise(&u, LinkKind::QrCode, Origin::Image)
+    normalize(&u, LinkKind::QrCode, Origin::Image)
 }
 
 #[cfg(test)]

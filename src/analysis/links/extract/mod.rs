@@ -3,7 +3,7 @@
 //! `mime` walks the MIME tree (nested messages included); `bare` scans
 //! plain text for bare URLs and `html` scans HTML (bodies and attachments)
 //! for the elements that navigate; `entities` decodes the character
-//! references attackers hide URLs behind; `normalise` turns each target
+//! references attackers hide URLs behind; `normalize` turns each target
 //! into one comparable form, so the rules compare plain strings; `images`
 //! reads the QR codes of image parts, within their own budget.
 
@@ -12,7 +12,7 @@ pub(crate) mod entities;
 pub(crate) mod html;
 pub(crate) mod images;
 pub(crate) mod mime;
-pub(crate) mod normalise;
+pub(crate) mod normalize;
 
 pub use mime::extract;
 

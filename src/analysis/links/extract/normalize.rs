@@ -5,7 +5,7 @@ use super::{Link, LinkKind, Origin};
 use url::{Host, Url};
 
 /// The normalised form of an http(s) URL; other schemes are not followed.
-pub fn normalise(u: &Url, kind: LinkKind, origin: Origin) -> Option<Link> {
+pub fn normalize(u: &Url, kind: LinkKind, origin: Origin) -> Option<Link> {
     if !matches!(u.scheme(), "http" | "https") {
         return None;
     }
@@ -72,7 +72,7 @@ mod tests {
     use super::*;
 
     fn norm(s: &str) -> Option<Link> {
-        normalise(&Url::parse(s).unwrap(), LinkKind::Bare, Origin::Text)
+        normalize(&Url::parse(s).unwrap(), LinkKind::Bare, Origin::Text)
     }
 
     #[test]
