@@ -3,9 +3,13 @@
 //! stage (connect to end of message, body included), so the difference to
 //! kinko-milter is exactly the work kinko-milter does.
 //!
-//!     cargo run --release --example noop_milter -- 127.0.0.1:7045
+//!     cargo run --release --example noop_milter -- 127.0.0.1:7045 [--headers]
+//!
+//! With `--headers` it writes what kinko-milter writes to accepted mail (one
+//! `Authentication-Results` field on top, of the same length), so the cost
+//! of the header edits and the cost of the analysis can be seen apart.
 
-use indymilter::{Callbacks, ProtoOpts, Status};
+use indymilter::{Actions, Callbacks, ContextActions, ProtoOpts, Status};
 use kinko_milter::daemon::milter::{quiet_answer, QUIET_STAGES};
 use tokio::net::TcpListener;
 
@@ -19,8 +23,12 @@ fn main() -> std::io::Result<()> {
 }
 
 async fn serve() -> std::io::Result<()> {
-    let addr = std::env::args()
-        .nth(1)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let headers = args.iter().any(|a| a == "--headers");
+    let addr = args
+        .iter()
+        .find(|a| !a.starts_with("--"))
+        .cloned()
         .unwrap_or_else(|| "127.0.0.1:7045".into());
     let listener = TcpListener::bind(&addr).await?;
     eprintln!("noop milter on inet:{addr}");
@@ -28,8 +36,11 @@ async fn serve() -> std::io::Result<()> {
     // wait at the stages kinko-milter only records, so the floor is the
     // protocol as kinko-milter speaks it.
     let callbacks: Callbacks<ProtoOpts> = Callbacks::new()
-        .on_negotiate(|cx, _, offered| {
+        .on_negotiate(move |cx, actions, offered| {
             Box::pin(async move {
+                if headers {
+                    cx.requested_actions |= Actions::ADD_HEADER & actions;
+                }
                 let quiet = QUIET_STAGES & offered;
                 cx.requested_opts |= quiet;
                 cx.data = Some(quiet);
@@ -68,7 +79,20 @@ async fn serve() -> std::io::Result<()> {
                 async move { quiet_answer(cx.data.unwrap_or_default(), ProtoOpts::NOREPLY_BODY) },
             )
         })
-        .on_eom(|_| Box::pin(async { Status::Continue }));
+        .on_eom(move |cx| {
+            Box::pin(async move {
+                if headers {
+                    // As long as kinko-milter's for the bench message: SPF,
+                    // DKIM and DMARC results with their properties.
+                    let value = c" mx.bench.example; spf=pass smtp.mailfrom=bank.example;\n\tdkim=pass header.d=bank.example header.s=sel header.b=AbCdEfGh;\n\tdmarc=pass policy.dmarc=reject header.from=bank.example";
+                    let _ = cx
+                        .actions
+                        .insert_header(0, c"Authentication-Results", value)
+                        .await;
+                }
+                Status::Continue
+            })
+        });
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };

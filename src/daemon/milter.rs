@@ -169,8 +169,9 @@ fn negotiate(
     cx.requested_actions = wanted & actions;
     let mut session = Session::new(rt);
     // The banner replaces the body; without the action, tagged mail goes
-    // out with headers only (the session logs why).
-    if actions.contains(Actions::REPLACE_BODY) {
+    // out with headers only (the session logs why). Asked for only when a
+    // banner can be written: the MTA then need not prepare for a new body.
+    if rt.snapshot().config.actions.banner && actions.contains(Actions::REPLACE_BODY) {
         cx.requested_actions |= Actions::REPLACE_BODY;
         session.replace_body = true;
     }
