@@ -313,8 +313,8 @@ impl Session {
     }
 
     /// The banner for a tagged message, if it can go in. One that cannot
-    /// because the message is too large says so among the verdict's reasons
-    /// (and so in `X-Kinko-Reasons`); every outcome is logged.
+    /// says why among the verdict's reasons (and so in `X-Kinko-Reasons`);
+    /// every outcome is logged.
     fn banner(
         &self,
         raw: &[u8],
@@ -333,7 +333,6 @@ impl Session {
             } else {
                 format!("more than {} header fields", cfg.limits.max_headers)
             };
-            verdict.reasons.push(format!("no banner: {why}"));
             banner::Outcome::Skipped(why)
         } else {
             let notice = banner::notice(analysis, &state.policy, cfg.actions.banner_language);
@@ -350,6 +349,7 @@ impl Session {
             }
             banner::Outcome::Skipped(why) => {
                 info!(queue_id = self.queue_id(), reason = %why, "banner not added");
+                verdict.reasons.push(format!("no banner: {why}"));
                 None
             }
         }
