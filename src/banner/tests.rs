@@ -459,7 +459,10 @@ fn in_an_alternative_the_last_one_a_client_shows_gets_the_banner() {
     assert_eq!(rw.parts, 1);
     let (plain, html) = bodies(&rw.message);
     assert_eq!(html, vec!["<body>rich</body>".to_string()]);
-    assert_eq!(plain, vec![format!("{}plain", lf(&wording::text(&n, "\n")))]);
+    assert_eq!(
+        plain,
+        vec![format!("{}plain", lf(&wording::text(&n, "\n")))]
+    );
 }
 
 #[test]
