@@ -456,3 +456,76 @@ async fn tagged_mail_body_is_replaced_with_the_banner() {
         "{actions:?}"
     );
 }
+
+/// Issue #19: a quoted-printable text part whose decoded lines read
+/// `--BOUNDARY` is judged as one text part; the replaced body must parse
+/// into that same single part (with the banner), not into the text and
+/// the HTML part hidden behind the smuggled boundaries. A tagged message
+/// that cannot take the banner says why in `X-Kinko-Reasons`.
+#[tokio::test]
+async fn the_replaced_body_is_the_part_that_was_judged() {
+    use kinko_milter::vocab::findings::Action;
+    let head = "Content-Type: multipart/mixed; boundary=\"BOUNDARY\"\r\n";
+    let body = "--BOUNDARY\r\nContent-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nHello.\r\n=2D-BOUNDARY\r\nContent-Type: text/html\r\n\r\n<a href=3D\"&#104;ttps://login.evil.test/bank\">log in</a>\r\n=2D-BOUNDARY--\r\n--BOUNDARY--\r\n";
+    let raw = format!(
+        "From: Bank <info@bank.test>\r\nTo: user@kinko.test\r\nSubject: urgent\r\nMessage-ID: <s@bank.test>\r\nMIME-Version: 1.0\r\n{head}\r\n{body}"
+    );
+    let m = start(|c| c.actions.max_action = Action::Tag).await;
+    let (actions, status) =
+        transact(&m, "198.51.100.7".parse().unwrap(), "x@evil.test", &raw).await;
+    assert_eq!(status, Status::Accept);
+    let replaced: Vec<u8> = actions
+        .iter()
+        .filter_map(|a| match a {
+            EomAction::ReplaceBody { chunk } => Some(chunk.to_vec()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert!(!replaced.is_empty(), "body replaced: {actions:?}");
+    let parts = |b: &[u8]| {
+        let mut m = format!("MIME-Version: 1.0\r\n{head}\r\n").into_bytes();
+        m.extend_from_slice(b);
+        let p = mail_parser::MessageParser::default().parse(&m).unwrap();
+        let texts: Vec<String> = p
+            .parts
+            .iter()
+            .filter_map(|x| match &x.body {
+                mail_parser::PartType::Text(t) | mail_parser::PartType::Html(t) => {
+                    Some(t.to_string())
+                }
+                _ => None,
+            })
+            .collect();
+        (p.parts.len(), texts)
+    };
+    let (n_old, old) = parts(body.as_bytes());
+    let (n_new, new) = parts(&replaced);
+    assert_eq!((n_old, old.len()), (2, 1));
+    assert_eq!(
+        (n_new, new.len()),
+        (2, 1),
+        "{}",
+        String::from_utf8_lossy(&replaced)
+    );
+    assert!(new[0].starts_with("【ご注意】"), "{}", new[0]);
+    assert!(new[0].ends_with(&old[0]), "{}", new[0]);
+    // Delivered as that one part to an RFC 2046 reader too.
+    let boundary_lines = replaced
+        .split(|&b| b == b'\n')
+        .filter(|l| l.starts_with(b"--BOUNDARY"))
+        .count();
+    assert_eq!(boundary_lines, 2);
+
+    // Nothing to put the banner in: the reasons say so.
+    let only = "From: Bank <info@bank.test>\r\nTo: user@kinko.test\r\nSubject: urgent\r\nMessage-ID: <a@bank.test>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"a.bin\"\r\n\r\nAAAA\r\n--x--\r\n";
+    let (actions, _) = transact(&m, "198.51.100.7".parse().unwrap(), "x@evil.test", only).await;
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, EomAction::AddHeader { name, value }
+            if name.to_str() == Ok("X-Kinko-Reasons")
+                && value.to_string_lossy().contains("no banner: no readable text part"))),
+        "{actions:?}"
+    );
+}

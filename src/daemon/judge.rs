@@ -100,9 +100,9 @@ pub(super) fn judge(job: Job, auth: &AuthSummary) -> Judged {
     }
 }
 
-/// The banner for a tagged message, if it can go in. One that cannot
-/// because the message is too large says so among the verdict's reasons
-/// (and so in `X-Kinko-Reasons`); every outcome is logged.
+/// The banner for a tagged message, if it can go in. One that cannot says
+/// why among the verdict's reasons (and so in `X-Kinko-Reasons`); every
+/// outcome is logged.
 fn with_banner(
     job: &Job,
     analysis: &analysis::Analysis,
@@ -118,7 +118,6 @@ fn with_banner(
             Truncation::Bytes => format!("message over {max} bytes"),
             Truncation::Headers => format!("more than {} header fields", cfg.limits.max_headers),
         };
-        verdict.reasons.push(format!("no banner: {why}"));
         banner::Outcome::Skipped(why)
     } else {
         let notice = banner::notice(analysis, &job.state.policy, cfg.actions.banner_language);
@@ -135,6 +134,7 @@ fn with_banner(
         }
         banner::Outcome::Skipped(why) => {
             info!(queue_id, reason = %why, "banner not added");
+            verdict.reasons.push(format!("no banner: {why}"));
             None
         }
     }

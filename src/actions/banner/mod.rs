@@ -1,11 +1,16 @@
-//! The warning banner in tagged mail: finds the readable text parts of a
-//! message (the first inline text/plain and the first inline text/html,
+//! The warning banner in tagged mail: finds the text parts a reader is
+//! shown (in a multipart/alternative the last one a client can display,
+//! for HTML and for text-only clients; elsewhere the first inline text,
 //! outside forwarded messages) and puts the warning at their top.
 //!
 //! Pure: bytes in, bytes out, no I/O, so it can be fuzzed. Only the changed
 //! parts are rewritten, by their byte ranges; every other byte of the
-//! message stays as it was.
+//! message stays as it was. The result is parsed again and must have the
+//! part tree that was judged, every other part reading as before: a banner
+//! that would change what the customer gets is not used.
 
+mod fields;
+mod html;
 mod notice;
 mod part;
 mod wording;
@@ -54,50 +59,25 @@ pub fn insert(raw: &[u8], notice: &Notice, max_bytes: usize) -> Outcome {
     if msg.raw_message().as_ptr() != raw.as_ptr() || msg.parts.is_empty() {
         return Outcome::Skipped("not a message".into());
     }
-    let mut plain = None;
-    let mut html = None;
-    let mut stack = vec![(0u32, 0usize)];
-    while let Some((id, depth)) = stack.pop() {
-        let Some(p) = msg.parts.get(id as usize) else {
-            continue;
-        };
-        match &p.body {
-            PartType::Multipart(children) if depth < MAX_DEPTH => {
-                stack.extend(children.iter().rev().map(|&c| (c, depth + 1)));
-            }
-            // Forwarded messages keep their own text.
-            PartType::Multipart(_) | PartType::Message(_) => {}
-            _ => {
-                let ct = p.content_type();
-                let main = ct.map_or("text", |c| c.ctype());
-                let sub = ct.and_then(|c| c.subtype()).unwrap_or("plain");
-                let attached = p.content_disposition().is_some_and(|d| d.is_attachment())
-                    || p.attachment_name().is_some();
-                if !main.eq_ignore_ascii_case("text") || attached {
-                    continue;
-                }
-                let slot = if sub.eq_ignore_ascii_case("plain") {
-                    &mut plain
-                } else if sub.eq_ignore_ascii_case("html") {
-                    &mut html
-                } else {
-                    continue;
-                };
-                if slot.is_none() {
-                    *slot = Some(id);
-                }
-            }
-        }
-    }
-    let mut chosen: Vec<(u32, Kind)> = plain
-        .map(|id| (id, Kind::Plain))
+    let shown = shown(&msg, 0, 0);
+    let mut chosen: Vec<(u32, Kind)> = shown
+        .rich
         .into_iter()
-        .chain(html.map(|id| (id, Kind::Html)))
+        .chain(shown.text.or(shown.rich))
         .collect();
     if chosen.is_empty() {
         return Outcome::Skipped("no readable text part".into());
     }
     chosen.sort_by_key(|(id, _)| msg.parts[*id as usize].offset_header);
+    chosen.dedup();
+    let boundaries: Vec<Vec<u8>> = msg
+        .parts
+        .iter()
+        .filter(|p| matches!(p.body, PartType::Multipart(_)))
+        .filter_map(|p| p.content_type()?.attribute("boundary"))
+        .map(|b| b.as_bytes().to_vec())
+        .filter(|b| !b.is_empty())
+        .collect();
 
     let mut edits = Vec::new();
     let mut present = 0;
@@ -123,6 +103,7 @@ pub fn insert(raw: &[u8], notice: &Notice, max_bytes: usize) -> Outcome {
             charset: p.content_type().and_then(|c| c.attribute("charset")),
             cte,
             kind,
+            boundaries: &boundaries,
         };
         match part::rewrite(&part, notice) {
             Change::Edit(edit) => edits.push((id, h..e, edit)),
@@ -143,6 +124,7 @@ pub fn insert(raw: &[u8], notice: &Notice, max_bytes: usize) -> Outcome {
     let mut body_start = top_body;
     let mut header_fields = Vec::new();
     let parts = edits.len();
+    let mut banners = Vec::with_capacity(parts);
     for (id, range, edit) in edits {
         if range.start < at {
             continue;
@@ -154,15 +136,153 @@ pub fn insert(raw: &[u8], notice: &Notice, max_bytes: usize) -> Outcome {
         }
         out.extend_from_slice(&edit.header);
         out.extend_from_slice(&edit.body);
+        banners.push((id, edit.banner));
         at = range.end;
     }
     out.extend_from_slice(&raw[at..]);
+    if let Err(why) = same_tree(&msg, &out, &banners) {
+        return Outcome::Skipped(format!("the banner would change the message: {why}"));
+    }
     Outcome::Added(Rewrite {
         message: out,
         body_start,
         header_fields,
         parts,
     })
+}
+
+/// The text part each kind of client shows first in a subtree: `rich` for
+/// one that displays HTML, `text` for one that displays only plain text.
+#[derive(Debug, Clone, Copy, Default)]
+struct Shown {
+    rich: Option<(u32, Kind)>,
+    text: Option<(u32, Kind)>,
+}
+
+fn shown(msg: &mail_parser::Message, id: u32, depth: usize) -> Shown {
+    let Some(p) = msg.parts.get(id as usize) else {
+        return Shown::default();
+    };
+    let ct = p.content_type();
+    let main = ct.map_or("text", |c| c.ctype());
+    let sub = ct.and_then(|c| c.subtype()).unwrap_or("plain");
+    match &p.body {
+        PartType::Multipart(children) if depth < MAX_DEPTH => {
+            let each = children.iter().map(|&c| shown(msg, c, depth + 1));
+            if sub.eq_ignore_ascii_case("alternative") {
+                // Clients show the last alternative they can display.
+                let all: Vec<Shown> = each.collect();
+                let rich = all.iter().rev().find_map(|s| s.rich);
+                Shown {
+                    rich,
+                    text: all.iter().rev().find_map(|s| s.text).or(rich),
+                }
+            } else {
+                each.fold(Shown::default(), |a, s| Shown {
+                    rich: a.rich.or(s.rich),
+                    text: a.text.or(s.text),
+                })
+            }
+        }
+        // Forwarded messages keep their own text.
+        PartType::Multipart(_) | PartType::Message(_) => Shown::default(),
+        _ => {
+            let attached = p.content_disposition().is_some_and(|d| d.is_attachment())
+                || p.attachment_name().is_some();
+            if !main.eq_ignore_ascii_case("text") || attached {
+                Shown::default()
+            } else if sub.eq_ignore_ascii_case("plain") {
+                Shown {
+                    rich: Some((id, Kind::Plain)),
+                    text: Some((id, Kind::Plain)),
+                }
+            } else if sub.eq_ignore_ascii_case("html") {
+                Shown {
+                    rich: Some((id, Kind::Html)),
+                    text: None,
+                }
+            } else {
+                Shown::default()
+            }
+        }
+    }
+}
+
+/// Whether `new` parses into the part tree of `old` (the same parts, nested
+/// the same, of the same types), each part reading as before, except that
+/// the rewritten ones (`banners`, by part id) gained their banner.
+fn same_tree(
+    old: &mail_parser::Message,
+    new: &[u8],
+    banners: &[(u32, String)],
+) -> Result<(), String> {
+    let new_msg = parse(new);
+    if new_msg.raw_message().as_ptr() != new.as_ptr() {
+        return Err("it does not parse".into());
+    }
+    if old.parts.len() != new_msg.parts.len() {
+        return Err(format!(
+            "{} MIME parts instead of {}",
+            new_msg.parts.len(),
+            old.parts.len()
+        ));
+    }
+    for (i, (a, b)) in old.parts.iter().zip(&new_msg.parts).enumerate() {
+        let banner = banners
+            .iter()
+            .find(|(id, _)| *id as usize == i)
+            .map(|(_, s)| s.as_str());
+        let (ta, tb) = (a.content_type(), b.content_type());
+        let same_type = match banner {
+            // Its charset may have changed with the banner, and a part
+            // without a Content-Type (text/plain) may have gained one.
+            Some(_) => kind_of(ta) == kind_of(tb),
+            None => ta == tb,
+        };
+        if !same_type || a.content_disposition() != b.content_disposition() {
+            return Err(format!("part {i} changed its type"));
+        }
+        let same = match (&a.body, &b.body, banner) {
+            (PartType::Multipart(x), PartType::Multipart(y), None) => x == y,
+            (PartType::Text(x), PartType::Text(y), None)
+            | (PartType::Html(x), PartType::Html(y), None) => x == y,
+            (PartType::Text(x), PartType::Text(y), Some(bn))
+            | (PartType::Html(x), PartType::Html(y), Some(bn)) => gained(x, y, bn),
+            (PartType::Binary(x), PartType::Binary(y), None)
+            | (PartType::InlineBinary(x), PartType::InlineBinary(y), None) => x == y,
+            (PartType::Message(x), PartType::Message(y), None) => {
+                x.raw_message() == y.raw_message()
+            }
+            _ => false,
+        };
+        if !same {
+            return Err(format!("part {i} reads differently"));
+        }
+    }
+    Ok(())
+}
+
+fn kind_of(ct: Option<&mail_parser::ContentType>) -> (String, String) {
+    ct.map_or(("text".into(), "plain".into()), |c| {
+        (
+            c.ctype().to_ascii_lowercase(),
+            c.subtype().unwrap_or("plain").to_ascii_lowercase(),
+        )
+    })
+}
+
+/// Whether `new` is `old` with `banner` put in once (line ends aside: the
+/// transfer encoding may write them differently).
+fn gained(old: &str, new: &str, banner: &str) -> bool {
+    let (old, new, banner) = (lf(old), lf(new), lf(banner));
+    new.len() == old.len() + banner.len()
+        && new.match_indices(&banner).any(|(at, _)| {
+            old.get(..at) == Some(&new[..at]) && old.get(at..) == Some(&new[at + banner.len()..])
+        })
+}
+
+fn lf(s: &str) -> String {
+    s.replace("\r\n", "\n")
 }
 
 #[cfg(test)]

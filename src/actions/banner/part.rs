@@ -5,6 +5,7 @@
 //! back and compared before it is used: a part that would not decode to its
 //! old text plus the banner is left alone.
 
+use super::fields::{field_value, fields, set_field, with_charset};
 use super::wording::{self, Notice};
 use encoding_rs::{Encoding, UTF_8};
 use mail_parser::decoders::{base64::base64_decode, quoted_printable::quoted_printable_decode};
@@ -57,6 +58,8 @@ pub struct Edit {
     /// Fields replaced or added in the header block (name, value), for the
     /// top-level part, whose header the MTA changes field by field.
     pub fields: Vec<(String, String)>,
+    /// The banner as a reader decodes it from this part.
+    pub banner: String,
 }
 
 #[derive(Debug)]
@@ -74,6 +77,9 @@ pub struct Part<'a> {
     pub charset: Option<&'a str>,
     pub cte: Cte,
     pub kind: Kind,
+    /// The boundaries of the message's multiparts: no line we write may
+    /// read as one, or the customer would get parts we never judged.
+    pub boundaries: &'a [Vec<u8>],
 }
 
 pub fn rewrite(p: &Part, notice: &Notice) -> Change {
@@ -108,19 +114,10 @@ pub fn rewrite(p: &Part, notice: &Notice) -> Change {
         // UTF-16 and the replacement encoding: nothing we can write back.
         return Change::Skipped("charset cannot be written");
     }
-    let Some(text) = enc.decode_without_bom_handling_and_without_replacement(&decoded) else {
-        return Change::Skipped("text does not decode in its charset");
-    };
-    let at = match p.kind {
-        Kind::Plain => {
-            if enc == UTF_8 && decoded.starts_with(b"\xef\xbb\xbf") {
-                3
-            } else {
-                0
-            }
-        }
-        Kind::Html => after_body_tag(&decoded),
-    };
+    // None when a byte is not valid in the charset: such text can still
+    // take the banner in its own charset, bytes around it untouched, but
+    // cannot be turned into UTF-8 without changing what it says.
+    let text = enc.decode_without_bom_handling_and_without_replacement(&decoded);
     let banner = match p.kind {
         Kind::Plain => wording::text(notice, eol),
         Kind::Html => wording::html(notice, eol),
@@ -128,12 +125,14 @@ pub fn rewrite(p: &Part, notice: &Notice) -> Change {
 
     // In the part's own charset: the decoded bytes stay as they were and
     // the banner goes in between, if `at` splits them cleanly (not inside
-    // an ISO-2022-JP double-byte run) and the banner can be written.
-    if let (Some(before), Some(after)) = (
-        enc.decode_without_bom_handling_and_without_replacement(&decoded[..at]),
-        enc.decode_without_bom_handling_and_without_replacement(&decoded[at..]),
-    ) {
-        if before.len() + after.len() == text.len() && text.starts_with(&*before) {
+    // an ISO-2022-JP double-byte run or an invalid sequence) and the banner
+    // can be written. Lossy decoding is only used to compare: the bytes
+    // written are the old ones plus the banner's.
+    if let Some(at) = own_offset(p.kind, enc, &decoded, text.as_deref()) {
+        let whole = enc.decode_without_bom_handling(&decoded).0;
+        let before = enc.decode_without_bom_handling(&decoded[..at]).0;
+        let after = enc.decode_without_bom_handling(&decoded[at..]).0;
+        if before.len() + after.len() == whole.len() && whole.starts_with(&*before) {
             if already(p.kind, &after) {
                 return Change::Present;
             }
@@ -144,24 +143,78 @@ pub fn rewrite(p: &Part, notice: &Notice) -> Change {
                 new.extend_from_slice(&decoded[..at]);
                 new.extend_from_slice(&b);
                 new.extend_from_slice(&decoded[at..]);
-                let want = format!("{before}{}{after}", enc.decode_without_bom_handling(&b).0);
-                if enc
-                    .decode_without_bom_handling_and_without_replacement(&new)
-                    .is_some_and(|got| got == want)
-                {
-                    return finish(p, &decoded, new, None, eol);
+                let reads = enc.decode_without_bom_handling(&b).0.into_owned();
+                let want = format!("{before}{reads}{after}");
+                if enc.decode_without_bom_handling(&new).0 == want {
+                    return finish(p, &decoded, new, None, eol, reads);
                 }
             }
         }
     }
 
     // In UTF-8, with the charset parameter changed to say so.
-    let split = char_split(&text, p.kind);
+    let Some(text) = text else {
+        return Change::Skipped("text does not decode in its charset");
+    };
+    let split = match p.kind {
+        Kind::Plain => text.strip_prefix('\u{feff}').map_or(0, |_| 3),
+        Kind::Html => super::html::banner_offset(text.as_bytes(), UTF_8)
+            .filter(|&at| text.is_char_boundary(at))
+            .unwrap_or(0),
+    };
     if already(p.kind, &text[split..]) {
         return Change::Present;
     }
     let new = format!("{}{banner}{}", &text[..split], &text[split..]).into_bytes();
-    finish(p, &decoded, new, Some("UTF-8"), eol)
+    finish(p, &decoded, new, Some("UTF-8"), eol, banner)
+}
+
+/// Where the banner goes in the decoded bytes, in their own charset.
+fn own_offset(
+    kind: Kind,
+    enc: &'static Encoding,
+    decoded: &[u8],
+    text: Option<&str>,
+) -> Option<usize> {
+    match kind {
+        Kind::Plain if enc == UTF_8 && decoded.starts_with(b"\xef\xbb\xbf") => Some(3),
+        Kind::Plain => Some(0),
+        Kind::Html if enc.is_ascii_compatible() => super::html::banner_offset(decoded, enc),
+        // ISO-2022-JP: `<` and `>` bytes occur inside its double-byte runs,
+        // so the tokenizer reads the decoded text, and the place found there
+        // is traced back to the byte that ends it.
+        Kind::Html => {
+            let text = text?;
+            let at = super::html::banner_offset(text.as_bytes(), UTF_8)?;
+            byte_offset(enc, decoded, at)
+        }
+    }
+}
+
+/// The offset in `bytes` (in `enc`) whose decoding ends exactly at `chars`
+/// bytes of UTF-8 output.
+fn byte_offset(enc: &'static Encoding, bytes: &[u8], chars: usize) -> Option<usize> {
+    if chars == 0 {
+        return Some(0);
+    }
+    let mut dec = enc.new_decoder_without_bom_handling();
+    let mut out = [0u8; 16];
+    let mut written = 0;
+    for (i, b) in bytes.iter().enumerate() {
+        let (res, _, n) =
+            dec.decode_to_utf8_without_replacement(std::slice::from_ref(b), &mut out, false);
+        if !matches!(res, encoding_rs::DecoderResult::InputEmpty) {
+            return None;
+        }
+        written += n;
+        if written == chars {
+            return Some(i + 1);
+        }
+        if written > chars {
+            return None;
+        }
+    }
+    None
 }
 
 fn already(kind: Kind, after: &str) -> bool {
@@ -171,48 +224,24 @@ fn already(kind: Kind, after: &str) -> bool {
     }
 }
 
-/// Where the banner goes in decoded text, as a char boundary.
-fn char_split(text: &str, kind: Kind) -> usize {
-    match kind {
-        Kind::Plain => text.strip_prefix('\u{feff}').map_or(0, |_| 3),
-        Kind::Html => after_body_tag(text.as_bytes()),
-    }
-}
-
-/// The offset just past `<body ...>`, or 0 if there is none. Works on
-/// the bytes of any ASCII-compatible charset: `<`, `>` and quotes are never
-/// part of a multi-byte character in UTF-8, Shift_JIS or EUC-JP.
-fn after_body_tag(b: &[u8]) -> usize {
-    let mut i = 0;
-    while let Some(rel) = b[i..].iter().position(|&c| c == b'<') {
-        let start = i + rel;
-        let tag = &b[start + 1..];
-        if tag.len() >= 5
-            && tag[..4].eq_ignore_ascii_case(b"body")
-            && matches!(tag[4], b' ' | b'\t' | b'\r' | b'\n' | b'>' | b'/')
-        {
-            let mut quote = None;
-            for (j, &c) in tag.iter().enumerate() {
-                match (quote, c) {
-                    (None, b'"' | b'\'') => quote = Some(c),
-                    (Some(q), c) if c == q => quote = None,
-                    (None, b'>') => return start + 1 + j + 1,
-                    _ => {}
-                }
-            }
-            return 0;
-        }
-        i = start + 1;
-    }
-    0
-}
-
 /// Writes the new decoded content back in the part's transfer encoding
 /// (changing it from 7bit to quoted-printable when 8-bit bytes appear), and
 /// the header fields that must change with it.
-fn finish(p: &Part, old: &[u8], new: Vec<u8>, charset: Option<&str>, eol: &str) -> Change {
+fn finish(
+    p: &Part,
+    old: &[u8],
+    new: Vec<u8>,
+    charset: Option<&str>,
+    eol: &str,
+    banner: String,
+) -> Change {
     let mut cte = p.cte;
     if cte == Cte::SevenBit && !new.is_ascii() && old.is_ascii() {
+        cte = Cte::QuotedPrintable;
+    }
+    // Written as it is, the banner (or a line it pushes to a line start)
+    // could read as a boundary: quoted-printable as we write it cannot.
+    if matches!(cte, Cte::SevenBit | Cte::EightBit) && adds_boundary(old, &new, p.boundaries) {
         cte = Cte::QuotedPrintable;
     }
     let mut body = match cte {
@@ -253,7 +282,9 @@ fn finish(p: &Part, old: &[u8], new: Vec<u8>, charset: Option<&str>, eol: &str) 
         } else {
             "text/plain"
         };
-        let value = with_charset(old.as_deref().unwrap_or(kind), cs);
+        let Some(value) = with_charset(old.as_deref().unwrap_or(kind), cs) else {
+            return Change::Skipped("Content-Type cannot be rewritten");
+        };
         header = set_field(&header, "Content-Type", &value, eol);
         fields.push(("Content-Type".to_string(), value));
     }
@@ -265,22 +296,77 @@ fn finish(p: &Part, old: &[u8], new: Vec<u8>, charset: Option<&str>, eol: &str) 
         header,
         body,
         fields,
+        banner,
     })
 }
 
+/// Whether `new` holds a `--boundary` (anywhere, as mail-parser reads
+/// them, or at a line start, as RFC 2046 readers do) that `old` did not.
+fn adds_boundary(old: &[u8], new: &[u8], boundaries: &[Vec<u8>]) -> bool {
+    let count = |hay: &[u8], b: &[u8]| {
+        let mut any = 0usize;
+        let mut at_line = 0usize;
+        for i in 0..hay.len().saturating_sub(1) {
+            if hay[i..].starts_with(b"--") && hay[i + 2..].starts_with(b) {
+                any += 1;
+                at_line += usize::from(i == 0 || hay[i - 1] == b'\n');
+            }
+        }
+        (any, at_line)
+    };
+    boundaries.iter().any(|b| {
+        let (o, n) = (count(old, b), count(new, b));
+        n.0 > o.0 || n.1 > o.1
+    })
+}
+
+/// Quoted-printable in which no line starts with `-` and no two `-` stand
+/// side by side (the second is written `=2D`): whatever the text says, no
+/// line of it can read as a boundary, to an RFC 2046 reader or to one that
+/// finds `--boundary` anywhere. The quoted_printable crate has no such
+/// option, and escaping its output afterwards would push lines past 76.
 fn qp(data: &[u8], eol: &str) -> Vec<u8> {
-    // The encoder keeps CRLF as line breaks and escapes a lone LF: give it
-    // CRLF, then write the part's own line end.
-    let mut crlf = Vec::with_capacity(data.len() + data.len() / 40);
-    crate::vocab::message::push_crlf(&mut crlf, data);
-    let out = quoted_printable::encode(&crlf);
-    if eol == "\r\n" {
-        out
-    } else {
-        String::from_utf8_lossy(&out)
-            .replace("\r\n", "\n")
-            .into_bytes()
+    // Characters before a soft break's `=`.
+    const MAX: usize = 75;
+    let mut out = Vec::with_capacity(data.len() + data.len() / 8 + 8);
+    for chunk in data.split_inclusive(|&b| b == b'\n') {
+        let (line, hard) = match chunk.strip_suffix(b"\n") {
+            Some(l) => (l.strip_suffix(b"\r").unwrap_or(l), true),
+            None => (chunk, false),
+        };
+        let mut col = 0;
+        let mut dash = false;
+        for (i, &c) in line.iter().enumerate() {
+            let last = i + 1 == line.len();
+            let literal = |col: usize, dash: bool| match c {
+                b'=' => false,
+                b' ' | b'\t' => !last,
+                b'-' => col > 0 && !dash,
+                33..=126 => true,
+                _ => false,
+            };
+            let width = |lit: bool| if lit { 1 } else { 3 };
+            if col + width(literal(col, dash)) > MAX {
+                out.push(b'=');
+                out.extend_from_slice(eol.as_bytes());
+                col = 0;
+                dash = false;
+            }
+            if literal(col, dash) {
+                out.push(c);
+                col += 1;
+                dash = c == b'-';
+            } else {
+                out.extend_from_slice(format!("={c:02X}").as_bytes());
+                col += 3;
+                dash = false;
+            }
+        }
+        if hard {
+            out.extend_from_slice(eol.as_bytes());
+        }
     }
+    out
 }
 
 fn base64(data: &[u8], eol: &str) -> Vec<u8> {
@@ -293,128 +379,66 @@ fn base64(data: &[u8], eol: &str) -> Vec<u8> {
     out
 }
 
-/// Byte ranges of each field in a header block (continuation lines
-/// included), with its name.
-fn fields(h: &[u8]) -> Vec<(std::ops::Range<usize>, &[u8])> {
-    let mut out: Vec<(std::ops::Range<usize>, &[u8])> = Vec::new();
-    let mut i = 0;
-    while i < h.len() {
-        let end = h[i..]
-            .iter()
-            .position(|&c| c == b'\n')
-            .map_or(h.len(), |p| i + p + 1);
-        let line = &h[i..end];
-        if matches!(line.first(), Some(b' ' | b'\t')) {
-            if let Some(last) = out.last_mut() {
-                last.0.end = end;
-            }
-        } else if let Some(colon) = line.iter().position(|&c| c == b':') {
-            out.push((i..end, &line[..colon]));
-        }
-        i = end;
-    }
-    out
-}
-
-fn field_value(h: &[u8], name: &str) -> Option<String> {
-    let (range, n) = fields(h)
-        .into_iter()
-        .find(|(_, n)| n.trim_ascii().eq_ignore_ascii_case(name.as_bytes()))?;
-    let raw = &h[range.start + n.len() + 1..range.end];
-    let text = String::from_utf8_lossy(raw);
-    // Unfolded, as one line.
-    Some(
-        text.split(['\r', '\n'])
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>()
-            .join(" "),
-    )
-}
-
-/// The header block with `name` replaced (its first occurrence), or added
-/// just before the blank line that ends the block.
-fn set_field(h: &[u8], name: &str, value: &str, eol: &str) -> Vec<u8> {
-    let line = format!("{name}: {value}{eol}");
-    let mut out = Vec::with_capacity(h.len() + line.len());
-    if let Some((range, _)) = fields(h)
-        .into_iter()
-        .find(|(_, n)| n.trim_ascii().eq_ignore_ascii_case(name.as_bytes()))
-    {
-        out.extend_from_slice(&h[..range.start]);
-        out.extend_from_slice(line.as_bytes());
-        out.extend_from_slice(&h[range.end..]);
-        return out;
-    }
-    let blank = if h.ends_with(b"\r\n\r\n") || h == b"\r\n" {
-        2
-    } else if h.ends_with(b"\n\n") || h == b"\n" {
-        1
-    } else {
-        0
-    };
-    let at = h.len() - blank;
-    out.extend_from_slice(&h[..at]);
-    out.extend_from_slice(line.as_bytes());
-    out.extend_from_slice(&h[at..]);
-    out
-}
-
-/// A Content-Type value with its charset parameter set.
-fn with_charset(value: &str, charset: &str) -> String {
-    let lower = value.to_ascii_lowercase();
-    let mut search = 0;
-    while let Some(rel) = lower[search..].find("charset") {
-        let start = search + rel;
-        let before = lower[..start].trim_end();
-        let rest = lower[start + 7..].trim_start();
-        if before.ends_with(';') && rest.starts_with('=') {
-            let eq = start + 7 + (lower[start + 7..].len() - rest.len());
-            let vstart = eq + 1 + (lower[eq + 1..].len() - lower[eq + 1..].trim_start().len());
-            let vend = if value[vstart..].starts_with('"') {
-                value[vstart + 1..]
-                    .find('"')
-                    .map_or(value.len(), |q| vstart + 1 + q + 1)
-            } else {
-                value[vstart..]
-                    .find(|c: char| c == ';' || c.is_whitespace())
-                    .map_or(value.len(), |e| vstart + e)
-            };
-            return format!("{}{charset}{}", &value[..vstart], &value[vend..]);
-        }
-        search = start + 7;
-    }
-    format!(
-        "{}; charset={charset}",
-        value.trim_end().trim_end_matches(';')
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn charset_parameter_is_replaced_or_added() {
+        let set = |v: &str| with_charset(v, "UTF-8").unwrap();
         assert_eq!(
-            with_charset(
-                "text/plain; charset=\"iso-2022-jp\"; format=flowed",
-                "UTF-8"
-            ),
+            set("text/plain; charset=\"iso-2022-jp\"; format=flowed"),
             "text/plain; charset=UTF-8; format=flowed"
         );
         assert_eq!(
-            with_charset("text/html;Charset = shift_jis", "UTF-8"),
+            set("text/html;Charset = shift_jis"),
             "text/html;Charset = UTF-8"
         );
+        assert_eq!(set("text/plain"), "text/plain; charset=UTF-8");
         assert_eq!(
-            with_charset("text/plain", "UTF-8"),
-            "text/plain; charset=UTF-8"
-        );
-        assert_eq!(
-            with_charset("text/plain; name=\"charset.txt\"", "UTF-8"),
+            set("text/plain; name=\"charset.txt\""),
             "text/plain; name=\"charset.txt\"; charset=UTF-8"
         );
+    }
+
+    #[test]
+    fn quoted_strings_and_comments_are_kept_whole() {
+        let set = |v: &str| with_charset(v, "UTF-8");
+        // Issue #19: the `; charset=bad` inside quotes is the name's text.
+        assert_eq!(
+            set("text/plain; name=\"; charset=bad\""),
+            Some("text/plain; name=\"; charset=bad\"; charset=UTF-8".into())
+        );
+        assert_eq!(
+            set("text/plain; x=\"a\\\"; charset=bad\"; charset=us-ascii (c; charset=no)"),
+            Some("text/plain; x=\"a\\\"; charset=bad\"; charset=UTF-8 (c; charset=no)".into())
+        );
+        assert_eq!(
+            set("text/plain; charset*=us-ascii''x; format=flowed"),
+            Some("text/plain; format=flowed; charset=UTF-8".into())
+        );
+        // Anything appended would land inside the open quote.
+        assert_eq!(set("text/plain; name=\"open"), None);
+    }
+
+    #[test]
+    fn quoted_printable_never_writes_a_boundary() {
+        let text = b"--BOUNDARY\r\nx--BOUNDARY--\r\n-\r\n".to_vec();
+        let mut long = "a".repeat(74).into_bytes();
+        long.extend_from_slice(b"--BOUNDARY\r\n");
+        for data in [text, long] {
+            let out = qp(&data, "\r\n");
+            assert!(
+                !out.windows(2).any(|w| w == b"--"),
+                "{}",
+                String::from_utf8_lossy(&out)
+            );
+            for line in out.split(|&b| b == b'\n') {
+                assert!(!line.starts_with(b"-"));
+                assert!(line.len() <= 77, "{}", line.len());
+            }
+            assert_eq!(quoted_printable_decode(&out).unwrap(), data);
+        }
     }
 
     #[test]
@@ -428,12 +452,5 @@ mod tests {
             set_field(h, "Content-Transfer-Encoding", "base64", "\r\n"),
             b"Content-Type: text/plain;\r\n\tcharset=us-ascii\r\nX-A: 1\r\nContent-Transfer-Encoding: base64\r\n\r\n"
         );
-    }
-
-    #[test]
-    fn body_tag_end_skips_quoted_angle_brackets() {
-        let h = b"<html><head><title>x</title></head><BODY data-x=\"a>b\">hi";
-        assert_eq!(&h[after_body_tag(h)..], b"hi");
-        assert_eq!(after_body_tag(b"<bodyx><p>no body"), 0);
     }
 }

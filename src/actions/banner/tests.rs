@@ -5,6 +5,7 @@
 
 use super::*;
 use mail_parser::MessageParser;
+use wording::HTML_MARKER;
 
 const TEXT: &str = "お客様各位\nきんこ信用金庫です。口座の確認をお願いします。\nhttps://kinko-shinkin.example/login\n";
 const HTML: &str = "<html><head><title>確認</title></head>\n<body style=\"margin:0\">\n<p>お客様各位</p>\n<p>きんこ信用金庫です。<a href=\"https://x.example/\">ログイン</a></p>\n</body></html>\n";
@@ -268,9 +269,6 @@ fn bounded_undecodable_and_attachment_only_mail_is_left_alone() {
     let n = notice();
     let raw = message("alternative", "utf-8", "8bit", "\r\n");
     assert!(matches!(insert(&raw, &n, raw.len() - 1), Outcome::Skipped(w) if w.contains("over")));
-    // Invalid UTF-8 in a part declared UTF-8: never guessed at.
-    let bad = b"Content-Type: text/plain; charset=utf-8\r\n\r\n\xff\xfe broken\r\n";
-    assert!(matches!(insert(bad, &n, 1 << 20), Outcome::Skipped(_)));
     let only = format!("Content-Type: multipart/mixed; boundary=x\n\n--x\n{ATTACHMENT}--x--\n");
     assert!(
         matches!(insert(only.as_bytes(), &n, 1 << 20), Outcome::Skipped(w) if w.contains("no readable"))
@@ -330,4 +328,195 @@ fn a_content_field_given_twice_is_not_guessed_at() {
     // a reader follows is not ours to guess.
     let raw = b"Content-Type: text/plain; charset=utf-8\r\nSubject: x\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nhello\r\n";
     assert!(matches!(insert(raw, &notice(), 1 << 20), Outcome::Skipped(w) if w.contains("twice")));
+}
+
+/// The parts as a reader sees them: (type, decoded text or bytes), in order.
+fn tree(raw: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let m = MessageParser::default().parse(raw).unwrap();
+    m.parts
+        .iter()
+        .map(|p| {
+            let ct = p
+                .content_type()
+                .map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or("")));
+            let body = match &p.body {
+                PartType::Text(t) | PartType::Html(t) => lf(t).into_bytes(),
+                PartType::Binary(b) | PartType::InlineBinary(b) => b.to_vec(),
+                PartType::Message(m) => m.raw_message().to_vec(),
+                PartType::Multipart(c) => format!("{c:?}").into_bytes(),
+            };
+            (ct.unwrap_or_default(), body)
+        })
+        .collect()
+}
+
+fn added(raw: &[u8], n: &Notice) -> Rewrite {
+    match insert(raw, n, 1 << 20) {
+        Outcome::Added(rw) => rw,
+        other => panic!("no banner: {other:?}"),
+    }
+}
+
+#[test]
+fn a_smuggled_boundary_stays_text() {
+    // Issue #19: judged as one text part, the decoded `--BOUNDARY` lines
+    // must not come back as boundaries with an HTML part after them.
+    let raw = "From: a@b.example\r\nSubject: x\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"BOUNDARY\"\r\n\r\n--BOUNDARY\r\nContent-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nHello.\r\n=2D-BOUNDARY\r\nContent-Type: text/html\r\n\r\n<a href=3D\"&#104;ttps://x.example/login\">log in</a>\r\n=2D-BOUNDARY--\r\n--BOUNDARY--\r\n";
+    let rw = added(raw.as_bytes(), &notice());
+    let (old, new) = (tree(raw.as_bytes()), tree(&rw.message));
+    assert_eq!(old.len(), 2, "{old:?}");
+    assert_eq!(new.len(), 2, "{}", String::from_utf8_lossy(&rw.message));
+    let banner = lf(&wording::text(&notice(), "\r\n"));
+    let mut want = banner.into_bytes();
+    want.extend_from_slice(&old[1].1);
+    assert_eq!(new[1].1, want);
+    // To an RFC 2046 reader too: the real boundaries are the only ones.
+    let lines = |m: &[u8]| {
+        m.split(|&b| b == b'\n')
+            .filter(|l| l.starts_with(b"--BOUNDARY"))
+            .count()
+    };
+    assert_eq!(lines(&rw.message), 2);
+}
+
+#[test]
+fn a_banner_line_that_reads_as_a_boundary_is_encoded() {
+    // The policy's words are put in as they are: in a 7bit part, a line of
+    // them that is a boundary would end the part.
+    let n = Notice {
+        lang: Lang::En,
+        brand: None,
+        statement: Some("--m1".into()),
+    };
+    let raw = b"Content-Type: multipart/mixed; boundary=m1\n\n--m1\nContent-Type: text/plain\n\nhello\n--m1\nContent-Type: text/plain\nContent-Disposition: attachment\n\nsecond\n--m1--\n";
+    let rw = added(raw, &n);
+    let (old, new) = (tree(raw), tree(&rw.message));
+    assert_eq!(
+        old.len(),
+        new.len(),
+        "{}",
+        String::from_utf8_lossy(&rw.message)
+    );
+    assert!(String::from_utf8_lossy(&new[1].1).contains("\n--m1\n"));
+    assert_eq!(old[2], new[2]);
+}
+
+#[test]
+fn the_html_banner_goes_after_the_body_a_browser_sees() {
+    let n = notice();
+    let banner = lf(&wording::html(&n, "\r\n"));
+    // Issue #19: a `<body` in a comment or in the title is not the body.
+    for (html, before) in [
+        (
+            "<html><head><!-- <body> --><title><body>t</title></head><body class=\"x\"><p>hi</p></body></html>\r\n",
+            "<body class=\"x\">",
+        ),
+        // No body element: where the browser starts the body.
+        ("<html><head><title>t</title></head>\r\n<p>hi</p></html>\r\n", "\r\n"),
+    ] {
+        let raw = format!("Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{html}");
+        let rw = added(raw.as_bytes(), &n);
+        let (_, got) = bodies(&rw.message);
+        let at = html.find(before).unwrap() + before.len();
+        let want = lf(&format!("{}{banner}{}", &html[..at], &html[at..]));
+        assert_eq!(got, vec![want]);
+    }
+}
+
+#[test]
+fn in_an_alternative_the_last_one_a_client_shows_gets_the_banner() {
+    let n = notice();
+    let raw = multipart(
+        "alternative",
+        "b1",
+        &[
+            text_part("plain", "utf-8", "8bit", "plain\n"),
+            text_part("html", "utf-8", "8bit", "<body>first</body>\n"),
+            text_part("html", "utf-8", "8bit", "<body>shown</body>\n"),
+        ],
+    );
+    let rw = added(raw.as_bytes(), &n);
+    let (plain, html) = bodies(&rw.message);
+    assert!(
+        plain[0].starts_with(&lf(&wording::text(&n, "\n"))),
+        "{plain:?}"
+    );
+    assert_eq!(html[0], "<body>first</body>");
+    assert!(
+        html[1].contains(HTML_MARKER) && html[1].ends_with("shown</body>"),
+        "{html:?}"
+    );
+    // Plain text last: that is what every client shows.
+    let raw = multipart(
+        "alternative",
+        "b2",
+        &[
+            text_part("html", "utf-8", "8bit", "<body>rich</body>\n"),
+            text_part("plain", "utf-8", "8bit", "plain\n"),
+        ],
+    );
+    let rw = added(raw.as_bytes(), &n);
+    assert_eq!(rw.parts, 1);
+    let (plain, html) = bodies(&rw.message);
+    assert_eq!(html, vec!["<body>rich</body>".to_string()]);
+    assert_eq!(
+        plain,
+        vec![format!("{}plain", lf(&wording::text(&n, "\n")))]
+    );
+}
+
+#[test]
+fn an_invalid_byte_keeps_its_place_and_the_rest_is_untouched() {
+    // Issue #19: one bad byte meant no banner and no reason. The banner is
+    // put in before the bytes, which stay as they were.
+    let n = notice();
+    for (sub, text) in [
+        ("plain", &b"\xff\xfe broken\r\n"[..]),
+        (
+            "html",
+            &b"<html><body>caf\xe9 <b>x</b></body></html>\r\n"[..],
+        ),
+    ] {
+        let mut raw = format!(
+            "Content-Type: text/{sub}; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+        )
+        .into_bytes();
+        raw.extend_from_slice(text);
+        let rw = added(&raw, &n);
+        assert!(rw.header_fields.is_empty(), "{:?}", rw.header_fields);
+        let body = &rw.message[rw.body_start..];
+        let banner = if sub == "plain" {
+            wording::text(&n, "\r\n")
+        } else {
+            wording::html(&n, "\r\n")
+        };
+        let at = if sub == "plain" { 0 } else { 12 };
+        let mut want = text[..at].to_vec();
+        want.extend_from_slice(banner.as_bytes());
+        want.extend_from_slice(&text[at..]);
+        assert_eq!(body, &want[..]);
+    }
+}
+
+#[test]
+fn a_quoted_parameter_is_kept_and_the_charset_set() {
+    // Issue #19: `; charset=bad` inside quotes lost its quote, and the
+    // UTF-8 banner was read in another charset.
+    let raw = b"From: a@b.example\r\nContent-Type: text/plain; x-note=\"; charset=bad\"\r\n\r\nDear customer,\r\n";
+    let rw = added(raw, &notice());
+    assert_eq!(
+        rw.header_fields[0],
+        (
+            "Content-Type".to_string(),
+            "text/plain; x-note=\"; charset=bad\"; charset=UTF-8".to_string()
+        )
+    );
+    let (plain, _) = bodies(&rw.message);
+    assert_eq!(
+        plain,
+        vec![format!(
+            "{}Dear customer,\n",
+            lf(&wording::text(&notice(), "\n"))
+        )]
+    );
 }
