@@ -59,16 +59,6 @@ pub struct Offsite {
 /// duplicates of one URL do not crowd out the others.
 pub const MAX_OFFSITE: usize = 32;
 
-/// Kinds that mean "this mail asks for credentials". A lure counts: its
-/// wording asks for them even when the link hides the login path.
-const CREDENTIAL_ASKS: &[FindingKind] = &[
-    FindingKind::LinkCredentialPath,
-    FindingKind::LinkFeed,
-    FindingKind::FormPassword,
-    FindingKind::HtmlAttachment,
-    FindingKind::CredentialLure,
-];
-
 pub fn parse(raw: &[u8]) -> Parsed<'_> {
     // mail-parser returns None for input with no header at all (empty, or
     // only blank lines). Judge such input as an empty message rather than
@@ -294,36 +284,6 @@ fn truncated_because(findings: &mut Vec<Finding>, why: String) {
     }
 }
 
-/// Claims strong enough to say who the mail is from.
-const SPEAKS_AS: &[FindingKind] = &[
-    FindingKind::DisplayName,
-    FindingKind::FreemailBrand,
-    FindingKind::SubjectBrand,
-    FindingKind::GreetingBrand,
-    FindingKind::Homograph,
-    FindingKind::Typo,
-    FindingKind::TldSwap,
-    FindingKind::Combo,
-    FindingKind::Subdomain,
-];
-
-/// Findings that ask the reader to act, besides links: hand something
-/// over, or open what a bank never sends (the seed's fake "security
-/// software").
-const ASKS: &[FindingKind] = &[
-    FindingKind::FormPassword,
-    FindingKind::FormExternalAction,
-    FindingKind::HtmlAttachment,
-    FindingKind::LinkDownload,
-    FindingKind::AttachmentExecutable,
-    FindingKind::AttachmentScript,
-    FindingKind::AttachmentShortcut,
-    FindingKind::AttachmentDiskImage,
-    FindingKind::AttachmentMacro,
-    FindingKind::AttachmentOnenote,
-    FindingKind::ArchiveEncrypted,
-];
-
 /// `brand-impersonation`: a claim to be brand B (the sender analyser only
 /// reports claims from senders that are not B's domains or B's
 /// authenticated mail), with a request: a link to a host that is not B's
@@ -338,7 +298,7 @@ fn impersonation(
 ) -> Option<Finding> {
     let claim = findings
         .iter()
-        .find(|f| SPEAKS_AS.contains(&f.kind) && f.brand.is_some())?;
+        .find(|f| f.kind.speaks_as() && f.brand.is_some())?;
     let brand = claim.brand.as_deref()?;
     let request = links
         .iter()
@@ -350,7 +310,7 @@ fn impersonation(
         .or_else(|| {
             findings
                 .iter()
-                .find(|f| ASKS.contains(&f.kind))
+                .find(|f| f.kind.is_request())
                 .map(|f| f.kind.to_string())
         })
         .or_else(|| {
@@ -421,7 +381,7 @@ fn combine(mail: &Mail, findings: &mut Vec<Finding>) {
     // A login page on a brand's own domain (the finding names that brand)
     // is the brand's, not a request to hand credentials elsewhere.
     let asks = findings.iter().find(|f| {
-        CREDENTIAL_ASKS.contains(&f.kind)
+        f.kind.asks_for_credentials()
             && !(f.kind == FindingKind::LinkCredentialPath && f.brand.is_some())
     });
     let Some(asks) = asks else { return };

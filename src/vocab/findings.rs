@@ -140,6 +140,55 @@ impl FindingKind {
         )
     }
 
+    /// Claims strong enough to say who the mail is from (the claim of
+    /// `brand-impersonation`).
+    pub fn speaks_as(self) -> bool {
+        use FindingKind::*;
+        matches!(
+            self,
+            DisplayName
+                | FreemailBrand
+                | SubjectBrand
+                | GreetingBrand
+                | Homograph
+                | Typo
+                | TldSwap
+                | Combo
+                | Subdomain
+        )
+    }
+
+    /// Findings that ask the reader to act, besides links: hand something
+    /// over, or open what a bank never sends (the seed's fake "security
+    /// software"). The request of `brand-impersonation`.
+    pub fn is_request(self) -> bool {
+        use FindingKind::*;
+        matches!(
+            self,
+            FormPassword
+                | FormExternalAction
+                | HtmlAttachment
+                | LinkDownload
+                | AttachmentExecutable
+                | AttachmentScript
+                | AttachmentShortcut
+                | AttachmentDiskImage
+                | AttachmentMacro
+                | AttachmentOnenote
+                | ArchiveEncrypted
+        )
+    }
+
+    /// "This mail asks for credentials". A lure counts: its wording asks
+    /// for them even when the link hides the login path.
+    pub fn asks_for_credentials(self) -> bool {
+        use FindingKind::*;
+        matches!(
+            self,
+            LinkCredentialPath | LinkFeed | FormPassword | HtmlAttachment | CredentialLure
+        )
+    }
+
     /// Any sign that the mail claims to be a protected brand, weak ones
     /// (brand words in the subject or a link) included.
     pub fn is_brand_claim(self) -> bool {
