@@ -5,6 +5,10 @@
 //! Throughput is reported as messages per second on one core (criterion
 //! runs the closure on one thread).
 //!
+//! `stages/*` splits the corpus pass by stage, each on top of parsing:
+//! parsing alone, link extraction (MIME walk, HTML, bare URLs, QR codes)
+//! and attachments, so a feature's cost shows where it lands.
+//!
 //! `qr_2mb_image/*` states what reading QR codes costs: one message with a
 //! 2 MB photo-like JPEG, with and without a code in it, and the same message
 //! with QR decoding turned off (`max_qr_images = 0`), which is the cost of
