@@ -123,6 +123,10 @@ struct EvalArgs {
     /// List every message: file, label, action, score, finding kinds.
     #[arg(long)]
     messages: bool,
+    /// Judge as if authentication gave this (fail: the From domain
+    /// spoofed, DMARC fail under p=none; pass: its owner's real mail).
+    #[arg(long, value_enum)]
+    assume_auth: Option<crate::commands::check::Assumed>,
     /// labels.tsv (file, label, …) or a directory of .eml files with one label.
     input: PathBuf,
 }
@@ -323,6 +327,7 @@ fn eval(args: EvalArgs) -> i32 {
         trust_authserv_id: args.trust_authserv_id,
         diff: args.diff,
         messages: args.messages,
+        assume_auth: args.assume_auth,
         input: args.input,
     };
     match crate::commands::eval::run(&opts) {

@@ -1,11 +1,20 @@
 //! Regression guard: detection on the development corpus must not drop.
 //! Thresholds sit a little under what was measured when they were set; raise
-//! them when detection improves. Skips when the shared corpus is absent.
+//! them when detection improves. A missing shared corpus fails the test.
 
 use kinko_milter::commands::eval::{run, EvalOptions};
 use std::path::{Path, PathBuf};
 
 fn eval(root: &Path, labels: &Path, policies: &[&str]) -> serde_json::Value {
+    eval_as(root, labels, policies, None)
+}
+
+fn eval_as(
+    root: &Path,
+    labels: &Path,
+    policies: &[&str],
+    assume_auth: Option<kinko_milter::commands::check::Assumed>,
+) -> serde_json::Value {
     let opts = EvalOptions {
         policies: policies
             .iter()
@@ -16,6 +25,7 @@ fn eval(root: &Path, labels: &Path, policies: &[&str]) -> serde_json::Value {
         trust_authserv_id: None,
         diff: Vec::new(),
         messages: false,
+        assume_auth,
         input: labels.to_path_buf(),
     };
     let out = run(&opts).expect("eval runs");
@@ -119,3 +129,48 @@ const CREDENTIAL_TAG_MIN: f64 = 0.72;
 const CREDENTIAL_QUARANTINE_MIN: f64 = 0.65;
 const RECALL_TAG_MIN: f64 = 0.50;
 const COMMERCIAL_TAG_MAX: f64 = 0.01;
+
+/// The commonest attack: the brand's own address in From. The development
+/// jp-phish with From rewritten to the claimed brand's own domain
+/// (scripts/make-spoof-set.py, tests/data/spoof-brands.tsv), judged as the
+/// daemon sees it when the owner publishes `p=none` (or nothing) and the
+/// sending host fails SPF; and the same legitimate corpus as the owners'
+/// authenticated mail stays as clean as offline.
+#[test]
+fn spoofs_of_the_brands_own_domains_are_held() {
+    use kinko_milter::commands::check::Assumed;
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let corpus = root.join("../shared/corpus");
+    assert!(corpus.exists(), "{} is missing", corpus.display());
+    let out = tempfile::tempdir().unwrap();
+    let made = std::process::Command::new("python3")
+        .arg(root.join("scripts/make-spoof-set.py"))
+        .arg(&corpus)
+        .arg("--out")
+        .arg(out.path())
+        .status()
+        .expect("python3 runs");
+    assert!(made.success(), "make-spoof-set.py failed");
+    let v = eval_as(
+        &root,
+        &out.path().join("labels.tsv"),
+        SHIPPED,
+        Some(Assumed::Fail),
+    );
+    let l = &v["labels"]["jp-phish"];
+    assert!(l["messages"].as_f64().unwrap() >= 200.0, "{l}");
+    assert!(l["tagged_or_worse"].as_f64().unwrap() >= 0.97, "{l}");
+    assert!(l["quarantined_or_worse"].as_f64().unwrap() >= 0.90, "{l}");
+    let v = eval_as(
+        &root,
+        &root.join("../shared/corpus-commercial/labels.tsv"),
+        SHIPPED,
+        Some(Assumed::Pass),
+    );
+    let c = &v["labels"]["ham-commercial"];
+    assert!(c["quarantined_or_worse"].as_f64().unwrap() == 0.0, "{c}");
+    assert!(
+        c["tagged_or_worse"].as_f64().unwrap() <= COMMERCIAL_TAG_MAX,
+        "{c}"
+    );
+}

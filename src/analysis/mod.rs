@@ -132,6 +132,7 @@ pub fn mail<'a>(
         from_domain.as_deref(),
         sender_registrable.as_ref(),
         auth,
+        &env.mail_from,
     );
     Mail {
         msg,
@@ -255,6 +256,7 @@ fn findings_and_offsite(
         );
         truncated_because(&mut findings, why);
     }
+    findings.extend(spoof(mail, &policy.brand_index));
     findings.extend(impersonation(
         mail,
         &findings,
@@ -327,6 +329,31 @@ fn impersonation(
             format!(
                 "speaks as {brand} ({}) from a sender that is not the brand's, and asks to act: {request}",
                 claim.kind
+            ),
+        )
+        .with_brand(brand),
+    )
+}
+
+/// `brand-spoof`: From is a protected brand's own domain and the mail does
+/// not authenticate as the brand ([`Mail::official_sender`] is none). Only
+/// authentication can tell this from the brand's real mail, so it is
+/// judged only where authentication ran and gave an answer: offline, or
+/// when DNS failed (`on_dns_error` decides then), it is not raised.
+fn spoof(mail: &Mail, index: &BrandIndex) -> Option<Finding> {
+    let auth = mail.auth;
+    if mail.official_sender.is_some() || auth.skipped.is_some() || auth.dns_trouble() {
+        return None;
+    }
+    let from = mail.from_domain.as_deref()?;
+    let brand = index.owner(from)?;
+    Some(
+        Finding::new(
+            FindingKind::BrandSpoof,
+            format!(
+                "spoofed {from}: uses {brand}'s domain without authenticating as it (dmarc={}, spf={}, no aligned DKIM pass)",
+                auth.dmarc.as_str(),
+                auth.spf.as_str()
             ),
         )
         .with_brand(brand),

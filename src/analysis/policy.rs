@@ -58,6 +58,9 @@ pub fn default_score(kind: FindingKind) -> i32 {
         SpfFail => 10,
         SpfSoftfail => 5,
         DkimFail => 5,
+        // Tags alone; with a request it is brand-impersonation as well,
+        // and the two reach the quarantine band.
+        BrandSpoof => 40,
         Homograph => 80,
         Typo => 60,
         TldSwap => 60,

@@ -6,7 +6,7 @@
 
 use crate::analysis::brand::BrandIndex;
 use crate::policy::data::{Allow, Brand};
-use crate::vocab::auth::AuthSummary;
+use crate::vocab::auth::{AuthSummary, Res};
 use crate::vocab::domain;
 use crate::vocab::findings::{Finding, FindingKind};
 use crate::vocab::message::Mail;
@@ -27,20 +27,35 @@ impl SenderRules<'_> {
     }
 }
 
-/// The brand whose official (or authorised) domain sent this mail with
-/// passing DMARC or an aligned DKIM pass, if any. `from_registrable` is the
-/// registrable domain of `from_domain`.
+/// The brand whose official (or authorised) domain sent this mail and
+/// authenticated as it, if any: DMARC passed, or DKIM passed aligned, or a
+/// trusted ARC sealer vouched for DMARC on arrival, or the brand's own mail
+/// service provider authenticated it (a DKIM or SPF pass for one of the
+/// brand's domains in the policy, aligned or not: brands stay at `p=none`
+/// because such mail does not align). `from_registrable` is the
+/// registrable domain of `from_domain`; `mail_from` the envelope sender.
 pub fn official_sender<'p>(
     index: &'p BrandIndex,
     from_domain: Option<&str>,
     from_registrable: Option<&String>,
     auth: &AuthSummary,
+    mail_from: &str,
 ) -> Option<&'p str> {
     let owner = index.owner(from_domain?)?;
     let aligned_dkim = auth
         .dkim_pass_domains()
         .any(|d| domain::registrable(d).as_ref() == from_registrable);
-    (auth.dmarc_pass() || aligned_dkim).then_some(owner)
+    let provider_dkim = auth
+        .dkim_pass_domains()
+        .any(|d| index.owner(d) == Some(owner));
+    let provider_spf = auth.spf == Res::Pass
+        && domain::of_address(mail_from).is_some_and(|d| index.owner(&d) == Some(owner));
+    (auth.dmarc_pass()
+        || aligned_dkim
+        || provider_dkim
+        || provider_spf
+        || auth.arc_override.is_some())
+    .then_some(owner)
 }
 
 /// Findings about the sender's brand claims: nothing for the brand's own

@@ -109,6 +109,31 @@ pub fn recorded_auth(raw: &[u8], trust_authserv_id: Option<&str>) -> AuthSummary
     AuthSummary::skipped("offline: DNS checks not run")
 }
 
+/// Authentication results assumed for offline measurement (`eval
+/// --assume-auth`): what the daemon would see for a spoof or for the
+/// owner's real mail, which an offline run cannot check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Assumed {
+    Fail,
+    Pass,
+}
+
+impl Assumed {
+    pub fn auth(self) -> AuthSummary {
+        use crate::vocab::auth::Res;
+        let (spf, dmarc) = match self {
+            Assumed::Fail => (Res::Fail, Res::Fail),
+            Assumed::Pass => (Res::Pass, Res::Pass),
+        };
+        AuthSummary {
+            spf,
+            dkim: Res::None,
+            dmarc,
+            ..AuthSummary::default()
+        }
+    }
+}
+
 /// Analyses one message with the given authentication results.
 pub fn assess(
     raw: &[u8],

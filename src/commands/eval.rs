@@ -21,6 +21,10 @@ pub struct EvalOptions {
     pub diff: Vec<PathBuf>,
     /// List every message with its action, score and finding kinds.
     pub messages: bool,
+    /// Judge every message as if authentication had given this, instead of
+    /// offline: `fail` is the From domain spoofed (SPF fail, DMARC fail
+    /// under `p=none`), `pass` its owner's real mail (DMARC pass).
+    pub assume_auth: Option<check::Assumed>,
     pub input: PathBuf,
 }
 
@@ -170,7 +174,16 @@ pub fn run(opts: &EvalOptions) -> Result<String, String> {
                 continue;
             }
         };
-        let checked = check::offline(&raw, &policy, &cfg, trust);
+        let checked = match opts.assume_auth {
+            Some(a) => check::assess(
+                &raw,
+                &crate::vocab::message::Envelope::default(),
+                a.auth(),
+                &policy,
+                &cfg,
+            ),
+            None => check::offline(&raw, &policy, &cfg, trust),
+        };
         let action = checked.action;
         let stats = report.labels.entry(label.clone()).or_default();
         stats.messages += 1;

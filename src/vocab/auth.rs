@@ -251,7 +251,10 @@ pub fn findings(auth: &AuthSummary) -> Vec<Finding> {
             format!("DMARC fail, domain owner asks {note}"),
         ));
     }
+    // Forwarding breaks SPF every day; when DMARC passes (through aligned
+    // DKIM), a failing SPF says nothing about who wrote the mail.
     match auth.spf {
+        _ if auth.dmarc_pass() => {}
         Res::Fail => out.push(Finding::new(FindingKind::SpfFail, "SPF fail for MAIL FROM")),
         Res::Softfail => out.push(Finding::new(
             FindingKind::SpfSoftfail,

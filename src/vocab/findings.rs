@@ -42,6 +42,11 @@ kinds! {
     DkimFail = "dkim-fail",
 
     // Sender impersonation.
+    /// From is a protected brand's own domain, and the mail does not
+    /// authenticate as the brand (no DMARC pass, no aligned DKIM, no
+    /// trusted ARC sealer, none of the brand's providers), whatever the
+    /// owner publishes: the commonest phishing in Japan.
+    BrandSpoof = "brand-spoof",
     Homograph = "homograph",
     Typo = "typo",
     TldSwap = "tld-swap",
@@ -127,7 +132,8 @@ impl FindingKind {
         use FindingKind::*;
         matches!(
             self,
-            Homograph
+            BrandSpoof
+                | Homograph
                 | Typo
                 | TldSwap
                 | Combo
@@ -146,7 +152,8 @@ impl FindingKind {
         use FindingKind::*;
         matches!(
             self,
-            DisplayName
+            BrandSpoof
+                | DisplayName
                 | FreemailBrand
                 | SubjectBrand
                 | GreetingBrand
