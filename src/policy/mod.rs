@@ -71,6 +71,9 @@ pub fn default_score(kind: FindingKind) -> i32 {
         AttachmentExecutable | AttachmentScript | AttachmentShortcut | AttachmentDiskImage
         | AttachmentMacro | AttachmentOnenote => 70,
         ArchiveEncrypted => 30,
+        // Damage is also what a broken mailer produces: weight for other
+        // evidence, below the tag band alone.
+        ArchiveUnreadable => 20,
         AttachmentNameTrick => 40,
         FreemailBrand => 70,
         SubjectBrand | GreetingBrand => 15,
