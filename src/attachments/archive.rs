@@ -300,7 +300,8 @@ fn seven_zip(bytes: &[u8], mut input: Input, out: &mut Listing) {
     // 58 KB message took 52 s. The archive says nothing about where its
     // header is, so it is judged as that.
     if bytes.get(8..32).is_some_and(|h| h.iter().all(|b| *b == 0)) {
-        out.unreadable = Some("7z: the start header is blank (no header offset, size or CRC)".into());
+        out.unreadable =
+            Some("7z: the start header is blank (no header offset, size or CRC)".into());
         return;
     }
     let password = sevenz_rust2::Password::empty();

@@ -186,10 +186,7 @@ fn describe(hit: &Hit, part: usize, name: &str) -> (FindingKind, String) {
             FindingKind::ArchiveUnreadable,
             format!("{at}: archive not readable within its bounds ({why})"),
         ),
-        Hit::Cut(why) => (
-            FindingKind::Truncated,
-            format!("attachments: {at}: {why}"),
-        ),
+        Hit::Cut(why) => (FindingKind::Truncated, format!("attachments: {at}: {why}")),
         Hit::Trick { trick, member } => {
             let which = member.as_deref().unwrap_or(name);
             (

@@ -350,7 +350,10 @@ fn a_7z_with_a_blank_start_header_is_unreadable_at_once() {
     let mut lying = sevenz::stored("a.txt", b"text");
     lying[8..12].copy_from_slice(&[0; 4]);
     let why = unreadable(&inspect("a.7z", &lying)).map(str::to_string);
-    assert!(why.as_deref().is_some_and(|w| w.contains("Checksum")), "{why:?}");
+    assert!(
+        why.as_deref().is_some_and(|w| w.contains("Checksum")),
+        "{why:?}"
+    );
 }
 
 /// An LZMA2 header that decodes to 256 MiB took memory in proportion and
@@ -376,7 +379,8 @@ fn a_7z_header_in_a_coder_we_do_not_decode_is_unreadable_not_silence() {
     let a = sevenz::archive(packed, &sevenz::encoded_header(&streams));
     let why = unreadable(&inspect("a.7z", &a)).map(str::to_string);
     assert!(
-        why.as_deref().is_some_and(|w| w.contains("UnsupportedCompressionMethod")),
+        why.as_deref()
+            .is_some_and(|w| w.contains("UnsupportedCompressionMethod")),
         "{why:?}"
     );
 }
@@ -398,7 +402,10 @@ fn encrypted_7z_headers_and_members_are_password_protected_archives() {
         props: &[0x13, 0x00],
     };
     let streams = sevenz::streams_info(0, 16, &[aes], &[16]);
-    let a = sevenz::archive(&[7; 16], &sevenz::header(&streams, &sevenz::files_info(&["run.js"])));
+    let a = sevenz::archive(
+        &[7; 16],
+        &sevenz::header(&streams, &sevenz::files_info(&["run.js"])),
+    );
     let hits = inspect("a.7z", &a);
     assert!(hits.contains(&Hit::Encrypted), "{hits:?}");
     assert_eq!(dangers(&hits), [(Danger::Script, Some("run.js"))]);
@@ -492,11 +499,50 @@ fn nested_gzip_is_read_one_level_deep() {
 fn damaged_zip_tar_and_cab_are_unreadable() {
     let z = zip_of(&[("setup.exe", &pe())], None);
     let why = unreadable(&inspect("a.zip", &z[..z.len() - 10])).map(str::to_string);
-    assert!(why.as_deref().is_some_and(|w| w.starts_with("zip")), "{why:?}");
+    assert!(
+        why.as_deref().is_some_and(|w| w.starts_with("zip")),
+        "{why:?}"
+    );
     let why = unreadable(&inspect("a.cab", b"MSCF\0\0\0\0garbage")).map(str::to_string);
-    assert!(why.as_deref().is_some_and(|w| w.starts_with("cab")), "{why:?}");
+    assert!(
+        why.as_deref().is_some_and(|w| w.starts_with("cab")),
+        "{why:?}"
+    );
     let mut t = tar_of(&[("a.txt", b"a")]);
     t[148..156].copy_from_slice(b"0000000\0"); // header checksum
     let why = unreadable(&inspect("a.tar", &t)).map(str::to_string);
-    assert!(why.as_deref().is_some_and(|w| w.starts_with("tar")), "{why:?}");
+    assert!(
+        why.as_deref().is_some_and(|w| w.starts_with("tar")),
+        "{why:?}"
+    );
+}
+
+/// Zip's directory search and directory parse are the crate's loops over
+/// the whole input: a 4 MiB run of end-of-directory records, and 50,000
+/// entries, end within the time slice (give or take a loaded machine).
+#[test]
+fn zip_directory_spam_and_many_entries_end_within_the_slice() {
+    let mut spam = b"PK\x03\x04".to_vec();
+    let eocd = b"PK\x05\x06\0\0\0\0\x01\0\x01\0\x2e\0\0\0\0\0\0\0\0\0";
+    while spam.len() < 4 << 20 {
+        spam.extend(eocd);
+    }
+    let hits = quick(Duration::from_secs(1), || inspect("a.zip", &spam));
+    assert!(unreadable(&hits).is_some(), "{hits:?}");
+    let names: Vec<String> = (0..50_000).map(|i| format!("f{i}.txt")).collect();
+    let files: Vec<(&str, &[u8])> = names
+        .iter()
+        .map(|n| (n.as_str(), b"x".as_slice()))
+        .collect();
+    let z = zip_of(&files, None);
+    let hits = quick(Duration::from_secs(1), || inspect("a.zip", &z));
+    assert!(
+        matches!(&hits[..], [Hit::Cut(w)] if w.contains("listed 1000 members"))
+            || matches!(&hits[..], [Hit::Unreadable(w)] if w.contains("time slice")),
+        "{hits:?}"
+    );
+    // A zip bomb gives its first bytes only.
+    let z = zip_of(&[("a.bin", &vec![0u8; 64 << 20])], None);
+    let hits = quick(Duration::from_millis(200), || inspect("a.zip", &z));
+    assert_eq!(hits, []);
 }

@@ -44,7 +44,12 @@ pub struct Coder<'a> {
 /// end of the signature header) read by one block of `coders`: the first
 /// gives the block's output, each reads the next one's, the last reads the
 /// packed stream. `unpack_sizes` has one size per coder, in that order.
-pub fn streams_info(pack_pos: u64, pack_size: u64, coders: &[Coder], unpack_sizes: &[u64]) -> Vec<u8> {
+pub fn streams_info(
+    pack_pos: u64,
+    pack_size: u64,
+    coders: &[Coder],
+    unpack_sizes: &[u64],
+) -> Vec<u8> {
     let mut b = vec![K_PACK_INFO];
     b.extend(number(pack_pos));
     b.extend(number(1));
@@ -193,7 +198,10 @@ pub fn guessing_bait(records: usize, unpack: u64) -> Vec<u8> {
     // no 0x17 may appear, or the guessing stops at the first error.
     for (i, b) in record.iter().enumerate().skip(1) {
         assert!(*b != K_ENCODED_HEADER, "0x17 at {i} of the record");
-        assert!(*b != K_HEADER || record[i + 1] == K_END, "0x01 at {i} of the record");
+        assert!(
+            *b != K_HEADER || record[i + 1] == K_END,
+            "0x01 at {i} of the record"
+        );
     }
     let mut b = b"7z\xBC\xAF\x27\x1C\x00\x04".to_vec();
     b.resize(32, 0);
@@ -206,7 +214,10 @@ pub fn guessing_bait(records: usize, unpack: u64) -> Vec<u8> {
 
 /// An archive holding `name`, stored (copy coder), `data` its content.
 pub fn stored(name: &str, data: &[u8]) -> Vec<u8> {
-    let coder = Coder { id: COPY, props: &[] };
+    let coder = Coder {
+        id: COPY,
+        props: &[],
+    };
     let n = data.len() as u64;
     let streams = streams_info(0, n, &[coder], &[n]);
     archive(data, &header(&streams, &files_info(&[name])))
