@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 mod dns_server;
 #[path = "support/http.rs"]
 mod http;
+#[path = "support/sevenz.rs"]
+mod sevenz;
 
 const BIN: &str = env!("CARGO_BIN_EXE_kinko-milter");
 const AUTHSERV_ID: &str = "mx.kinko.test";
@@ -1167,4 +1169,65 @@ async fn a_thousand_signatures_cost_ten_key_lookups_and_a_bounded_header() {
         ar.len()
     );
     assert!(took < Duration::from_secs(1), "took {took:?}");
+}
+/// A message attaching `archive` as `name`, base64 as mailers send it.
+fn with_attachment(name: &str, archive: &[u8]) -> Vec<u8> {
+    let b64 = data_encoding::BASE64.encode(archive);
+    let mut body = format!(
+        "--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--b\r\n\
+         Content-Type: application/x-7z-compressed\r\nContent-Transfer-Encoding: base64\r\n\
+         Content-Disposition: attachment; filename=\"{name}\"\r\n\r\n"
+    )
+    .into_bytes();
+    for line in b64.as_bytes().chunks(76) {
+        body.extend(line);
+        body.extend(b"\r\n");
+    }
+    body.extend(b"--b--\r\n");
+    body
+}
+
+/// Issue 19: sevenz-rust2 guessed the end header of a 7z with a blank start
+/// header, decoding a 64 MiB stream again for each of 1,000 records (52 s
+/// of CPU, every other message waiting) and judged nothing. The daemon now
+/// answers at once, names the archive unreadable, and serves the next one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_7z_that_makes_the_reader_guess_gets_a_verdict_at_once() {
+    let d = Daemon::start("", POLICY);
+    let bait = sevenz::guessing_bait(1000, 64 << 20);
+    let mut headers = plain_headers();
+    headers.push(("MIME-Version", b" 1.0"));
+    headers.push(("Content-Type", b" multipart/mixed; boundary=b"));
+    let started = Instant::now();
+    let (_, status) = one_message(&d, &headers, with_attachment("invoice.7z", &bait)).await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(2), "verdict after {took:?}");
+    assert_eq!(status, Status::Accept);
+    let started = Instant::now();
+    let (_, status) = one_message(&d, &plain_headers(), b"hello\r\n".to_vec()).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(status, Status::Accept | Status::Continue),
+        "{status:?}"
+    );
+    let log = d.log();
+    assert!(log.contains("archive-unreadable"), "{log}");
+    // A password-protected 7z that hides its names (7z -mhe) is tagged.
+    let hidden = include_bytes!("data/7z/encrypted-header.7z");
+    let (actions, _) = one_message(&d, &headers, with_attachment("invoice.7z", hidden)).await;
+    let verdict = actions.iter().find_map(|a| match a {
+        EomAction::AddHeader { name, value } if name.to_str() == Ok("X-Kinko-Verdict") => {
+            Some(value.to_string_lossy().into_owned())
+        }
+        _ => None,
+    });
+    assert_eq!(
+        verdict.as_deref().map(str::trim),
+        Some("tag"),
+        "{actions:?}"
+    );
 }

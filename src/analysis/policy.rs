@@ -72,6 +72,9 @@ pub fn default_score(kind: FindingKind) -> i32 {
         | AttachmentMacro | AttachmentOnenote => 70,
         ArchiveEncrypted => 30,
         AttachmentNameTrick => 40,
+        // Damage is also what a broken mailer produces: weight for other
+        // evidence, below the tag band alone.
+        ArchiveUnreadable => 20,
         FreemailBrand => 70,
         SubjectBrand | GreetingBrand => 15,
         HiddenChars => 20,

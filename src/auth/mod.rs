@@ -2,6 +2,7 @@
 //! returns the plain results of [`crate::vocab::auth`]. `recorded` reads the
 //! results a trusted upstream already wrote into the message.
 
+mod bounds;
 pub mod dns;
 pub(crate) mod recorded;
 pub(crate) mod spf;

@@ -116,6 +116,10 @@ kinds! {
     AttachmentOnenote = "attachment-onenote",
     /// Password-protected archive: its content cannot be checked.
     ArchiveEncrypted = "archive-encrypted",
+    /// Archive that could not be read within its bounds (damaged, a header
+    /// or dictionary past the memory bound, a coder we do not decode, its
+    /// time slice spent): judged by what it says it is, not passed unseen.
+    ArchiveUnreadable = "archive-unreadable",
     /// File name dressed up: bidi controls, double extension, runs of spaces.
     AttachmentNameTrick = "attachment-name-trick",
 

@@ -25,16 +25,25 @@ pub enum Hit {
         by_content: bool,
     },
     Encrypted,
+    /// The archive, or the rest of it, could not be read: why.
+    Unreadable(String),
+    /// The bounds stopped the reading before the end: which.
+    Cut(String),
     Trick {
         trick: NameTrick,
         member: Option<String>,
     },
 }
 
-/// Judges one file, `name` as the mail calls it. Pure: no I/O beyond the
-/// bounded reads of [`archive`]; a reader that panics on hostile input
-/// counts as finding nothing in that container.
+/// Judges one file, `name` as the mail calls it, within the bounds of one
+/// message. Pure: no I/O beyond the bounded reads of [`archive`].
 pub fn inspect(name: &str, bytes: &[u8]) -> Vec<Hit> {
+    inspect_within(name, bytes, &mut archive::Allowance::for_message())
+}
+
+/// [`inspect`], charging archive reads to what the message has left. A
+/// reader that panics on hostile input makes that archive unreadable.
+pub fn inspect_within(name: &str, bytes: &[u8], allowance: &mut archive::Allowance) -> Vec<Hit> {
     let mut hits = Vec::new();
     if let Some(trick) = kind::name_trick(name) {
         hits.push(Hit::Trick {
@@ -57,10 +66,29 @@ pub fn inspect(name: &str, bytes: &[u8]) -> Vec<Hit> {
             }
         }
         Content::Container(c) => {
-            let listing =
-                std::panic::catch_unwind(|| archive::list(c, bytes, name)).unwrap_or_default();
+            if let Some(why) = allowance.spent() {
+                hits.push(Hit::Cut(format!("not opened: {why}")));
+                return hits;
+            }
+            let listing = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                archive::list_within(c, bytes, name, allowance)
+            }))
+            .unwrap_or_else(|_| archive::Listing {
+                unreadable: Some(format!("the {c:?} reader failed on it")),
+                ..Default::default()
+            });
             if listing.encrypted {
                 hits.push(Hit::Encrypted);
+            }
+            if let Some(why) = &listing.unreadable {
+                hits.push(Hit::Unreadable(why.clone()));
+            } else if listing.cut {
+                hits.push(Hit::Cut(format!(
+                    "listed {} members, beyond the bounds of {} members or {} decompressed bytes",
+                    listing.members.len(),
+                    archive::MAX_MEMBERS,
+                    archive::MAX_UNPACKED
+                )));
             }
             for m in &listing.members {
                 if let Some(trick) = kind::name_trick(&m.name) {
@@ -122,8 +150,9 @@ pub fn analyze(msg: &Message, bounds: &Bounds, trusted: bool) -> Vec<Finding> {
     let mut seen = 0;
     collect(msg, bounds, 0, &mut seen, &mut files);
     let mut out: Vec<Finding> = Vec::new();
+    let mut allowance = archive::Allowance::for_message();
     for (index, name, bytes) in files {
-        for hit in inspect(&name, bytes) {
+        for hit in inspect_within(&name, bytes, &mut allowance) {
             let (kind, evidence) = describe(&hit, index, &name);
             if !out.iter().any(|f| f.kind == kind) {
                 out.push(Finding::new(kind, evidence));
@@ -153,6 +182,11 @@ fn describe(hit: &Hit, part: usize, name: &str) -> (FindingKind, String) {
             FindingKind::ArchiveEncrypted,
             format!("{at}: password-protected archive, its content cannot be checked"),
         ),
+        Hit::Unreadable(why) => (
+            FindingKind::ArchiveUnreadable,
+            format!("{at}: archive not readable within its bounds ({why})"),
+        ),
+        Hit::Cut(why) => (FindingKind::Truncated, format!("attachments: {at}: {why}")),
         Hit::Trick { trick, member } => {
             let which = member.as_deref().unwrap_or(name);
             (

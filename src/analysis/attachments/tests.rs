@@ -2,6 +2,10 @@
 
 use super::*;
 use std::io::{Cursor, Write};
+use std::time::{Duration, Instant};
+
+#[path = "../../../tests/support/sevenz.rs"]
+mod sevenz;
 
 /// A minimal PE image: DOS header pointing at a PE signature.
 fn pe() -> Vec<u8> {
@@ -306,4 +310,239 @@ fn a_forged_allowlisted_sender_gets_no_pass_for_files() {
         ..crate::vocab::auth::AuthSummary::default()
     };
     assert!(!judged(&passed));
+}
+
+fn unreadable(hits: &[Hit]) -> Option<&str> {
+    hits.iter().find_map(|h| match h {
+        Hit::Unreadable(why) => Some(why.as_str()),
+        _ => None,
+    })
+}
+
+/// Runs `f` and fails if it took longer than `limit`: the readers run on
+/// the thread every later message waits for.
+fn quick<T>(limit: Duration, f: impl FnOnce() -> T) -> T {
+    let t = Instant::now();
+    let r = f();
+    assert!(t.elapsed() < limit, "took {:?}", t.elapsed());
+    r
+}
+
+#[test]
+fn the_7z_builder_writes_what_the_reader_lists() {
+    let a = sevenz::stored("請求書.js", b"WScript.Echo(1)");
+    let hits = inspect("a.7z", &a);
+    assert_eq!(dangers(&hits), [(Danger::Script, Some("請求書.js"))]);
+    assert_eq!(unreadable(&hits), None);
+}
+
+/// sevenz-rust2 guesses the end header when the start header is blank and
+/// decodes the stream once per candidate: 200 records of 8 MiB took 1.6 GB
+/// of decoding and gave no finding.
+#[test]
+fn a_7z_with_a_blank_start_header_is_unreadable_at_once() {
+    let bait = sevenz::guessing_bait(200, 8 << 20);
+    let hits = quick(Duration::from_millis(200), || inspect("invoice.7z", &bait));
+    let why = unreadable(&hits).expect("an unreadable 7z is a finding");
+    assert!(why.contains("start header is blank"), "{why}");
+    // A start header that is not blank but lies about its CRC is refused
+    // by the reader itself.
+    let mut lying = sevenz::stored("a.txt", b"text");
+    lying[8..12].copy_from_slice(&[0; 4]);
+    let why = unreadable(&inspect("a.7z", &lying)).map(str::to_string);
+    assert!(
+        why.as_deref().is_some_and(|w| w.contains("Checksum")),
+        "{why:?}"
+    );
+}
+
+/// An LZMA2 header that decodes to 256 MiB took memory in proportion and
+/// gave no finding; within the memory bound it stops at 4 MiB.
+#[test]
+fn a_7z_header_bomb_stops_at_the_memory_bound() {
+    let bomb = sevenz::header_bomb(256 << 20);
+    assert!(bomb.len() < 64 << 10, "{}", bomb.len());
+    let hits = quick(Duration::from_millis(500), || inspect("a.7z", &bomb));
+    let why = unreadable(&hits).expect("a header past the bound is a finding");
+    assert!(why.contains("MaxMemLimited"), "{why}");
+}
+
+#[test]
+fn a_7z_header_in_a_coder_we_do_not_decode_is_unreadable_not_silence() {
+    // BZip2: sevenz-rust2 is built without it.
+    let coder = sevenz::Coder {
+        id: &[0x04, 0x02, 0x02],
+        props: &[],
+    };
+    let packed = b"BZh9 not really";
+    let streams = sevenz::streams_info(0, packed.len() as u64, &[coder], &[100]);
+    let a = sevenz::archive(packed, &sevenz::encoded_header(&streams));
+    let why = unreadable(&inspect("a.7z", &a)).map(str::to_string);
+    assert!(
+        why.as_deref()
+            .is_some_and(|w| w.contains("UnsupportedCompressionMethod")),
+        "{why:?}"
+    );
+}
+
+/// Made by 7-Zip 25.01 (tests/data/7z/README.md): `-mhe` hides the names,
+/// without it only the content is encrypted and `invoice.pdf` is visible.
+#[test]
+fn encrypted_7z_headers_and_members_are_password_protected_archives() {
+    let header = include_bytes!("../../../tests/data/7z/encrypted-header.7z");
+    let hits = quick(Duration::from_millis(200), || inspect("a.7z", header));
+    assert_eq!(hits, [Hit::Encrypted]);
+    let member = include_bytes!("../../../tests/data/7z/encrypted-member.7z");
+    let hits = inspect("a.7z", member);
+    assert!(hits.contains(&Hit::Encrypted), "{hits:?}");
+    assert_eq!(unreadable(&hits), None);
+    // Hand-written: an AES block under a plain header.
+    let aes = sevenz::Coder {
+        id: sevenz::AES,
+        props: &[0x13, 0x00],
+    };
+    let streams = sevenz::streams_info(0, 16, &[aes], &[16]);
+    let a = sevenz::archive(
+        &[7; 16],
+        &sevenz::header(&streams, &sevenz::files_info(&["run.js"])),
+    );
+    let hits = inspect("a.7z", &a);
+    assert!(hits.contains(&Hit::Encrypted), "{hits:?}");
+    assert_eq!(dangers(&hits), [(Danger::Script, Some("run.js"))]);
+}
+
+#[test]
+fn analyse_names_encrypted_and_unreadable_7z() {
+    let header = include_bytes!("../../../tests/data/7z/encrypted-header.7z");
+    let raw = mail_with("invoice.7z", "application/x-7z-compressed", header);
+    let f = analyze(&crate::analysis::parse(&raw), &Bounds::default(), false);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].kind, FindingKind::ArchiveEncrypted);
+    let raw = mail_with(
+        "invoice.7z",
+        "application/x-7z-compressed",
+        &sevenz::guessing_bait(3, 1 << 20),
+    );
+    let f = analyze(&crate::analysis::parse(&raw), &Bounds::default(), false);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].kind, FindingKind::ArchiveUnreadable);
+    assert!(f[0].evidence.contains("invoice.7z"), "{}", f[0].evidence);
+}
+
+#[test]
+fn a_spent_time_slice_stops_the_reader_and_says_so() {
+    let t = tar_of(&[("a.txt", b"a"), ("b.txt", b"b")]);
+    let mut spent = archive::Allowance {
+        bytes: archive::MESSAGE_UNPACKED,
+        until: Instant::now(),
+    };
+    let l = archive::list_within(Container::Tar, &t, "a.tar", &mut spent);
+    let why = l.unreadable.expect("stopped by the clock");
+    assert!(why.contains("the message's time for archives"), "{why}");
+    // Past the message's time, no further archive is opened.
+    let hits = inspect_within("a.tar", &t, &mut spent);
+    assert!(
+        matches!(&hits[..], [Hit::Cut(why)] if why.contains("time for archives")),
+        "{hits:?}"
+    );
+}
+
+/// A gzip that inflates past the archive's byte budget is read to the
+/// budget and reported cut; the message's budget then runs out and the
+/// rest are not opened, so a message of bombs costs 16 MiB of inflating.
+#[test]
+fn gzip_bombs_are_read_to_the_budgets_of_archive_and_message() {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..64 {
+        e.write_all(&zeros).unwrap();
+    }
+    let bomb = e.finish().unwrap();
+    let mut allowance = archive::Allowance::for_message();
+    let mut cut = 0;
+    let mut not_opened = 0;
+    quick(Duration::from_secs(1), || {
+        for _ in 0..10 {
+            for h in inspect_within("a.gz", &bomb, &mut allowance) {
+                match h {
+                    Hit::Cut(w) if w.starts_with("not opened") => not_opened += 1,
+                    Hit::Cut(_) => cut += 1,
+                    other => panic!("{other:?}"),
+                }
+            }
+        }
+    });
+    let per_message = archive::MESSAGE_UNPACKED / archive::MAX_UNPACKED;
+    assert_eq!((cut, not_opened), (per_message, 10 - per_message));
+    assert_eq!(allowance.bytes, 0);
+}
+
+/// A gzip of a gzip of a gzip: one level is read, the inner one is a
+/// member judged by its content (not dangerous), not opened in turn.
+#[test]
+fn nested_gzip_is_read_one_level_deep() {
+    let mut inner = pe();
+    for _ in 0..3 {
+        inner = gzip("x.gz", &inner);
+    }
+    let hits = quick(Duration::from_millis(100), || inspect("a.gz", &inner));
+    assert_eq!(dangers(&hits), []);
+    assert_eq!(unreadable(&hits), None);
+    // One level holds the executable: found.
+    assert_eq!(
+        dangers(&inspect("a.gz", &gzip("setup.exe", &pe()))),
+        [(Danger::Executable, Some("setup.exe"))]
+    );
+}
+
+#[test]
+fn damaged_zip_tar_and_cab_are_unreadable() {
+    let z = zip_of(&[("setup.exe", &pe())], None);
+    let why = unreadable(&inspect("a.zip", &z[..z.len() - 10])).map(str::to_string);
+    assert!(
+        why.as_deref().is_some_and(|w| w.starts_with("zip")),
+        "{why:?}"
+    );
+    let why = unreadable(&inspect("a.cab", b"MSCF\0\0\0\0garbage")).map(str::to_string);
+    assert!(
+        why.as_deref().is_some_and(|w| w.starts_with("cab")),
+        "{why:?}"
+    );
+    let mut t = tar_of(&[("a.txt", b"a")]);
+    t[148..156].copy_from_slice(b"0000000\0"); // header checksum
+    let why = unreadable(&inspect("a.tar", &t)).map(str::to_string);
+    assert!(
+        why.as_deref().is_some_and(|w| w.starts_with("tar")),
+        "{why:?}"
+    );
+}
+
+/// Zip's directory search and directory parse are the crate's loops over
+/// the whole input: a 4 MiB run of end-of-directory records, and 50,000
+/// entries, end within the time slice (give or take a loaded machine).
+#[test]
+fn zip_directory_spam_and_many_entries_end_within_the_slice() {
+    let mut spam = b"PK\x03\x04".to_vec();
+    let eocd = b"PK\x05\x06\0\0\0\0\x01\0\x01\0\x2e\0\0\0\0\0\0\0\0\0";
+    while spam.len() < 4 << 20 {
+        spam.extend(eocd);
+    }
+    let hits = quick(Duration::from_secs(1), || inspect("a.zip", &spam));
+    assert!(unreadable(&hits).is_some(), "{hits:?}");
+    let names: Vec<String> = (0..50_000).map(|i| format!("f{i}.txt")).collect();
+    let files: Vec<(&str, &[u8])> = names
+        .iter()
+        .map(|n| (n.as_str(), b"x".as_slice()))
+        .collect();
+    let z = zip_of(&files, None);
+    let hits = quick(Duration::from_secs(1), || inspect("a.zip", &z));
+    assert!(
+        matches!(&hits[..], [Hit::Cut(w)] if w.contains("listed 1000 members"))
+            || matches!(&hits[..], [Hit::Unreadable(w)] if w.contains("time slice")),
+        "{hits:?}"
+    );
+    // A zip bomb gives its first bytes only.
+    let z = zip_of(&[("a.bin", &vec![0u8; 64 << 20])], None);
+    let hits = quick(Duration::from_millis(200), || inspect("a.zip", &z));
+    assert_eq!(hits, []);
 }
