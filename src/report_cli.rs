@@ -1,6 +1,6 @@
 //! `kinko-milter report …`: reading the log lines and printing the report.
 
-use crate::report::{parse_line, Report, Row};
+use crate::report::{parse_line, Csv, Report, Row};
 use clap::{Args, ValueEnum};
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -111,9 +111,8 @@ fn kinds(r: &Row) -> String {
 }
 
 fn csv(rows: &[&Row]) -> Result<String, String> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let err = |e: csv::Error| e.to_string();
-    w.write_record([
+    let mut w = Csv::default();
+    w.row([
         "brand",
         "day",
         "messages",
@@ -125,11 +124,10 @@ fn csv(rows: &[&Row]) -> Result<String, String> {
         "url_hosts",
         "first_seen",
         "last_seen",
-    ])
-    .map_err(err)?;
+    ])?;
     for r in rows {
         let a = |k: &str| r.actions.get(k).copied().unwrap_or(0).to_string();
-        w.write_record([
+        w.row([
             r.brand.clone(),
             r.day.clone(),
             r.messages.to_string(),
@@ -141,11 +139,9 @@ fn csv(rows: &[&Row]) -> Result<String, String> {
             joined(&r.url_hosts),
             r.first_seen.clone(),
             r.last_seen.clone(),
-        ])
-        .map_err(err)?;
+        ])?;
     }
-    let bytes = w.into_inner().map_err(|e| e.to_string())?;
-    String::from_utf8(bytes).map_err(|e| e.to_string())
+    w.finish()
 }
 
 fn table(rows: &[&Row]) -> String {

@@ -203,3 +203,39 @@ fn report_reads_stdin_and_exports_only_flagged_indicators() {
         "date,URL,description\n2026/11/30 10:00:00,https://evil.example/a,smbc\n"
     );
 }
+
+/// `kinko-milter report ARGS` with `input` on standard input.
+fn report_stdin(args: &[&str], input: &str) -> Output {
+    let mut child = Command::new(BIN)
+        .arg("report")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Issue #19 item 8: the attacker names the lookalike domain, so it must
+/// reach a spreadsheet as text, not as a formula.
+#[test]
+fn report_csv_cells_never_start_a_formula() {
+    let line = r#"{"timestamp":"2026-11-30T10:00:00Z","level":"INFO","fields":{"message":"verdict","policy_action":"quarantine","findings":["combo"],"brands":["-smbc"],"lookalike_domains":["=1+1-smbc-security.com"],"url_hosts":["@evil.example"],"urls":[]},"target":"kinko_milter::session"}"#;
+    let o = report_stdin(&["--format", "csv"], &format!("{line}\n"));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let row = out.lines().nth(1).unwrap_or_default();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        row.starts_with("'-smbc,2026-11-30,1,")
+            && row.contains(",'=1+1-smbc-security.com,'@evil.example,"),
+        "{out}"
+    );
+}
