@@ -239,3 +239,57 @@ fn report_csv_cells_never_start_a_formula() {
         "{out}"
     );
 }
+
+/// A directory of stand-ins for Postfix's queue tools that replay what
+/// Postfix 3.7 prints to a user who may list the queue (postqueue is
+/// set-gid postdrop) but not read the queue files (postcat, hold/ is mode
+/// 0700 postfix) — the system instance as a non-root operator meets it,
+/// which the e2e suite's private instance cannot show (postqueue refuses
+/// its `-c` to non-root users).
+fn postfix_without_read_rights() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let held = r#"{"queue_name": "hold", "queue_id": "4dXyZ12abcz", "arrival_time": 1764500000, "message_size": 1200, "forced_expire": false, "sender": "bounce@attacker.example", "recipients": [{"address": "customer@customer.example"}]}"#;
+    for (name, script) in [
+        ("postqueue", format!("#!/bin/sh\necho '{held}'\n")),
+        (
+            "postcat",
+            "#!/bin/sh\necho 'postcat: fatal: open queue file 4dXyZ12abcz: Permission denied' >&2\nexit 1\n"
+                .to_string(),
+        ),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn quarantine_list_without_rights_to_the_queue_files_refuses_plainly() {
+    let fake = postfix_without_read_rights();
+    let path = format!(
+        "{}:{}",
+        fake.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    for args in [
+        &["quarantine", "list"][..],
+        &["quarantine", "list", "--json"],
+    ] {
+        let o = Command::new(BIN)
+            .args(args)
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        let (out, err) = (
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr),
+        );
+        assert!(
+            o.status.code() == Some(1) && out.is_empty() && err.contains("Permission denied"),
+            "{args:?}: {:?}\n{out}{err}",
+            o.status
+        );
+    }
+}
