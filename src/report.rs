@@ -37,17 +37,41 @@ fn strings(v: &Value) -> Vec<String> {
     }
 }
 
+/// What one input line is to the report.
+#[derive(Debug)]
+pub enum Line {
+    /// The verdict line of flagged mail.
+    Flagged(Sighting),
+    /// The verdict line of accepted mail.
+    Accepted,
+    /// Another JSON record (another log line of ours, or of another program).
+    Other,
+    /// Not JSON: a text-format log line, or not a log line at all. Counted,
+    /// so a log the report cannot read never passes for one without
+    /// flagged mail.
+    Unreadable,
+}
+
 /// The verdict line in `line`, if it is one of flagged mail: our JSON line,
 /// or a journald JSON export record whose MESSAGE is our line, or a
 /// pipeline's copy with the fields at the top level.
 pub fn parse_line(line: &str) -> Option<Sighting> {
-    let v: Value = serde_json::from_str(line.trim()).ok()?;
+    match classify(line) {
+        Line::Flagged(s) => Some(s),
+        _ => None,
+    }
+}
+
+pub fn classify(line: &str) -> Line {
+    let Ok(v) = serde_json::from_str::<Value>(line.trim()) else {
+        return Line::Unreadable;
+    };
     if let Some(inner) = v.get("MESSAGE").and_then(Value::as_str) {
-        return parse_line(inner);
+        return classify(inner);
     }
     let fields = v.get("fields").unwrap_or(&v);
     if fields.get("message").and_then(Value::as_str) != Some("verdict") {
-        return None;
+        return Line::Other;
     }
     // What the policy decided: dry-run hosts report what they would hold.
     let action = fields
@@ -56,14 +80,14 @@ pub fn parse_line(line: &str) -> Option<Sighting> {
         .and_then(Value::as_str)
         .unwrap_or("accept");
     if !matches!(action, "tag" | "quarantine" | "reject") {
-        return None;
+        return Line::Accepted;
     }
     let timestamp = v
         .get("timestamp")
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    Some(Sighting {
+    Line::Flagged(Sighting {
         timestamp: crate::sanitize::one_line(&timestamp, 40),
         action: action.to_string(),
         kinds: strings(&fields["findings"]),

@@ -293,3 +293,46 @@ fn quarantine_list_without_rights_to_the_queue_files_refuses_plainly() {
         );
     }
 }
+
+/// Issue #22 item 5: a text-format log (the old shipped default) is not
+/// "no flagged mail": the report says how many lines it could not read and
+/// fails when it read no verdict at all.
+#[test]
+fn report_counts_lines_it_cannot_read_and_never_passes_them_for_clean_mail() {
+    let text_log = concat!(
+        "2026-11-30T10:00:00.1Z  INFO kinko_milter::session: verdict queue_id=\"4dX\" action=\"quarantine\" score=175\n",
+        "2026-11-30T10:00:01.1Z  INFO kinko_milter::server: listening\n",
+    );
+    let o = report_stdin(&[], text_log);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.code() == Some(2)
+            && o.stdout.is_empty()
+            && err.contains("2 input line(s) are not JSON log lines")
+            && err.contains("no verdict line could be read"),
+        "{}",
+        text(&o)
+    );
+
+    let accepted = r#"{"timestamp":"2026-11-30T11:00:00Z","level":"INFO","fields":{"message":"verdict","policy_action":"accept","findings":[],"brands":[]},"target":"kinko_milter::session"}"#;
+    let o = report_stdin(&[], &format!("{accepted}\nnot json\n"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.success()
+            && String::from_utf8_lossy(&o.stdout) == "no flagged mail in 1 verdict line(s)\n"
+            && err.contains("1 input line(s) are not JSON"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn shipped_configuration_logs_what_report_reads() {
+    let cfg = std::fs::read_to_string(root().join("deploy/kinko-milter.toml")).unwrap();
+    let value: toml::Value = toml::from_str(&cfg).unwrap();
+    assert_eq!(
+        value["log_format"].as_str(),
+        Some("json"),
+        "deploy/kinko-milter.toml"
+    );
+}
