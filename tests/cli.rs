@@ -203,3 +203,136 @@ fn report_reads_stdin_and_exports_only_flagged_indicators() {
         "date,URL,description\n2026/11/30 10:00:00,https://evil.example/a,smbc\n"
     );
 }
+
+/// `kinko-milter report ARGS` with `input` on standard input.
+fn report_stdin(args: &[&str], input: &str) -> Output {
+    let mut child = Command::new(BIN)
+        .arg("report")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Issue #19 item 8: the attacker names the lookalike domain, so it must
+/// reach a spreadsheet as text, not as a formula.
+#[test]
+fn report_csv_cells_never_start_a_formula() {
+    let line = r#"{"timestamp":"2026-11-30T10:00:00Z","level":"INFO","fields":{"message":"verdict","policy_action":"quarantine","findings":["combo"],"brands":["-smbc"],"lookalike_domains":["=1+1-smbc-security.com"],"url_hosts":["@evil.example"],"urls":[]},"target":"kinko_milter::daemon::session"}"#;
+    let o = report_stdin(&["--format", "csv"], &format!("{line}\n"));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let row = out.lines().nth(1).unwrap_or_default();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        row.starts_with("'-smbc,2026-11-30,1,")
+            && row.contains(",'=1+1-smbc-security.com,'@evil.example,"),
+        "{out}"
+    );
+}
+
+/// A directory of stand-ins for Postfix's queue tools that replay what
+/// Postfix 3.7 prints to a user who may list the queue (postqueue is
+/// set-gid postdrop) but not read the queue files (postcat, hold/ is mode
+/// 0700 postfix) — the system instance as a non-root operator meets it,
+/// which the e2e suite's private instance cannot show (postqueue refuses
+/// its `-c` to non-root users).
+fn postfix_without_read_rights() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let held = r#"{"queue_name": "hold", "queue_id": "4dXyZ12abcz", "arrival_time": 1764500000, "message_size": 1200, "forced_expire": false, "sender": "bounce@attacker.example", "recipients": [{"address": "customer@customer.example"}]}"#;
+    for (name, script) in [
+        ("postqueue", format!("#!/bin/sh\necho '{held}'\n")),
+        (
+            "postcat",
+            "#!/bin/sh\necho 'postcat: fatal: open queue file 4dXyZ12abcz: Permission denied' >&2\nexit 1\n"
+                .to_string(),
+        ),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn quarantine_list_without_rights_to_the_queue_files_refuses_plainly() {
+    let fake = postfix_without_read_rights();
+    let path = format!(
+        "{}:{}",
+        fake.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    for args in [
+        &["quarantine", "list"][..],
+        &["quarantine", "list", "--json"],
+    ] {
+        let o = Command::new(BIN)
+            .args(args)
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        let (out, err) = (
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr),
+        );
+        assert!(
+            o.status.code() == Some(1) && out.is_empty() && err.contains("Permission denied"),
+            "{args:?}: {:?}\n{out}{err}",
+            o.status
+        );
+    }
+}
+
+/// Issue #22 item 5: a text-format log (the old shipped default) is not
+/// "no flagged mail": the report says how many lines it could not read and
+/// fails when it read no verdict at all.
+#[test]
+fn report_counts_lines_it_cannot_read_and_never_passes_them_for_clean_mail() {
+    let text_log = concat!(
+        "2026-11-30T10:00:00.1Z  INFO kinko_milter::daemon::session: verdict queue_id=\"4dX\" action=\"quarantine\" score=175\n",
+        "2026-11-30T10:00:01.1Z  INFO kinko_milter::daemon::server: listening\n",
+    );
+    let o = report_stdin(&[], text_log);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.code() == Some(2)
+            && o.stdout.is_empty()
+            && err.contains("2 input line(s) are not JSON log lines")
+            && err.contains("no verdict line could be read"),
+        "{}",
+        text(&o)
+    );
+
+    let accepted = r#"{"timestamp":"2026-11-30T11:00:00Z","level":"INFO","fields":{"message":"verdict","policy_action":"accept","findings":[],"brands":[]},"target":"kinko_milter::daemon::session"}"#;
+    let o = report_stdin(&[], &format!("{accepted}\nnot json\n"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.success()
+            && String::from_utf8_lossy(&o.stdout) == "no flagged mail in 1 verdict line(s)\n"
+            && err.contains("1 input line(s) are not JSON"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn shipped_configuration_logs_what_report_reads() {
+    let cfg = std::fs::read_to_string(root().join("deploy/kinko-milter.toml")).unwrap();
+    let value: toml::Value = toml::from_str(&cfg).unwrap();
+    assert_eq!(
+        value["log_format"].as_str(),
+        Some("json"),
+        "deploy/kinko-milter.toml"
+    );
+}

@@ -199,7 +199,8 @@ fn lookalike_domains(mail: &Mail, index: &BrandIndex) -> Vec<Finding> {
                         l.how
                     ),
                 )
-                .with_brand(l.brand),
+                .with_brand(l.brand)
+                .with_domain(host),
             );
         }
     }

@@ -48,7 +48,9 @@ pub fn valid_queue_id(id: &str) -> bool {
 }
 
 impl Instance {
-    fn run(&self, name: &str, args: &[&str]) -> Result<Vec<u8>, String> {
+    /// Runs one of Postfix's tools; its standard output and error on
+    /// success, its error as the message on failure.
+    fn run_both(&self, name: &str, args: &[&str]) -> Result<(Vec<u8>, String), String> {
         let mut cmd = Command::new(tool(name));
         if let Some(dir) = &self.config_dir {
             cmd.arg("-c").arg(dir);
@@ -57,15 +59,19 @@ impl Instance {
         let out = cmd
             .output()
             .map_err(|e| format!("{name}: cannot run: {e}"))?;
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
         if !out.status.success() {
-            let err = String::from_utf8_lossy(&out.stderr);
             return Err(format!(
                 "{name} {}: {}",
                 args.join(" "),
                 crate::vocab::sanitize::one_line(err.trim(), 500)
             ));
         }
-        Ok(out.stdout)
+        Ok((out.stdout, err))
+    }
+
+    fn run(&self, name: &str, args: &[&str]) -> Result<Vec<u8>, String> {
+        self.run_both(name, args).map(|(out, _)| out)
     }
 
     /// Every message in the queue (`postqueue -j`).
@@ -96,32 +102,41 @@ impl Instance {
     }
 
     /// Releases held messages (`postsuper -H`); Postfix delivers them at its
-    /// next queue run.
-    pub fn release(&self, ids: &[String]) -> Result<(), String> {
-        self.each("-H", ids)?;
+    /// next queue run. Per id, how many messages postsuper says it released
+    /// (0: not on hold, unknown or already gone).
+    pub fn release(&self, ids: &[String]) -> Result<Vec<(String, u32)>, String> {
+        let done = self.each("-H", RELEASED, ids)?;
         // Without this a released message waits for the next queue run
         // (queue_run_delay, 5 minutes by default). Best effort: the message
         // is released either way.
-        for id in ids {
-            let _ = self.run("postqueue", &["-i", id]);
+        for (id, n) in &done {
+            if *n > 0 {
+                let _ = self.run("postqueue", &["-i", id]);
+            }
         }
-        Ok(())
+        Ok(done)
     }
 
     /// Deletes messages, but only from the hold queue (`postsuper -d ID
     /// hold`): a mistyped id cannot delete mail that is being delivered.
-    pub fn delete(&self, ids: &[String]) -> Result<(), String> {
-        self.each("-d", ids)
+    /// Per id, how many messages postsuper says it deleted.
+    pub fn delete(&self, ids: &[String]) -> Result<Vec<(String, u32)>, String> {
+        self.each("-d", DELETED, ids)
     }
 
-    fn each(&self, op: &str, ids: &[String]) -> Result<(), String> {
+    /// One postsuper run per id, so each id's count is its own: postsuper
+    /// exits 0 whether or not it found the message and only its report on
+    /// standard error says what it did.
+    fn each(&self, op: &str, what: &str, ids: &[String]) -> Result<Vec<(String, u32)>, String> {
         for id in ids {
             check_id(id)?;
         }
+        let mut done = Vec::with_capacity(ids.len());
         for id in ids {
-            self.run("postsuper", &[op, id, "hold"])?;
+            let (_, err) = self.run_both("postsuper", &[op, id, "hold"])?;
+            done.push((id.clone(), postsuper_count(&err, what)));
         }
-        Ok(())
+        Ok(done)
     }
 
     pub fn describe(&self) -> String {
@@ -130,6 +145,25 @@ impl Instance {
             None => "the system Postfix".into(),
         }
     }
+}
+
+/// postsuper's report words (postsuper.c, "Report." at the end of main).
+const RELEASED: &str = "Released from hold";
+const DELETED: &str = "Deleted";
+
+/// The count in postsuper's `postsuper: Released from hold: 2 messages`
+/// line for `what`; 0 when there is none (postsuper prints nothing for 0).
+pub fn postsuper_count(stderr: &str, what: &str) -> u32 {
+    stderr
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            let rest = l.strip_prefix("postsuper: ").unwrap_or(l);
+            let n = rest.strip_prefix(what)?.strip_prefix(": ")?;
+            let (n, unit) = n.split_once(' ')?;
+            unit.starts_with("message").then(|| n.parse::<u32>().ok())?
+        })
+        .sum()
 }
 
 fn check_id(id: &str) -> Result<(), String> {
@@ -167,6 +201,26 @@ mod tests {
         assert!(!valid_queue_id("ALL"));
         assert!(!valid_queue_id("ALL hold"));
         assert!(!valid_queue_id(""));
+    }
+
+    #[test]
+    fn postsuper_counts_are_read_per_action() {
+        let err = "postsuper: Released from hold: 1 message\n";
+        assert_eq!(postsuper_count(err, RELEASED), 1);
+        assert_eq!(postsuper_count(err, DELETED), 0);
+        assert_eq!(
+            postsuper_count("postsuper: Deleted: 3 messages\n", DELETED),
+            3
+        );
+        // What postsuper writes for an id it did not find: nothing.
+        assert_eq!(postsuper_count("", RELEASED), 0);
+        assert_eq!(
+            postsuper_count(
+                "postsuper: warning: ignoring bad queue id\npostsuper: Requeued: 2 messages\n",
+                DELETED
+            ),
+            0
+        );
     }
 
     #[test]

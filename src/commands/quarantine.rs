@@ -123,9 +123,16 @@ pub fn list(pf: &Instance) -> Result<Vec<Held>, String> {
     held.sort_by_key(|q| q.arrival_time);
     let mut out = Vec::with_capacity(held.len());
     for q in &held {
-        // A message can leave the queue between listing and reading.
-        if let Ok(header) = pf.message(&q.queue_id, false) {
-            out.push(Held::of(q, &header));
+        match pf.message(&q.queue_id, false) {
+            Ok(header) => out.push(Held::of(q, &header)),
+            // A message can leave the queue between listing and reading;
+            // any other failure (no rights to read the queue files) must
+            // not pass for an empty hold queue.
+            Err(e) => {
+                if pf.held()?.iter().any(|h| h.queue_id == q.queue_id) {
+                    return Err(e);
+                }
+            }
         }
     }
     Ok(out)

@@ -82,12 +82,12 @@ pub fn main(args: QuarantineArgs) -> i32 {
             raw,
             json,
         } => show(&pf, &queue_id, check.then_some(config), raw, json),
-        QuarantineCommand::Release { queue_ids } => pf
-            .release(&queue_ids)
-            .map(|()| format!("released {}: {}\n", queue_ids.len(), queue_ids.join(" "))),
-        QuarantineCommand::Delete { queue_ids } => pf
-            .delete(&queue_ids)
-            .map(|()| format!("deleted {}: {}\n", queue_ids.len(), queue_ids.join(" "))),
+        QuarantineCommand::Release { queue_ids } => {
+            return acted(&pf, "released", "release", pf.release(&queue_ids))
+        }
+        QuarantineCommand::Delete { queue_ids } => {
+            return acted(&pf, "deleted", "delete", pf.delete(&queue_ids))
+        }
     };
     match result {
         Ok(out) => {
@@ -98,6 +98,45 @@ pub fn main(args: QuarantineArgs) -> i32 {
             eprintln!("kinko-milter quarantine: {e}");
             1
         }
+    }
+}
+
+/// One line per id saying what postsuper did with it; exit 1 when any id
+/// was not acted on, so a script (or the on-call operator) never takes
+/// "nothing happened" for "done".
+fn acted(
+    pf: &Instance,
+    done_word: &str,
+    verb: &str,
+    result: Result<Vec<(String, u32)>, String>,
+) -> i32 {
+    let done = match result {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("kinko-milter quarantine: {e}");
+            return 1;
+        }
+    };
+    let mut missed = 0;
+    for (id, n) in &done {
+        if *n > 0 {
+            println!("{done_word} {id}");
+        } else {
+            missed += 1;
+            println!(
+                "not {done_word} {id}: postsuper did not {verb} it (not on hold in {}: unknown, already released or delivered)",
+                pf.describe()
+            );
+        }
+    }
+    if missed > 0 {
+        eprintln!(
+            "kinko-milter quarantine: {missed} of {} id(s) not {done_word}",
+            done.len()
+        );
+        1
+    } else {
+        0
     }
 }
 

@@ -37,17 +37,41 @@ fn strings(v: &Value) -> Vec<String> {
     }
 }
 
+/// What one input line is to the report.
+#[derive(Debug)]
+pub enum Line {
+    /// The verdict line of flagged mail.
+    Flagged(Sighting),
+    /// The verdict line of accepted mail.
+    Accepted,
+    /// Another JSON record (another log line of ours, or of another program).
+    Other,
+    /// Not JSON: a text-format log line, or not a log line at all. Counted,
+    /// so a log the report cannot read never passes for one without
+    /// flagged mail.
+    Unreadable,
+}
+
 /// The verdict line in `line`, if it is one of flagged mail: our JSON line,
 /// or a journald JSON export record whose MESSAGE is our line, or a
 /// pipeline's copy with the fields at the top level.
 pub fn parse_line(line: &str) -> Option<Sighting> {
-    let v: Value = serde_json::from_str(line.trim()).ok()?;
+    match classify(line) {
+        Line::Flagged(s) => Some(s),
+        _ => None,
+    }
+}
+
+pub fn classify(line: &str) -> Line {
+    let Ok(v) = serde_json::from_str::<Value>(line.trim()) else {
+        return Line::Unreadable;
+    };
     if let Some(inner) = v.get("MESSAGE").and_then(Value::as_str) {
-        return parse_line(inner);
+        return classify(inner);
     }
     let fields = v.get("fields").unwrap_or(&v);
     if fields.get("message").and_then(Value::as_str) != Some("verdict") {
-        return None;
+        return Line::Other;
     }
     // What the policy decided: dry-run hosts report what they would hold.
     let action = fields
@@ -56,14 +80,14 @@ pub fn parse_line(line: &str) -> Option<Sighting> {
         .and_then(Value::as_str)
         .unwrap_or("accept");
     if !matches!(action, "tag" | "quarantine" | "reject") {
-        return None;
+        return Line::Accepted;
     }
     let timestamp = v
         .get("timestamp")
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    Some(Sighting {
+    Line::Flagged(Sighting {
         timestamp: crate::vocab::sanitize::one_line(&timestamp, 40),
         action: action.to_string(),
         kinds: strings(&fields["findings"]),
@@ -162,16 +186,59 @@ impl Report {
             .collect();
         rows.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then_with(|| a.0.cmp(b.0)));
         rows.truncate(limit);
-        let mut w = csv::Writer::from_writer(Vec::new());
-        let err = |e: csv::Error| e.to_string();
-        w.write_record(["date", "URL", "description"])
-            .map_err(err)?;
+        let mut w = Csv::default();
+        w.row(["date", "URL", "description"])?;
         for (url, (ts, brand)) in rows {
-            w.write_record([jpcert_date(ts).as_str(), url, brand])
-                .map_err(err)?;
+            w.row([jpcert_date(ts).as_str(), url, brand])?;
         }
-        let bytes = w.into_inner().map_err(|e| e.to_string())?;
+        w.finish()
+    }
+}
+
+/// The one way this crate writes CSV: every report and export goes through
+/// it, so no cell can reach a spreadsheet as a formula.
+pub struct Csv {
+    out: csv::Writer<Vec<u8>>,
+}
+
+impl Default for Csv {
+    fn default() -> Self {
+        Csv {
+            out: csv::Writer::from_writer(Vec::new()),
+        }
+    }
+}
+
+impl Csv {
+    pub fn row<I, T>(&mut self, cells: I) -> Result<(), String>
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<str>,
+    {
+        self.out
+            .write_record(
+                cells
+                    .into_iter()
+                    .map(|c| spreadsheet_safe(c.as_ref()).into_owned()),
+            )
+            .map_err(|e| e.to_string())
+    }
+
+    pub fn finish(self) -> Result<String, String> {
+        let bytes = self.out.into_inner().map_err(|e| e.to_string())?;
         String::from_utf8(bytes).map_err(|e| e.to_string())
+    }
+}
+
+/// A cell a spreadsheet would run as a formula (OWASP "CSV Injection": it
+/// starts with `=`, `+`, `-`, `@`, tab or CR) gets a leading `'`, which the
+/// spreadsheet shows as text. Attackers choose the lookalike domains and
+/// URLs we report, so `=1+1-smbc-security.com` is an input, not a joke.
+pub fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
     }
 }
 
@@ -191,6 +258,29 @@ mod tests {
         format!(
             r#"{{"timestamp":"{ts}","level":"INFO","fields":{{"message":"verdict","policy_action":"{action}","findings":["combo","link-lookalike"],"brands":{brands},"lookalike_domains":["smbc-card.example"],"url_hosts":["evil.example"],"urls":["https://evil.example/login"]}},"target":"kinko_milter::daemon::session"}}"#
         )
+    }
+
+    #[test]
+    fn cells_that_a_spreadsheet_would_run_are_quoted() {
+        for (cell, want) in [
+            ("=1+1-smbc-security.com", "'=1+1-smbc-security.com"),
+            ("-2+3-smbc-login.com", "'-2+3-smbc-login.com"),
+            ("+81", "'+81"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("smbc-card.example", "smbc-card.example"),
+            ("a=b", "a=b"),
+            ("", ""),
+        ] {
+            assert_eq!(spreadsheet_safe(cell), want, "{cell:?}");
+        }
+        let mut w = Csv::default();
+        w.row(["date", "=HYPERLINK(\"http://x\")", "ok"]).unwrap();
+        assert_eq!(
+            w.finish().unwrap(),
+            "date,\"'=HYPERLINK(\"\"http://x\"\")\",ok\n"
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! `kinko-milter report …`: reading the log lines and printing the report.
 
-use crate::commands::report::{parse_line, Report, Row};
+use crate::commands::report::{classify, Csv, Line, Report, Row};
 use clap::{Args, ValueEnum};
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -49,14 +49,36 @@ pub fn main(args: ReportArgs) -> i32 {
     }
 }
 
-fn read(report: &mut Report, input: impl BufRead, name: &str) -> Result<(), String> {
+/// How many input lines were what, for the note on standard error.
+#[derive(Debug, Default)]
+struct Counts {
+    verdicts: usize,
+    unreadable: usize,
+}
+
+fn read(
+    report: &mut Report,
+    counts: &mut Counts,
+    input: impl BufRead,
+    name: &str,
+) -> Result<(), String> {
     for line in input.split(b'\n') {
         let line = line.map_err(|e| format!("{name}: {e}"))?;
-        if line.len() > MAX_LINE {
+        if line.trim_ascii().is_empty() {
             continue;
         }
-        if let Some(s) = parse_line(&String::from_utf8_lossy(&line)) {
-            report.add(&s);
+        if line.len() > MAX_LINE {
+            counts.unreadable += 1;
+            continue;
+        }
+        match classify(&String::from_utf8_lossy(&line)) {
+            Line::Flagged(s) => {
+                counts.verdicts += 1;
+                report.add(&s);
+            }
+            Line::Accepted => counts.verdicts += 1,
+            Line::Other => {}
+            Line::Unreadable => counts.unreadable += 1,
         }
     }
     Ok(())
@@ -71,21 +93,33 @@ fn run(args: &ReportArgs) -> Result<String, String> {
         .map_err(|_| format!("--since {d:?}: expected YYYY-MM-DD"))?;
     }
     let mut report = Report::default();
+    let mut counts = Counts::default();
     let stdin_only = args.files.is_empty() || args.files.iter().all(|f| f.as_os_str() == "-");
     if stdin_only {
-        read(&mut report, std::io::stdin().lock(), "stdin")?;
+        read(&mut report, &mut counts, std::io::stdin().lock(), "stdin")?;
     } else {
         for f in &args.files {
             if f.as_os_str() == "-" {
-                read(&mut report, std::io::stdin().lock(), "stdin")?;
+                read(&mut report, &mut counts, std::io::stdin().lock(), "stdin")?;
                 continue;
             }
             let file = std::fs::File::open(f).map_err(|e| format!("{}: {e}", f.display()))?;
             read(
                 &mut report,
+                &mut counts,
                 std::io::BufReader::new(file),
                 &f.display().to_string(),
             )?;
+        }
+    }
+    if counts.unreadable > 0 {
+        eprintln!(
+            "kinko-milter report: {} input line(s) are not JSON log lines and were skipped \
+             (the report reads the daemon's log_format = \"json\"); {} verdict line(s) read",
+            counts.unreadable, counts.verdicts
+        );
+        if counts.verdicts == 0 {
+            return Err("no verdict line could be read from the input".into());
         }
     }
     if args.export_jpcert {
@@ -97,7 +131,7 @@ fn run(args: &ReportArgs) -> Result<String, String> {
             .map(|s| s + "\n")
             .map_err(|e| e.to_string()),
         Format::Csv => csv(&rows),
-        Format::Table => Ok(table(&rows)),
+        Format::Table => Ok(table(&rows, counts.verdicts)),
     }
 }
 
@@ -111,9 +145,8 @@ fn kinds(r: &Row) -> String {
 }
 
 fn csv(rows: &[&Row]) -> Result<String, String> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    let err = |e: csv::Error| e.to_string();
-    w.write_record([
+    let mut w = Csv::default();
+    w.row([
         "brand",
         "day",
         "messages",
@@ -125,11 +158,10 @@ fn csv(rows: &[&Row]) -> Result<String, String> {
         "url_hosts",
         "first_seen",
         "last_seen",
-    ])
-    .map_err(err)?;
+    ])?;
     for r in rows {
         let a = |k: &str| r.actions.get(k).copied().unwrap_or(0).to_string();
-        w.write_record([
+        w.row([
             r.brand.clone(),
             r.day.clone(),
             r.messages.to_string(),
@@ -141,18 +173,16 @@ fn csv(rows: &[&Row]) -> Result<String, String> {
             joined(&r.url_hosts),
             r.first_seen.clone(),
             r.last_seen.clone(),
-        ])
-        .map_err(err)?;
+        ])?;
     }
-    let bytes = w.into_inner().map_err(|e| e.to_string())?;
-    String::from_utf8(bytes).map_err(|e| e.to_string())
+    w.finish()
 }
 
-fn table(rows: &[&Row]) -> String {
+fn table(rows: &[&Row], verdicts: usize) -> String {
     use std::fmt::Write;
     let mut s = String::new();
     if rows.is_empty() {
-        s.push_str("no flagged mail in the input\n");
+        let _ = writeln!(s, "no flagged mail in {verdicts} verdict line(s)");
         return s;
     }
     for r in rows {

@@ -371,6 +371,8 @@ mod tests {
         let expected = Config {
             authserv_id: cfg.authserv_id.clone(),
             policy: cfg.policy.clone(),
+            // The shipped daemon logs JSON lines, which `report` reads.
+            log_format: LogFormat::Json,
             ..Config::default()
         };
         assert_eq!(

@@ -226,6 +226,10 @@ pub struct Finding {
     /// The protected brand concerned, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub brand: Option<String>,
+    /// The sender-side domain a sender finding was raised on (From,
+    /// Reply-To, MAIL FROM…): the indicator the takedown export reports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
 }
 
 impl Finding {
@@ -235,11 +239,17 @@ impl Finding {
             evidence: crate::vocab::sanitize::one_line(&evidence.into(), 300),
             score: 0,
             brand: None,
+            domain: None,
         }
     }
 
     pub fn with_brand(mut self, brand: impl Into<String>) -> Self {
         self.brand = Some(brand.into());
+        self
+    }
+
+    pub fn with_domain(mut self, domain: impl Into<String>) -> Self {
+        self.domain = Some(domain.into());
         self
     }
 }
