@@ -88,6 +88,10 @@ struct CheckArgs {
     /// Envelope sender (MAIL FROM), for SPF.
     #[arg(long)]
     mail_from: Option<String>,
+    /// Envelope recipient (RCPT TO): its domain is the recipient's own
+    /// organisation (repeat for several).
+    #[arg(long)]
+    rcpt_to: Vec<String>,
     /// Skip DNS-based checks (SPF, DKIM, DMARC, ARC).
     #[arg(long)]
     no_dns: bool,
@@ -127,6 +131,15 @@ struct EvalArgs {
     /// spoofed, DMARC fail under p=none; pass: its owner's real mail).
     #[arg(long, value_enum)]
     assume_auth: Option<crate::commands::check::Assumed>,
+    /// The envelope recipient of every message: its domain is the
+    /// recipient's own organisation (default: the labels' `rcpt_to`
+    /// column, else each message's To addresses).
+    #[arg(long)]
+    rcpt_to: Option<String>,
+    /// The --diff files replace the base policies rather than being
+    /// layered on them.
+    #[arg(long, requires = "diff")]
+    diff_alone: bool,
     /// labels.tsv (file, label, …) or a directory of .eml files with one label.
     input: PathBuf,
 }
@@ -262,6 +275,7 @@ fn check(args: CheckArgs) -> i32 {
         client_ip: args.client_ip,
         helo: args.helo.clone().unwrap_or_default(),
         mail_from: args.mail_from.clone().unwrap_or_default(),
+        rcpts: args.rcpt_to.clone(),
         ..Default::default()
     };
     let trust = args
@@ -305,6 +319,7 @@ fn check(args: CheckArgs) -> i32 {
     };
     let mut report = crate::commands::check::assess(&raw, &env, auth, &policy, &cfg);
     report.describe(&raw);
+    report.warn_unseen_authentication(&policy, &env);
     if args.json {
         match serde_json::to_string_pretty(&report) {
             Ok(s) => println!("{s}"),
@@ -328,6 +343,8 @@ fn eval(args: EvalArgs) -> i32 {
         diff: args.diff,
         messages: args.messages,
         assume_auth: args.assume_auth,
+        rcpt_to: args.rcpt_to,
+        diff_alone: args.diff_alone,
         input: args.input,
     };
     match crate::commands::eval::run(&opts) {

@@ -44,6 +44,7 @@ fn eval_takes_diff_before_the_corpus_and_reports_rates_before_and_after() {
             policy.to_str().unwrap(),
             "--diff",
             other.to_str().unwrap(),
+            "--diff-alone",
         ];
         args.extend_from_slice(extra);
         args.push(sub.to_str().unwrap());
@@ -58,6 +59,37 @@ fn eval_takes_diff_before_the_corpus_and_reports_rates_before_and_after() {
         "{t}"
     );
     assert!(t.contains("brand (flagged messages per label)"), "{t}");
+    assert!(
+        t.contains(&format!("    with: {}\n", other.display())),
+        "{t}"
+    );
+
+    // Issue #22: an override is judged on top of the policy it tunes, and
+    // the changed messages show their scores on both sides.
+    let tweak = dir.path().join("tweak.toml");
+    std::fs::write(
+        &tweak,
+        "[policy]\nname = \"tweak\"\n[scores]\ndisplay-name = 0\n",
+    )
+    .unwrap();
+    let o = run(&[
+        "eval",
+        "--policy",
+        policy.to_str().unwrap(),
+        "--diff",
+        tweak.to_str().unwrap(),
+        sub.to_str().unwrap(),
+    ]);
+    let t = text(&o);
+    assert!(
+        t.contains(&format!(
+            "    with: {} + {}\n",
+            policy.display(),
+            tweak.display()
+        )),
+        "{t}"
+    );
+    assert!(t.contains("jp-phish]: tag (60) -> accept (0)"), "{t}");
 
     let v: serde_json::Value = serde_json::from_slice(&eval(&["--json"]).stdout).unwrap();
     assert_eq!(v["labels"]["jp-phish"]["messages"], 1, "{v}");
@@ -335,4 +367,59 @@ fn shipped_configuration_logs_what_report_reads() {
         Some("json"),
         "deploy/kinko-milter.toml"
     );
+}
+
+/// Issue #21 item 5: offline, mail from a protected brand's own domain (or
+/// the recipient's organisation's) says its verdict hangs on the
+/// authentication that was not run.
+#[test]
+fn check_offline_says_a_brands_own_domain_needs_authentication() {
+    let dir = tempfile::tempdir().unwrap();
+    let brand = dir.path().join("brand.eml");
+    std::fs::write(
+        &brand,
+        "From: JCB <info@jcb.co.jp>\r\nTo: a@b.example\r\nSubject: hi\r\n\r\nbody\r\n",
+    )
+    .unwrap();
+    let own = dir.path().join("own.eml");
+    std::fs::write(
+        &own,
+        "From: IT <it@corp.example.jp>\r\nTo: a@corp.example.jp\r\nSubject: hi\r\n\r\nbody\r\n",
+    )
+    .unwrap();
+    let policy = root().join("policy/jp-financial.toml");
+    let o = run(&[
+        "check",
+        "--no-dns",
+        "--policy",
+        policy.to_str().unwrap(),
+        brand.to_str().unwrap(),
+    ]);
+    let t = text(&o);
+    assert!(
+        t.contains("warning: jcb.co.jp is protected brand jcb's own domain"),
+        "{t}"
+    );
+    let o = run(&[
+        "check",
+        "--no-dns",
+        "--policy",
+        policy.to_str().unwrap(),
+        "--rcpt-to",
+        "a@corp.example.jp",
+        own.to_str().unwrap(),
+    ]);
+    let t = text(&o);
+    assert!(
+        t.contains("warning: corp.example.jp is the recipient's own organisation's domain"),
+        "{t}"
+    );
+    let o = run(&[
+        "check",
+        "--no-dns",
+        "--policy",
+        policy.to_str().unwrap(),
+        own.to_str().unwrap(),
+    ]);
+    assert!(!text(&o).contains("warning:"), "{}", text(&o));
 }

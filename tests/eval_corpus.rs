@@ -26,6 +26,8 @@ fn eval_as(
         diff: Vec::new(),
         messages: false,
         assume_auth,
+        rcpt_to: None,
+        diff_alone: false,
         input: labels.to_path_buf(),
     };
     let out = run(&opts).expect("eval runs");
@@ -173,4 +175,51 @@ fn spoofs_of_the_brands_own_domains_are_held() {
         c["tagged_or_worse"].as_f64().unwrap() <= COMMERCIAL_TAG_MAX,
         "{c}"
     );
+}
+
+/// Issue #21 item 3: credential phishing aimed at the recipient's own
+/// organisation (tests/data/own-org, written for this test: spoofed own
+/// domain, throwaway and freemail senders naming it) is flagged, and
+/// outside mail that only names the organisation (tests/data/own-org-ham)
+/// is not. The organisation is what Postfix hands over (the labels'
+/// `rcpt_to`) plus the names a bank puts in its policy
+/// (tests/data/own-org/organisation.toml). Online without a DMARC record
+/// (`--assume-auth fail`) and offline, where a spoofed own domain is only
+/// caught when it also asks for credentials in words.
+#[test]
+fn phishing_aimed_at_the_recipients_own_organisation_is_flagged() {
+    use kinko_milter::commands::check::Assumed;
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let data = root.join("tests/data");
+    let mut policies: Vec<String> = SHIPPED.iter().map(|s| s.to_string()).collect();
+    policies.push("../tests/data/own-org/organisation.toml".into());
+    let policies: Vec<&str> = policies.iter().map(String::as_str).collect();
+    let recall = |v: &serde_json::Value| v["recall_tag"].as_f64().unwrap();
+    let online = eval_as(
+        &root,
+        &data.join("own-org/labels.tsv"),
+        &policies,
+        Some(Assumed::Fail),
+    );
+    assert!(
+        recall(&online) >= 0.95,
+        "online (no DMARC record): {}",
+        recall(&online)
+    );
+    let offline = eval_as(&root, &data.join("own-org/labels.tsv"), &policies, None);
+    assert!(recall(&offline) >= 0.85, "offline: {}", recall(&offline));
+    for assume in [None, Some(Assumed::Pass)] {
+        let ham = eval_as(
+            &root,
+            &data.join("own-org-ham/labels.tsv"),
+            &policies,
+            assume,
+        );
+        let l = &ham["labels"]["ham"];
+        assert_eq!(
+            l["tagged_or_worse"].as_f64().unwrap(),
+            0.0,
+            "{assume:?}: {l}"
+        );
+    }
 }

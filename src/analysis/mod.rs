@@ -14,6 +14,7 @@ pub mod brand;
 pub mod contact;
 pub mod links;
 pub mod lure;
+pub mod organisation;
 pub mod policy;
 pub mod qr;
 pub(crate) mod sender;
@@ -28,6 +29,7 @@ use crate::vocab::findings::{Finding, FindingKind};
 use crate::vocab::message::{self, Bounds, Envelope, Mail, Truncation};
 use lure::Destination;
 use mail_parser::{Message, MessageParser, PartType};
+use organisation::{Own, OWN};
 use sender::SenderRules;
 use serde::Serialize;
 
@@ -207,8 +209,27 @@ fn findings_and_offsite(
         freemail: &policy.freemail,
     };
     findings.extend(sender::analyze(mail, &sender_rules));
+    let own = Own::of(
+        &policy.organisation,
+        &mail.env.rcpts,
+        &policy.freemail,
+        &policy.brand_index,
+    );
+    findings.extend(organisation::analyze(mail, &own, &policy.freemail));
+    let owners = Owners {
+        index: &policy.brand_index,
+        own: &own,
+    };
     let x = links::extract(mail.msg, bounds);
     findings.extend(links::analyze(mail, &x, &policy.links, &policy.brand_index));
+    if let Some(why) = x
+        .links
+        .iter()
+        .filter(|l| !l.ip && !l.returned)
+        .find_map(|l| organisation::imitated_link(&own, &l.host))
+    {
+        findings.push(Finding::new(FindingKind::LinkLookalike, why).with_brand(OWN));
+    }
     findings.extend(sender::hosting(mail, &policy.links.hosting));
     let destinations: Vec<Destination> = x
         .links
@@ -257,18 +278,25 @@ fn findings_and_offsite(
         truncated_because(&mut findings, why);
     }
     findings.extend(spoof(mail, &policy.brand_index));
-    findings.extend(impersonation(
-        mail,
-        &findings,
-        &x.links,
-        &policy.brand_index,
-    ));
-    findings.extend(unauthenticated_brand_lure(
-        mail,
-        &findings,
-        &policy.brand_index,
-    ));
+    findings.extend(impersonation(mail, &findings, &x.links, &owners));
+    findings.extend(unauthenticated_brand_lure(mail, &findings, &owners));
     (findings, offsite)
+}
+
+/// Who a host belongs to: a protected brand, or else the recipient's own
+/// organisation ([`OWN`]). Brands come first: their rules know their
+/// providers and floors.
+struct Owners<'a> {
+    index: &'a BrandIndex,
+    own: &'a Own<'a>,
+}
+
+impl Owners<'_> {
+    fn owner(&self, host: &str) -> Option<&str> {
+        self.index
+            .owner(host)
+            .or_else(|| self.own.owner_of(host).map(|_| OWN))
+    }
 }
 
 /// Adds `why` to the message's one `truncated` finding (one finding, so
@@ -296,7 +324,7 @@ fn impersonation(
     mail: &Mail,
     findings: &[Finding],
     links: &[Link],
-    index: &BrandIndex,
+    index: &Owners,
 ) -> Option<Finding> {
     let claim = findings
         .iter()
@@ -327,7 +355,8 @@ fn impersonation(
         Finding::new(
             FindingKind::BrandImpersonation,
             format!(
-                "speaks as {brand} ({}) from a sender that is not the brand's, and asks to act: {request}",
+                "speaks as {} ({}) from a sender that is not theirs, and asks to act: {request}",
+                organisation::called(brand),
                 claim.kind
             ),
         )
@@ -368,7 +397,7 @@ fn spoof(mail: &Mail, index: &BrandIndex) -> Option<Finding> {
 fn unauthenticated_brand_lure(
     mail: &Mail,
     findings: &[Finding],
-    index: &BrandIndex,
+    index: &Owners,
 ) -> Option<Finding> {
     if mail.official_sender.is_some()
         || findings
@@ -379,6 +408,9 @@ fn unauthenticated_brand_lure(
     }
     let from = mail.from_domain.as_deref()?;
     let brand = index.owner(from)?;
+    if brand == OWN && organisation::authenticated(mail) {
+        return None;
+    }
     let lure = findings
         .iter()
         .find(|f| f.kind == FindingKind::CredentialLure)?;
@@ -386,7 +418,8 @@ fn unauthenticated_brand_lure(
         Finding::new(
             FindingKind::BrandImpersonation,
             format!(
-                "uses {brand}'s domain {from} without authenticating as it, and {}",
+                "uses {}'s domain {from} without authenticating as it, and {}",
+                organisation::called(brand),
                 lure.evidence
             ),
         )

@@ -11,6 +11,7 @@
 use crate::analysis::brand::BrandIndex;
 use crate::analysis::links::LinkRules;
 use crate::analysis::lure::LureIndex;
+use crate::analysis::organisation::OrgRules;
 use crate::policy::data::{Allow, AuthPolicy, Bands, Brand, PolicyData};
 use crate::policy::format::{Builder, EMBEDDED_NAME, EMBEDDED_POLICY};
 use crate::vocab::findings::FindingKind;
@@ -35,6 +36,8 @@ pub struct Policy {
     pub allow: Allow,
     /// The banner's default statement (`[policy] banner`).
     pub banner: Option<String>,
+    /// The recipient's own organisation (`[organisation]`).
+    pub organisation: OrgRules,
 }
 
 impl fmt::Debug for Policy {
@@ -199,6 +202,7 @@ impl Policy {
             lures: LureIndex::new(&data.lure_asks, &data.lure_pressures),
             allow: data.allow,
             banner: data.banner,
+            organisation: OrgRules::new(&data.organisation),
         })
     }
 

@@ -160,8 +160,57 @@ pub fn offline(
     cfg: &Config,
     trust_authserv_id: Option<&str>,
 ) -> Report {
+    offline_to(raw, &Envelope::default(), policy, cfg, trust_authserv_id)
+}
+
+/// [`offline`] with an envelope (the recipients name the organisation).
+pub fn offline_to(
+    raw: &[u8],
+    env: &Envelope,
+    policy: &Policy,
+    cfg: &Config,
+    trust_authserv_id: Option<&str>,
+) -> Report {
     let auth = recorded_auth(raw, trust_authserv_id);
-    assess(raw, &Envelope::default(), auth, policy, cfg)
+    let mut report = assess(raw, env, auth, policy, cfg);
+    report.warn_unseen_authentication(policy, env);
+    report
+}
+
+impl Report {
+    /// Says so when the verdict hangs on authentication that was not run.
+    pub fn warn_unseen_authentication(&mut self, policy: &Policy, env: &Envelope) {
+        if self.auth.skipped.is_some() {
+            if let Some(w) = unseen_authentication(self, policy, env) {
+                self.warnings.push(w);
+            }
+        }
+    }
+}
+
+/// What an offline verdict could not see: mail from a protected brand's
+/// own domain, or the recipient's organisation's, is the brand's real mail
+/// or the commonest spoof, and only authentication tells which.
+fn unseen_authentication(report: &Report, policy: &Policy, env: &Envelope) -> Option<String> {
+    let from = report.from_domain.as_deref()?;
+    let whose = match policy.brand_index.owner(from) {
+        Some(brand) => format!("protected brand {brand}'s own"),
+        None => {
+            let own = crate::analysis::organisation::Own::of(
+                &policy.organisation,
+                &env.rcpts,
+                &policy.freemail,
+                &policy.brand_index,
+            );
+            own.owner_of(from)?;
+            "the recipient's own organisation's".to_string()
+        }
+    };
+    Some(format!(
+        "{from} is {whose} domain: whether this is its real mail or a spoof depends on \
+         SPF, DKIM and DMARC, which were not checked (offline); online, unauthenticated \
+         mail from it is a brand-spoof"
+    ))
 }
 
 /// The human-readable form of `check`: action first, then why.

@@ -8,6 +8,7 @@ use crate::commands::check;
 pub use crate::commands::eval_report::{Change, LabelStats, MessageResult, Rates, Report};
 use crate::settings::config::Config;
 use crate::vocab::findings::{Action, FindingKind};
+use crate::vocab::message::Envelope;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -25,6 +26,12 @@ pub struct EvalOptions {
     /// offline: `fail` is the From domain spoofed (SPF fail, DMARC fail
     /// under `p=none`), `pass` its owner's real mail (DMARC pass).
     pub assume_auth: Option<check::Assumed>,
+    /// The envelope recipient of every message (it names the recipient's
+    /// own organisation); otherwise a `rcpt_to` column, else the To header.
+    pub rcpt_to: Option<String>,
+    /// The `--diff` files replace the base policies instead of being
+    /// layered on them.
+    pub diff_alone: bool,
     pub input: PathBuf,
 }
 
@@ -93,23 +100,34 @@ pub fn load_input(input: &Path) -> Result<Input, String> {
             .filter(|p| p.extension().is_some_and(|x| x == "eml") && p.is_file())
             .collect();
         files.sort();
-        out.messages = files.into_iter().map(|f| (f, label.clone())).collect();
+        out.messages = files
+            .into_iter()
+            .map(|f| Row::new(f, &label, None))
+            .collect();
         return Ok(out);
     }
     let text = std::fs::read_to_string(input).map_err(|e| format!("{}: {e}", input.display()))?;
     let base = input.parent().unwrap_or(Path::new("."));
+    // The header row names further columns; `rcpt_to` is the envelope
+    // recipient.
+    let mut rcpt_col = None;
     for (i, line) in text.lines().enumerate() {
-        let mut cols = line.split('\t');
-        let (Some(file), Some(label)) = (cols.next(), cols.next()) else {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let (Some(file), Some(label)) = (cols.first().copied(), cols.get(1).copied()) else {
             continue;
         };
         if i == 0 && file == "file" {
+            rcpt_col = cols.iter().position(|c| *c == "rcpt_to");
             continue;
         }
         // Every row of a scored label is judged, whatever its file name:
         // a row silently left out would flatter the figures.
         if SCORED_LABELS.contains(&label) {
-            out.messages.push((base.join(file), label.to_string()));
+            let rcpt = rcpt_col
+                .and_then(|c| cols.get(c))
+                .map(|r| r.trim())
+                .filter(|r| !r.is_empty());
+            out.messages.push(Row::new(base.join(file), label, rcpt));
         } else {
             *out.not_scored.entry(label.to_string()).or_default() += 1;
         }
@@ -117,9 +135,49 @@ pub fn load_input(input: &Path) -> Result<Input, String> {
     Ok(out)
 }
 
+/// One labelled message.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Row {
+    pub path: PathBuf,
+    pub label: String,
+    pub rcpt_to: Option<String>,
+}
+
+impl Row {
+    fn new(path: PathBuf, label: &str, rcpt_to: Option<&str>) -> Row {
+        Row {
+            path,
+            label: label.to_string(),
+            rcpt_to: rcpt_to.map(str::to_string),
+        }
+    }
+}
+
+/// The envelope of a stored message: the recipient given, else the To
+/// header's addresses (what the MTA's RCPT TO most often was).
+fn envelope(raw: &[u8], rcpt: Option<&str>) -> Envelope {
+    let rcpts = match rcpt {
+        Some(r) => vec![r.to_string()],
+        None => {
+            let msg = crate::analysis::parse(raw);
+            msg.to()
+                .into_iter()
+                .flat_map(|a| a.iter())
+                .filter_map(|a| a.address())
+                .take(8)
+                .map(str::to_string)
+                .collect()
+        }
+    };
+    Envelope {
+        rcpts,
+        ..Envelope::default()
+    }
+}
+
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Input {
-    pub messages: Vec<(PathBuf, String)>,
+    pub messages: Vec<Row>,
     pub not_scored: BTreeMap<String, usize>,
 }
 
@@ -149,8 +207,15 @@ pub fn run(opts: &EvalOptions) -> Result<String, String> {
         opts.policies.clone()
     };
     let policy = load_policy(&paths)?;
+    // A tuning file is an override: judged on top of what it overrides,
+    // as the daemon would load it after the base files.
+    let other_paths: Vec<PathBuf> = if opts.diff_alone {
+        opts.diff.clone()
+    } else {
+        paths.iter().chain(&opts.diff).cloned().collect()
+    };
     let other = (!opts.diff.is_empty())
-        .then(|| load_policy(&opts.diff))
+        .then(|| load_policy(&other_paths))
         .transpose()?;
     let input = load_input(&opts.input)?;
     let trust = opts
@@ -158,15 +223,27 @@ pub fn run(opts: &EvalOptions) -> Result<String, String> {
         .as_deref()
         .or(cfg.trust_authserv_id.as_deref());
 
+    let names = |ps: &[PathBuf]| {
+        if ps.is_empty() {
+            "(built-in example)".to_string()
+        } else {
+            ps.iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" + ")
+        }
+    };
     let mut report = Report {
         policy: policy.name.clone(),
+        compared: other.as_ref().map(|_| (names(&paths), names(&other_paths))),
         input: opts.input.display().to_string(),
         not_scored: input.not_scored,
         ..Default::default()
     };
     let mut kind_counts: BTreeMap<FindingKind, usize> = BTreeMap::new();
     let (mut before, mut after) = (Tally::default(), Tally::default());
-    for (path, label) in &input.messages {
+    for row in &input.messages {
+        let (path, label) = (&row.path, &row.label);
         let raw = match std::fs::read(path) {
             Ok(r) => crate::vocab::message::as_received(r),
             Err(e) => {
@@ -174,16 +251,12 @@ pub fn run(opts: &EvalOptions) -> Result<String, String> {
                 continue;
             }
         };
-        let checked = match opts.assume_auth {
-            Some(a) => check::assess(
-                &raw,
-                &crate::vocab::message::Envelope::default(),
-                a.auth(),
-                &policy,
-                &cfg,
-            ),
-            None => check::offline(&raw, &policy, &cfg, trust),
+        let env = envelope(&raw, opts.rcpt_to.as_deref().or(row.rcpt_to.as_deref()));
+        let judge = |p: &Policy| match opts.assume_auth {
+            Some(a) => check::assess(&raw, &env, a.auth(), p, &cfg),
+            None => check::offline_to(&raw, &env, p, &cfg, trust),
         };
+        let checked = judge(&policy);
         let action = checked.action;
         let stats = report.labels.entry(label.clone()).or_default();
         stats.messages += 1;
@@ -228,14 +301,16 @@ pub fn run(opts: &EvalOptions) -> Result<String, String> {
         }
         before.add(label, action);
         if let Some(other) = &other {
-            let then = check::offline(&raw, other, &cfg, trust).action;
-            after.add(label, then);
-            if then != action {
+            let then = judge(other);
+            after.add(label, then.action);
+            if then.action != action {
                 report.diff.push(Change {
                     file: path.display().to_string(),
                     label: label.clone(),
                     before: action,
-                    after: then,
+                    after: then.action,
+                    score_before: checked.score,
+                    score_after: then.score,
                 });
             }
         }
@@ -283,9 +358,9 @@ mod tests {
         assert_eq!(
             rows.messages,
             vec![
-                (dir.path().join("jp/a.eml"), "jp-phish".to_string()),
-                (dir.path().join("ham/c.eml"), "ham".to_string()),
-                (dir.path().join("ham/d.txt"), "ham".to_string()),
+                Row::new(dir.path().join("jp/a.eml"), "jp-phish", None),
+                Row::new(dir.path().join("ham/c.eml"), "ham", None),
+                Row::new(dir.path().join("ham/d.txt"), "ham", None),
             ]
         );
         assert_eq!(rows.not_scored.get("auth-vector"), Some(&1));

@@ -34,6 +34,10 @@ pub struct Report {
     /// Per brand: how many messages of each label were flagged (≥ tag)
     /// with a finding naming the brand.
     pub brands: BTreeMap<String, BTreeMap<String, usize>>,
+    /// What `--diff` compared: the base policy files, and the files of
+    /// the other side.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compared: Option<(String, String)>,
     /// The --diff policy's figures on the same messages.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub after: Option<Rates>,
@@ -64,6 +68,8 @@ pub struct Change {
     pub label: String,
     pub before: Action,
     pub after: Action,
+    pub score_before: i32,
+    pub score_after: i32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -105,6 +111,9 @@ pub fn render(r: &Report) -> String {
     };
     rates(&mut s, "", &now);
     if let Some(after) = &r.after {
+        if let Some((base, other)) = &r.compared {
+            let _ = writeln!(s, "compared: {base}\n    with: {other}");
+        }
         rates(&mut s, "with the --diff policy: ", after);
     }
     let labels: Vec<&String> = r.labels.keys().collect();
@@ -127,7 +136,11 @@ pub fn render(r: &Report) -> String {
             r.diff.len()
         );
         for c in &r.diff {
-            let _ = writeln!(s, "  {} [{}]: {} -> {}", c.file, c.label, c.before, c.after);
+            let _ = writeln!(
+                s,
+                "  {} [{}]: {} ({}) -> {} ({})",
+                c.file, c.label, c.before, c.score_before, c.after, c.score_after
+            );
         }
     }
     for m in &r.messages {

@@ -34,6 +34,30 @@ pub struct PolicyData {
     /// The banner's statement for mail that claims no brand with one of its
     /// own (`[policy] banner`).
     pub banner: Option<String>,
+    pub organisation: Organisation,
+}
+
+/// The recipient's own organisation (`[organisation]`): mail that claims
+/// to be it from outside is impersonation, as a claim to be a brand is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organisation {
+    /// The envelope recipient's domain is the organisation's own: Postfix
+    /// hands the milter mail only for domains it accepts.
+    pub recipient_domains: bool,
+    /// Further domains of the organisation (ASCII, lower case).
+    pub domains: Vec<String>,
+    /// Names it goes by (例信用金庫, Example Shinkin Bank).
+    pub names: Vec<String>,
+}
+
+impl Default for Organisation {
+    fn default() -> Self {
+        Organisation {
+            recipient_domains: true,
+            domains: Vec::new(),
+            names: Vec::new(),
+        }
+    }
 }
 
 /// Minimum score for each action. `None` means the action is never reached by score.

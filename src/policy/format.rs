@@ -2,7 +2,9 @@
 //! file against it and merges files in order into [`PolicyData`]. Every
 //! error names `file:line: field`.
 
-use super::data::{Allow, AuthPolicy, Bands, Brand, PolicyData, DEFAULT_AUTH, DEFAULT_BANDS};
+use super::data::{
+    Allow, AuthPolicy, Bands, Brand, Organisation, PolicyData, DEFAULT_AUTH, DEFAULT_BANDS,
+};
 use super::schema::*;
 use crate::vocab::domain::normalize_domain;
 use crate::vocab::findings::FindingKind;
@@ -88,6 +90,7 @@ pub(crate) struct Builder {
     allow_sender: HashMap<String, String>,
     allow_dkim: HashMap<String, String>,
     allow_net: Vec<(IpNet, String)>,
+    organisation: Organisation,
 }
 
 impl Builder {
@@ -107,6 +110,7 @@ impl Builder {
         self.add_lists(&at, pf.lists, dir)?;
         self.add_allow(&at, pf.allow)?;
         self.add_brands(&at, pf.brand)?;
+        self.add_organisation(&at, pf.organisation)?;
         Ok(())
     }
 
@@ -334,6 +338,42 @@ impl Builder {
         Ok(())
     }
 
+    /// `[organisation]`: domains and names add up across files; a later
+    /// file may turn the recipient's domains off (or on again).
+    fn add_organisation(
+        &mut self,
+        at: &At,
+        org: Option<OrganisationFile>,
+    ) -> Result<(), SourceError> {
+        let Some(org) = org else { return Ok(()) };
+        if let Some(on) = org.recipient_domains {
+            self.organisation.recipient_domains = on;
+        }
+        for d in &org.domains {
+            let n = normalize_domain(d.get_ref())
+                .map_err(|m| at.err(d.span(), "organisation.domains", m))?;
+            if !self.organisation.domains.contains(&n) {
+                self.organisation.domains.push(n);
+            }
+        }
+        for name in &org.names {
+            let n = name.get_ref().trim();
+            // A name of one or two characters is found inside ordinary
+            // words and would make every mail a claim.
+            if n.chars().count() < 3 {
+                return Err(at.err(
+                    name.span(),
+                    "organisation.names",
+                    format!("`{n}` is too short to tell the organisation by: give at least 3 characters"),
+                ));
+            }
+            if !self.organisation.names.iter().any(|x| x == n) {
+                self.organisation.names.push(n.to_string());
+            }
+        }
+        Ok(())
+    }
+
     /// `[[brand]]`: protected brands, each defined once.
     fn add_brands(&mut self, at: &At, brands: Vec<BrandFile>) -> Result<(), SourceError> {
         for bf in brands {
@@ -453,6 +493,7 @@ impl Builder {
                 client_networks: self.allow_net,
             },
             banner: self.banner,
+            organisation: self.organisation,
         }
     }
 }

@@ -20,6 +20,18 @@ pub(super) struct PolicyFile {
     pub(super) allow: Vec<AllowFile>,
     #[serde(default)]
     pub(super) brand: Vec<BrandFile>,
+    pub(super) organisation: Option<OrganisationFile>,
+}
+
+/// `[organisation]`: the recipient's own organisation, protected like a brand.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct OrganisationFile {
+    pub(super) recipient_domains: Option<bool>,
+    #[serde(default)]
+    pub(super) domains: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) names: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
