@@ -140,6 +140,15 @@ struct EvalArgs {
     /// layered on them.
     #[arg(long, requires = "diff")]
     diff_alone: bool,
+    /// Authenticate every message through the DNS of the configuration's
+    /// [dns] nameservers, as the daemon would: MAIL FROM is the labels'
+    /// `mail_from` column or the header From address.
+    #[arg(long, conflicts_with_all = ["assume_auth", "trust_authserv_id"])]
+    online: bool,
+    /// The SMTP client address of an --online replay (default: the labels'
+    /// `client_ip` column, else none: SPF is then not evaluated).
+    #[arg(long, requires = "online")]
+    client_ip: Option<std::net::IpAddr>,
     /// labels.tsv (file, label, …) or a directory of .eml files with one label.
     input: PathBuf,
 }
@@ -285,37 +294,13 @@ fn check(args: CheckArgs) -> i32 {
     let auth = if args.no_dns || trust.is_some() {
         crate::commands::check::recorded_auth(&raw, trust)
     } else {
-        let authenticator = match crate::daemon::runtime::authenticator(&cfg, None) {
-            Ok(a) => a,
+        match crate::commands::check::Online::new(&cfg) {
+            Ok(online) => online.authenticate(&raw, &env, &policy, &cfg),
             Err(e) => {
                 eprintln!("{e}");
                 return 2;
             }
-        };
-        let rt = match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            Ok(rt) => rt,
-            Err(e) => {
-                eprintln!("runtime: {e}");
-                return 2;
-            }
-        };
-        let budget = cfg.time_budget();
-        rt.block_on(async {
-            authenticator
-                .authenticate_within(
-                    budget,
-                    &raw,
-                    &env,
-                    &cfg.authserv_id,
-                    &policy.auth.local,
-                    raw.len() > cfg.limits.max_message_bytes,
-                )
-                .await
-                .unwrap_or_else(|timed_out| timed_out)
-        })
+        }
     };
     let mut report = crate::commands::check::assess(&raw, &env, auth, &policy, &cfg);
     report.describe(&raw);
@@ -345,6 +330,10 @@ fn eval(args: EvalArgs) -> i32 {
         assume_auth: args.assume_auth,
         rcpt_to: args.rcpt_to,
         diff_alone: args.diff_alone,
+        online: args.online.then(|| crate::commands::eval::Replay {
+            client_ip: args.client_ip,
+            helo: "replay.invalid".into(),
+        }),
         input: args.input,
     };
     match crate::commands::eval::run(&opts) {

@@ -28,6 +28,7 @@ fn eval_as(
         assume_auth,
         rcpt_to: None,
         diff_alone: false,
+        online: None,
         input: labels.to_path_buf(),
     };
     let out = run(&opts).expect("eval runs");

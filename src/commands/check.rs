@@ -153,6 +153,51 @@ pub fn assess(
     Report::new(analysis, auth, verdict)
 }
 
+/// Authentication through DNS for stored mail, as the daemon does it:
+/// `check` without `--no-dns`, and `eval --online` (a corpus replayed
+/// against the DNS the configuration names).
+pub struct Online {
+    authenticator: auth::Authenticator,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Online {
+    pub fn new(cfg: &Config) -> Result<Online, String> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("runtime: {e}"))?;
+        Ok(Online {
+            authenticator: auth::from_config(cfg, None)?,
+            rt,
+        })
+    }
+
+    /// The message's authentication results within the configured budget
+    /// (what it gets when the budget runs out, otherwise).
+    pub fn authenticate(
+        &self,
+        raw: &[u8],
+        env: &Envelope,
+        policy: &Policy,
+        cfg: &Config,
+    ) -> AuthSummary {
+        self.rt.block_on(async {
+            self.authenticator
+                .authenticate_within(
+                    cfg.time_budget(),
+                    raw,
+                    env,
+                    &cfg.authserv_id,
+                    &policy.auth.local,
+                    raw.len() > cfg.limits.max_message_bytes,
+                )
+                .await
+                .unwrap_or_else(|timed_out| timed_out)
+        })
+    }
+}
+
 /// Offline analysis with no DNS.
 pub fn offline(
     raw: &[u8],

@@ -32,7 +32,19 @@ pub struct EvalOptions {
     /// The `--diff` files replace the base policies instead of being
     /// layered on them.
     pub diff_alone: bool,
+    /// Authenticate every message through the DNS the configuration names
+    /// (`[dns] nameservers`), from `client_ip` (or the labels' column of
+    /// that name) with MAIL FROM the labels' `mail_from` or the header From
+    /// address: a corpus replayed as the daemon would see it.
+    pub online: Option<Replay>,
     pub input: PathBuf,
+}
+
+/// The SMTP client of an `--online` replay.
+#[derive(Debug, Clone, Default)]
+pub struct Replay {
+    pub client_ip: Option<std::net::IpAddr>,
+    pub helo: String,
 }
 
 /// Labels whose messages should be stopped.
@@ -110,24 +122,34 @@ pub fn load_input(input: &Path) -> Result<Input, String> {
     let base = input.parent().unwrap_or(Path::new("."));
     // The header row names further columns; `rcpt_to` is the envelope
     // recipient.
-    let mut rcpt_col = None;
+    let (mut rcpt_col, mut mail_from_col, mut ip_col) = (None, None, None);
     for (i, line) in text.lines().enumerate() {
         let cols: Vec<&str> = line.split('\t').collect();
         let (Some(file), Some(label)) = (cols.first().copied(), cols.get(1).copied()) else {
             continue;
         };
         if i == 0 && file == "file" {
-            rcpt_col = cols.iter().position(|c| *c == "rcpt_to");
+            let col = |name: &str| cols.iter().position(|c| *c == name);
+            (rcpt_col, mail_from_col, ip_col) = (col("rcpt_to"), col("mail_from"), col("client_ip"));
             continue;
         }
         // Every row of a scored label is judged, whatever its file name:
         // a row silently left out would flatter the figures.
         if SCORED_LABELS.contains(&label) {
-            let rcpt = rcpt_col
-                .and_then(|c| cols.get(c))
-                .map(|r| r.trim())
-                .filter(|r| !r.is_empty());
-            out.messages.push(Row::new(base.join(file), label, rcpt));
+            let cell = |c: Option<usize>| {
+                c.and_then(|c| cols.get(c))
+                    .map(|r| r.trim())
+                    .filter(|r| !r.is_empty())
+            };
+            let mut row = Row::new(base.join(file), label, cell(rcpt_col));
+            row.mail_from = cell(mail_from_col).map(str::to_string);
+            row.client_ip = match cell(ip_col) {
+                Some(ip) => Some(ip.parse().map_err(|_| {
+                    format!("{}:{}: client_ip `{ip}` is not an IP address", input.display(), i + 1)
+                })?),
+                None => None,
+            };
+            out.messages.push(row);
         } else {
             *out.not_scored.entry(label.to_string()).or_default() += 1;
         }
@@ -135,12 +157,14 @@ pub fn load_input(input: &Path) -> Result<Input, String> {
     Ok(out)
 }
 
-/// One labelled message.
-#[derive(Debug, PartialEq, Eq)]
+/// One labelled message, and what its labels say of its envelope.
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct Row {
     pub path: PathBuf,
     pub label: String,
     pub rcpt_to: Option<String>,
+    pub mail_from: Option<String>,
+    pub client_ip: Option<std::net::IpAddr>,
 }
 
 impl Row {
@@ -149,30 +173,44 @@ impl Row {
             path,
             label: label.to_string(),
             rcpt_to: rcpt_to.map(str::to_string),
+            ..Row::default()
         }
     }
 }
 
 /// The envelope of a stored message: the recipient given, else the To
-/// header's addresses (what the MTA's RCPT TO most often was).
-fn envelope(raw: &[u8], rcpt: Option<&str>) -> Envelope {
+/// header's addresses (what the MTA's RCPT TO most often was); for a
+/// replay, the client and MAIL FROM given, else the header From address
+/// (a spoofer's envelope, and a forwarder's that does not rewrite it).
+fn envelope(raw: &[u8], rcpt: Option<&str>, row: &Row, replay: Option<&Replay>) -> Envelope {
+    let msg = crate::analysis::parse(raw);
     let rcpts = match rcpt {
         Some(r) => vec![r.to_string()],
-        None => {
-            let msg = crate::analysis::parse(raw);
-            msg.to()
-                .into_iter()
-                .flat_map(|a| a.iter())
-                .filter_map(|a| a.address())
-                .take(8)
-                .map(str::to_string)
-                .collect()
-        }
+        None => msg
+            .to()
+            .into_iter()
+            .flat_map(|a| a.iter())
+            .filter_map(|a| a.address())
+            .take(8)
+            .map(str::to_string)
+            .collect(),
     };
-    Envelope {
+    let mut env = Envelope {
         rcpts,
         ..Envelope::default()
+    };
+    if let Some(replay) = replay {
+        env.client_ip = row.client_ip.or(replay.client_ip);
+        env.helo = replay.helo.clone();
+        env.mail_from = row.mail_from.clone().unwrap_or_else(|| {
+            msg.from()
+                .and_then(|a| a.first())
+                .and_then(|a| a.address())
+                .unwrap_or_default()
+                .to_string()
+        });
     }
+    env
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -240,6 +278,11 @@ pub fn run(opts: &EvalOptions) -> Result<String, String> {
         not_scored: input.not_scored,
         ..Default::default()
     };
+    let online = opts
+        .online
+        .as_ref()
+        .map(|_| check::Online::new(&cfg))
+        .transpose()?;
     let mut kind_counts: BTreeMap<FindingKind, usize> = BTreeMap::new();
     let (mut before, mut after) = (Tally::default(), Tally::default());
     for row in &input.messages {
@@ -251,10 +294,16 @@ pub fn run(opts: &EvalOptions) -> Result<String, String> {
                 continue;
             }
         };
-        let env = envelope(&raw, opts.rcpt_to.as_deref().or(row.rcpt_to.as_deref()));
-        let judge = |p: &Policy| match opts.assume_auth {
-            Some(a) => check::assess(&raw, &env, a.auth(), p, &cfg),
-            None => check::offline_to(&raw, &env, p, &cfg, trust),
+        let rcpt = opts.rcpt_to.as_deref().or(row.rcpt_to.as_deref());
+        let env = envelope(&raw, rcpt, row, opts.online.as_ref());
+        // Authenticated once: both sides of a --diff judge the same results.
+        let replayed = online
+            .as_ref()
+            .map(|o| o.authenticate(&raw, &env, &policy, &cfg));
+        let judge = |p: &Policy| match (&replayed, opts.assume_auth) {
+            (Some(auth), _) => check::assess(&raw, &env, auth.clone(), p, &cfg),
+            (None, Some(a)) => check::assess(&raw, &env, a.auth(), p, &cfg),
+            (None, None) => check::offline_to(&raw, &env, p, &cfg, trust),
         };
         let checked = judge(&policy);
         let action = checked.action;

@@ -3,7 +3,6 @@
 //! swapped whole on reload, and the process-wide metrics and guards.
 
 use crate::analysis::policy::Policy;
-use crate::auth::dns::{self, Caches};
 use crate::auth::Authenticator;
 use crate::daemon::guard::Guards;
 use crate::settings::config::Config;
@@ -105,11 +104,5 @@ pub fn build_state(
 }
 
 pub fn authenticator(cfg: &Config, metrics: Option<Arc<Metrics>>) -> Result<Authenticator, String> {
-    let upstream = cfg.upstream()?;
-    let resolver = dns::resolver(&upstream, cfg.dns_timeout(), cfg.dns.attempts)
-        .map_err(|e| format!("DNS resolver: {e}"))?;
-    Ok(
-        Authenticator::new(resolver, Caches::new(cfg.dns.cache_entries, metrics))
-            .with_bounds(cfg.limits.auth_bounds()),
-    )
+    crate::auth::from_config(cfg, metrics)
 }
