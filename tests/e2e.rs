@@ -145,6 +145,30 @@ fn infrastructure() -> Builder {
             "arc-trusting-proxy",
             ListenerSpec::new(named("arc-trusting"), "tempfail", true),
         )
+        // A bank whose owner publishes p=none (weakbank.test) or no DMARC
+        // record (nodmarcbank.test), and sends some of its mail through a
+        // provider that signs and bounces with its own domain (esp.test).
+        .txt("weakbank.test", "v=spf1 ip4:127.0.0.1 -all")
+        .txt("_dmarc.weakbank.test", "v=DMARC1; p=none")
+        .dkim_key("weakbank.test")
+        .txt("nodmarcbank.test", "v=spf1 ip4:127.0.0.1 -all")
+        .txt("esp.test", "v=spf1 ip4:192.0.2.10 -all")
+        .dkim_key("esp.test")
+        .milter(
+            "brand-owner",
+            MilterSpec {
+                config: "[actions]\nheaders_on_accept = true\n".into(),
+                policy: "[[brand]]\nid = \"weakbank\"\nnames = [\"ウィーク銀行\", \"Weakbank\"]\n\
+                         domains = [\"weakbank.test\", \"nodmarcbank.test\"]\nauthorized = [\"esp.test\"]\n\
+                         [[auth.trusted_arc_sealers]]\ndomain = \"lists.example\"\n\
+                         reason = \"our customers' list server\"\n"
+                    .into(),
+            },
+        )
+        .listener(
+            "brand-owner-proxy",
+            ListenerSpec::new(named("brand-owner"), "tempfail", true),
+        )
         // Killed mid-run by one trial; nothing else uses it.
         .milter("victim", MilterSpec::default())
         .listener(
@@ -191,6 +215,14 @@ fn main() -> ExitCode {
             arc_trusted_sealer_overrides_dmarc_reject,
         ),
         ("dry_run_tags_but_delivers", dry_run_tags_but_delivers),
+        (
+            "brand_domain_spoofed_under_p_none_or_no_record_is_held",
+            brand_domain_spoof_held,
+        ),
+        (
+            "brands_real_mail_forwarded_through_a_provider_or_a_trusted_list_is_delivered",
+            brand_real_mail_delivered,
+        ),
         (
             "display_name_impersonation_with_passing_auth_is_held",
             display_name_impersonation_held,
@@ -499,6 +531,118 @@ fn arc_trusted_sealer_overrides_dmarc_reject(h: &Harness) -> Result<(), String> 
         text.lines()
             .find(|l| l.starts_with("kinko_arc_override_total"))
     );
+    Ok(())
+}
+
+/// The commonest phishing in Japan: the brand's own address in From, sent
+/// from a host its SPF fails, under an owner policy that asks for nothing.
+/// With a link off the brand's domains it is held; without a request it is
+/// delivered, tagged as a spoof.
+fn brand_domain_spoof_held(h: &Harness) -> Result<(), String> {
+    for domain in ["weakbank.test", "nodmarcbank.test"] {
+        let from = format!("security@{domain}");
+        let mail = Mail::new(
+            &format!("spoof-{domain}"),
+            &format!("Weakbank <{from}>"),
+            RCPT,
+        )
+        .body("Please review your account: https://weakbank-review.example/account\n");
+        let r = h.send(
+            "brand-owner-proxy",
+            &from,
+            RCPT,
+            &mail.render(),
+            Some(EXTERNAL),
+        )?;
+        ensure!(r.accepted(), "{domain}: spoof not accepted into hold: {r}");
+        let held = h.wait_held(&mail.marker);
+        if let Ok(q) = &held {
+            h.delete_queued(&q.queue_id)?;
+        }
+        let held = held?;
+        let reasons = header_values(&held.headers, "X-Kinko-Reasons").join(" ");
+        ensure!(
+            reasons.contains("brand-spoof [weakbank]")
+                && reasons.contains("brand-impersonation [weakbank]"),
+            "{domain}: held without the spoof among its reasons: {reasons:?}"
+        );
+        ensure!(
+            !h.delivered_now(&mail.marker),
+            "{domain}: held spoof delivered"
+        );
+    }
+    let mail = Mail::new("spoof-quiet", "Weakbank <info@weakbank.test>", RCPT)
+        .body("Our branch opens at ten tomorrow.\n");
+    let r = h.send(
+        "brand-owner-proxy",
+        "info@weakbank.test",
+        RCPT,
+        &mail.render(),
+        Some(EXTERNAL),
+    )?;
+    ensure!(r.accepted(), "quiet spoof not accepted: {r}");
+    let got = h.wait_delivered(&mail.marker)?;
+    let verdict = header_values(&got, "X-Kinko-Verdict").join(" ");
+    let reasons = header_values(&got, "X-Kinko-Reasons").join(" ");
+    ensure!(
+        verdict.contains("tag") && reasons.contains("spoofed weakbank.test"),
+        "a spoof with no request is tagged: {verdict:?} {reasons:?}"
+    );
+    Ok(())
+}
+
+/// The brand's real mail, which `p=none` owners publish for: forwarded by
+/// an alias (SPF fails, the aligned signature survives), sent through its
+/// listed provider (DKIM and SPF pass for esp.test, DMARC fails), and
+/// relayed by a list whose trusted ARC seal recorded DMARC pass.
+fn brand_real_mail_delivered(h: &Harness) -> Result<(), String> {
+    let body = "Your statement is ready at https://www.weakbank.test/statements\n";
+    let forwarded = Mail::new("real-forwarded", "Weakbank <news@weakbank.test>", RCPT).body(body);
+    let provider = Mail::new("real-provider", "Weakbank <news@weakbank.test>", RCPT).body(body);
+    let listed = Mail::new(
+        "real-listed",
+        "Weakbank <news@weakbank.test>",
+        "members@lists.example",
+    )
+    .body(body);
+    let mut list_raw = dkim_sign(&listed.render(), "weakbank.test", SELECTOR)?;
+    list_raw.extend_from_slice(b"-- \r\nmembers mailing list\r\n");
+    let cases = [
+        (
+            &forwarded,
+            "news@weakbank.test",
+            dkim_sign(&forwarded.render(), "weakbank.test", SELECTOR)?,
+            ["spf=fail", "dkim=pass", "dmarc=pass"],
+        ),
+        (
+            &provider,
+            "bounce@esp.test",
+            dkim_sign(&provider.render(), "esp.test", SELECTOR)?,
+            ["spf=pass", "dkim=pass", "dmarc=fail"],
+        ),
+        (
+            &listed,
+            "members-bounces@lists.example",
+            arc_seal(&list_raw, "lists.example", Some("weakbank.test"))?,
+            ["dkim=fail", "arc=pass", "dmarc=fail"],
+        ),
+    ];
+    for (mail, mail_from, raw, want) in cases {
+        let r = h.send("brand-owner-proxy", mail_from, RCPT, &raw, Some(EXTERNAL))?;
+        ensure!(r.accepted(), "{}: not accepted: {r}", mail.marker);
+        let got = h.wait_delivered(&mail.marker)?;
+        let ours = our_auth_results(&got).join(" ");
+        for w in want {
+            ensure!(ours.contains(w), "{}: {w} missing from {ours}", mail.marker);
+        }
+        let verdict = header_values(&got, "X-Kinko-Verdict").join(" ");
+        let reasons = header_values(&got, "X-Kinko-Reasons").join(" ");
+        ensure!(
+            verdict.contains("accept") && !reasons.contains("spoof"),
+            "{}: the brand's real mail judged {verdict:?}: {reasons:?}",
+            mail.marker
+        );
+    }
     Ok(())
 }
 

@@ -36,7 +36,11 @@ const OUTSIDE: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10));
 const OWN_HOST: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 51, 100, 7));
 const SELECTOR: &str = "online";
 
-const SHIPPED: &[&str] = &["jp-financial.toml", "global-brands.toml", "jp-services.toml"];
+const SHIPPED: &[&str] = &[
+    "jp-financial.toml",
+    "global-brands.toml",
+    "jp-services.toml",
+];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -61,7 +65,11 @@ impl Zone {
         r.metadata.authoritative = true;
         r.add_query(query.clone());
         let key = query.name().to_ascii().to_ascii_lowercase();
-        let key = if key.ends_with('.') { key } else { format!("{key}.") };
+        let key = if key.ends_with('.') {
+            key
+        } else {
+            format!("{key}.")
+        };
         match self.0.get(&key) {
             Some(texts) if query.query_type() == RecordType::TXT => {
                 for t in texts {
@@ -156,7 +164,12 @@ fn flagged(v: &serde_json::Value) -> Vec<String> {
         .into_iter()
         .flatten()
         .filter(|m| m["action"] != "accept")
-        .map(|m| format!("{} {} {} {}", m["file"], m["action"], m["score"], m["kinds"]))
+        .map(|m| {
+            format!(
+                "{} {} {} {}",
+                m["file"], m["action"], m["score"], m["kinds"]
+            )
+        })
         .collect()
 }
 
@@ -166,7 +179,11 @@ fn flagged(v: &serde_json::Value) -> Vec<String> {
 #[test]
 fn spoofs_of_brands_own_domains_online_under_p_none_and_no_record() {
     let corpus = root().join("../shared/corpus");
-    assert!(corpus.join("labels.tsv").is_file(), "{} is missing", corpus.display());
+    assert!(
+        corpus.join("labels.tsv").is_file(),
+        "{} is missing",
+        corpus.display()
+    );
     let dir = tempfile::tempdir().unwrap();
     let set = dir.path().join("spoofs");
     let made = std::process::Command::new("python3")
@@ -185,7 +202,10 @@ fn spoofs_of_brands_own_domains_online_under_p_none_and_no_record() {
         .skip(1)
         .filter_map(|l| l.split('\t').nth(5).map(str::to_string))
         .collect();
-    for (case, dmarc) in [("p=none", Some("v=DMARC1; p=none")), ("no DMARC record", None)] {
+    for (case, dmarc) in [
+        ("p=none", Some("v=DMARC1; p=none")),
+        ("no DMARC record", None),
+    ] {
         let mut zone = Zone::default();
         for d in domains.lines().filter(|d| !d.is_empty()) {
             zone.txt(d, "v=spf1 ip4:198.51.100.0/24 -all");
@@ -209,7 +229,12 @@ fn spoofs_of_brands_own_domains_online_under_p_none_and_no_record() {
             .into_iter()
             .flatten()
             .filter(|m| m["action"] == "accept" || m["action"] == "tag")
-            .map(|m| format!("{} {} {} {}", m["file"], m["action"], m["score"], m["kinds"]))
+            .map(|m| {
+                format!(
+                    "{} {} {} {}",
+                    m["file"], m["action"], m["score"], m["kinds"]
+                )
+            })
             .collect();
         eprintln!("not held ({}):\n  {}", missed.len(), missed.join("\n  "));
         assert!(n >= 200.0, "{case}: only {n} messages");
@@ -250,7 +275,8 @@ fn sign_legitimate(out: &Path, sets: &[(&Path, &[&str])]) -> Signed {
             if !keep.contains(&label) {
                 continue;
             }
-            let raw = kinko_milter::vocab::message::as_received(std::fs::read(base.join(file)).unwrap());
+            let raw =
+                kinko_milter::vocab::message::as_received(std::fs::read(base.join(file)).unwrap());
             let from = {
                 let msg = kinko_milter::analysis::parse(&raw);
                 kinko_milter::vocab::message::from_domain(&msg)
@@ -296,7 +322,10 @@ fn sign_legitimate(out: &Path, sets: &[(&Path, &[&str])]) -> Signed {
 fn legitimate_mail_signed_by_its_own_domain_direct_and_forwarded() {
     let corpus = root().join("../shared/corpus/labels.tsv");
     let commercial = root().join("../shared/corpus-commercial/labels.tsv");
-    assert!(corpus.is_file() && commercial.is_file(), "the shared corpora are missing");
+    assert!(
+        corpus.is_file() && commercial.is_file(),
+        "the shared corpora are missing"
+    );
     let dir = tempfile::tempdir().unwrap();
     let signed = sign_legitimate(
         dir.path(),
@@ -330,10 +359,25 @@ fn legitimate_mail_signed_by_its_own_domain_direct_and_forwarded() {
             flagged.join("\n  ")
         );
         assert!(total >= 1000.0, "{how}: only {total} messages");
-        assert!((signed.skipped as f64) < total * 0.03, "{} skipped", signed.skipped);
-        assert_eq!(held, 0.0, "{how}: legitimate mail held:\n{}", flagged.join("\n"));
-        let spoofs: Vec<&String> = flagged.iter().filter(|f| f.contains("brand-spoof")).collect();
-        assert!(spoofs.is_empty(), "{how}: authenticated mail called a spoof: {spoofs:?}");
+        assert!(
+            (signed.skipped as f64) < total * 0.03,
+            "{} skipped",
+            signed.skipped
+        );
+        assert_eq!(
+            held,
+            0.0,
+            "{how}: legitimate mail held:\n{}",
+            flagged.join("\n")
+        );
+        let spoofs: Vec<&String> = flagged
+            .iter()
+            .filter(|f| f.contains("brand-spoof"))
+            .collect();
+        assert!(
+            spoofs.is_empty(),
+            "{how}: authenticated mail called a spoof: {spoofs:?}"
+        );
         assert!(fp <= LEGIT_FLAGGED_MAX, "{how}: {:.2}% flagged", fp * 100.0);
     }
 }

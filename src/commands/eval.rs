@@ -130,7 +130,8 @@ pub fn load_input(input: &Path) -> Result<Input, String> {
         };
         if i == 0 && file == "file" {
             let col = |name: &str| cols.iter().position(|c| *c == name);
-            (rcpt_col, mail_from_col, ip_col) = (col("rcpt_to"), col("mail_from"), col("client_ip"));
+            (rcpt_col, mail_from_col, ip_col) =
+                (col("rcpt_to"), col("mail_from"), col("client_ip"));
             continue;
         }
         // Every row of a scored label is judged, whatever its file name:
@@ -145,7 +146,11 @@ pub fn load_input(input: &Path) -> Result<Input, String> {
             row.mail_from = cell(mail_from_col).map(str::to_string);
             row.client_ip = match cell(ip_col) {
                 Some(ip) => Some(ip.parse().map_err(|_| {
-                    format!("{}:{}: client_ip `{ip}` is not an IP address", input.display(), i + 1)
+                    format!(
+                        "{}:{}: client_ip `{ip}` is not an IP address",
+                        input.display(),
+                        i + 1
+                    )
                 })?),
                 None => None,
             };

@@ -74,13 +74,20 @@ pub fn decide(
     // RFC 8617 §7.2: a trusted sealer saw the mail pass on arrival. Only
     // the floor is lifted; the findings above still score.
     if let (Res::Fail, Some(o)) = (auth.dmarc, &auth.arc_override) {
-        reasons.push(format!(
-            "DMARC fail: owner's p={} not applied, trusted ARC sealer {} ({}) recorded {}",
-            o.policy.as_str(),
-            o.sealer,
-            crate::vocab::sanitize::one_line(&o.reason.replace(';', ","), EVIDENCE_CHARS),
-            o.vouches
-        ));
+        let why = crate::vocab::sanitize::one_line(&o.reason.replace(';', ","), EVIDENCE_CHARS);
+        reasons.push(match o.policy {
+            // Nothing to lift: the sealer's word only says whose mail it is.
+            crate::vocab::auth::OwnerPolicy::None => format!(
+                "DMARC fail under p=none, but trusted ARC sealer {} ({why}) recorded {}: the From domain's own mail",
+                o.sealer, o.vouches
+            ),
+            p => format!(
+                "DMARC fail: owner's p={} not applied, trusted ARC sealer {} ({why}) recorded {}",
+                p.as_str(),
+                o.sealer,
+                o.vouches
+            ),
+        });
     }
 
     // Per-brand floors for impersonation.

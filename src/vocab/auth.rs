@@ -114,17 +114,17 @@ pub struct LocalPolicy {
 }
 
 impl LocalPolicy {
-    /// The override this policy grants, if any: DMARC failed with an
-    /// enforcing owner policy, the chain validated, and its newest seal is
-    /// from a trusted sealer that recorded the From domain authenticated.
+    /// The override this policy grants, if any: DMARC failed, the chain
+    /// validated, and its newest seal is from a trusted sealer that
+    /// recorded the From domain authenticated. Under `p=none` there is no
+    /// floor to lift, but the sealer's word still says the mail is its
+    /// From domain's: the brand-spoof rule takes it, as it takes a DMARC
+    /// pass.
     pub fn arc_override(&self, auth: &AuthSummary) -> Option<ArcOverride> {
         if auth.dmarc != Res::Fail || auth.arc != Res::Pass {
             return None;
         }
         let policy = effective_policy(auth);
-        if policy == OwnerPolicy::None {
-            return None;
-        }
         let sealer = auth.arc_sealer.as_ref()?;
         let vouches = sealer.vouches.clone()?;
         let reason = self.trusted_arc_sealers.get(&sealer.domain)?;
@@ -234,7 +234,16 @@ pub fn findings(auth: &AuthSummary) -> Vec<Finding> {
             OwnerPolicy::Quarantine => (FindingKind::DmarcQuarantine, "p=quarantine"),
             OwnerPolicy::None => (FindingKind::DmarcFail, "no enforcement"),
         };
-        let note = if let Some(o) = &auth.arc_override {
+        let note = if let Some(o) = auth
+            .arc_override
+            .as_ref()
+            .filter(|o| o.policy == OwnerPolicy::None)
+        {
+            format!(
+                "no enforcement (ARC sealer {} recorded {} on arrival)",
+                o.sealer, o.vouches
+            )
+        } else if let Some(o) = &auth.arc_override {
             format!(
                 "p={} not applied: ARC sealer {} recorded {} on arrival",
                 o.policy.as_str(),
@@ -402,18 +411,25 @@ mod tests {
             ..listed()
         };
         assert!(local.arc_override(&s).is_none());
-        // p=none, or p=quarantine spared by pct: no floor to lift.
+        // p=none, or p=quarantine spared by pct: no floor to lift, but the
+        // sealer still vouches for the From domain.
         let s = AuthSummary {
             dmarc_policy: OwnerPolicy::None,
             ..listed()
         };
-        assert!(local.arc_override(&s).is_none());
+        assert_eq!(
+            local.arc_override(&s).map(|o| o.policy),
+            Some(OwnerPolicy::None)
+        );
         let s = AuthSummary {
             dmarc_policy: OwnerPolicy::Quarantine,
             dmarc_sampled_out: true,
             ..listed()
         };
-        assert!(local.arc_override(&s).is_none());
+        assert_eq!(
+            local.arc_override(&s).map(|o| o.policy),
+            Some(OwnerPolicy::None)
+        );
         // No chain at all.
         let s = AuthSummary {
             arc: Res::None,
