@@ -32,6 +32,7 @@ pub fn synthetic_brands(n: usize) -> Vec<Brand> {
                 ],
                 authorized: vec![],
                 action: None,
+                spoof_action: None,
                 banner: None,
             }
         })
@@ -67,6 +68,7 @@ pub fn protected_set(n: usize) -> Vec<Brand> {
             domains: vec![d.into()],
             authorized: vec![],
             action: None,
+            spoof_action: None,
             banner: None,
         });
     }

@@ -105,6 +105,9 @@ pub struct Brand {
     pub authorized: Vec<String>,
     /// Minimum action when this brand is impersonated.
     pub action: Option<Action>,
+    /// Minimum action for a `brand-spoof` of it (`require_authentication`):
+    /// the bank knows its own domains never send unauthenticated mail.
+    pub spoof_action: Option<Action>,
     /// The brand's own words to its customers, shown in the banner of
     /// tagged mail that claims it.
     pub banner: Option<String>,

@@ -443,6 +443,13 @@ impl Builder {
                 domains,
                 authorized,
                 action: bf.action,
+                spoof_action: match bf.require_authentication {
+                    Some(RequireAuth::Flag(true)) => {
+                        Some(crate::vocab::findings::Action::Quarantine)
+                    }
+                    Some(RequireAuth::Flag(false)) | None => None,
+                    Some(RequireAuth::Floor(a)) => Some(a),
+                },
                 banner: bf
                     .banner
                     .map(|b| b.trim().to_string())

@@ -108,9 +108,20 @@ pub(super) struct BrandFile {
     #[serde(default)]
     pub(super) authorized: Vec<Spanned<String>>,
     pub(super) action: Option<Action>,
+    /// `true` (quarantine) or the least action for mail from the brand's
+    /// own domains that does not authenticate as it.
+    pub(super) require_authentication: Option<RequireAuth>,
     /// The brand's statement in the banner of tagged mail claiming it.
     pub(super) banner: Option<String>,
     /// Words that name the brand inside someone else's URL; replaces the
     /// words derived from its domains and names when those are common words.
     pub(super) link_words: Option<Vec<String>>,
+}
+
+/// `require_authentication = true`, or the action it means.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(super) enum RequireAuth {
+    Flag(bool),
+    Floor(Action),
 }

@@ -95,11 +95,11 @@ pub fn decide(
         if !f.kind.is_impersonation() {
             continue;
         }
-        let floor = f
-            .brand
-            .as_deref()
-            .and_then(|b| policy.brand(b))
-            .and_then(|b| b.action);
+        let brand = f.brand.as_deref().and_then(|b| policy.brand(b));
+        let spoof_floor = brand
+            .filter(|_| f.kind == crate::vocab::findings::FindingKind::BrandSpoof)
+            .and_then(|b| b.spoof_action);
+        let floor = brand.and_then(|b| b.action).max(spoof_floor);
         if let Some(floor) = floor {
             if floor > action {
                 action = floor;
@@ -321,5 +321,50 @@ mod tests {
         let v = decide(&phishy, &overridden, &policy, &settings);
         assert_eq!(v.action, policy.bands.action_for(80), "{v:?}");
         assert!(v.action > Action::Accept);
+    }
+
+    /// Issue #21 item 2: a brand that says its domains send only
+    /// authenticated mail gets its spoofs held, request or not; other
+    /// brands' spoofs keep the score's action.
+    #[test]
+    fn require_authentication_holds_a_spoof_of_the_brand() {
+        let policy = Policy::from_toml(
+            "t.toml",
+            "[[brand]]\nid = \"strict-bank\"\nnames = [\"Strictbank\"]\ndomains = [\"strict.example\"]\n\
+             require_authentication = true\n\
+             [[brand]]\nid = \"loose-bank\"\nnames = [\"Loosebank\"]\ndomains = [\"loose.example\"]\n\
+             [[brand]]\nid = \"reject-bank\"\nnames = [\"Rejectbank\"]\ndomains = [\"reject.example\"]\n\
+             require_authentication = \"reject\"\n",
+        )
+        .unwrap();
+        let settings = Settings {
+            max_action: Action::Reject,
+            on_dns_error: Fallback::Accept,
+            dry_run: false,
+        };
+        let auth = AuthSummary::default();
+        let spoof = |brand: &str| {
+            let mut f = Finding::new(FindingKind::BrandSpoof, "spoofed").with_brand(brand);
+            f.score = 40;
+            Analysis {
+                findings: vec![f],
+                score: 40,
+                ..Default::default()
+            }
+        };
+        let v = decide(&spoof("strict-bank"), &auth, &policy, &settings);
+        assert_eq!(v.action, Action::Quarantine, "{v:?}");
+        assert!(
+            v.reasons[0].contains("brand-spoof of brand strict-bank gives quarantine"),
+            "{v:?}"
+        );
+        assert_eq!(
+            decide(&spoof("reject-bank"), &auth, &policy, &settings).action,
+            Action::Reject
+        );
+        assert_eq!(
+            decide(&spoof("loose-bank"), &auth, &policy, &settings).action,
+            Action::Tag
+        );
     }
 }

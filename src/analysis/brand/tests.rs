@@ -152,6 +152,7 @@ fn authorised_third_parties_never_look_alike() {
         domains: vec!["bbank.co.jp".into()],
         authorized: vec!["bbank-mail.com".into()],
         action: None,
+        spoof_action: None,
         banner: None,
     }];
     let ix = BrandIndex::new(&brands);
@@ -414,6 +415,7 @@ fn many_brands_index_stays_correct() {
             domains: vec![format!("brandname{i:05}.co.jp")],
             authorized: vec![],
             action: None,
+            spoof_action: None,
             banner: None,
         })
         .collect();
