@@ -52,6 +52,8 @@ enum Command {
     Quarantine(crate::commands::quarantine_cli::QuarantineArgs),
     /// Impersonation report from the daemon's JSON verdict lines.
     Report(crate::commands::report_cli::ReportArgs),
+    /// DMARC aggregate reports (RFC 9990) from the verdict lines of every MX host.
+    DmarcReport(crate::commands::dmarc_report_cli::DmarcReportArgs),
     /// Print a shell completion script (bash, zsh, fish, ...).
     Completions {
         /// The shell.
@@ -188,6 +190,7 @@ pub fn main() -> i32 {
         Command::Eval(args) => eval(args),
         Command::Quarantine(args) => crate::commands::quarantine_cli::main(args),
         Command::Report(args) => crate::commands::report_cli::main(args),
+        Command::DmarcReport(args) => crate::commands::dmarc_report_cli::main(args),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "kinko-milter", &mut std::io::stdout());

@@ -169,6 +169,31 @@ fn infrastructure() -> Builder {
             "brand-owner-proxy",
             ListenerSpec::new(named("brand-owner"), "tempfail", true),
         )
+        // Domains that ask for aggregate reports: to themselves, to an
+        // outside service that agreed (its _report._dmarc record), and to
+        // the same service without its agreement.
+        .txt("inrep.test", "v=spf1 ip4:127.0.0.1 -all")
+        .txt("_dmarc.inrep.test", "v=DMARC1; p=none; rua=mailto:dmarc@inrep.test")
+        .dkim_key("inrep.test")
+        .txt("extrep.test", "v=spf1 ip4:127.0.0.1 -all")
+        .txt("_dmarc.extrep.test", "v=DMARC1; p=quarantine; rua=mailto:agg@reports.example")
+        .txt("extrep.test._report._dmarc.reports.example", "v=DMARC1")
+        .dkim_key("extrep.test")
+        .txt("unverified.test", "v=spf1 ip4:127.0.0.1 -all")
+        .txt("_dmarc.unverified.test", "v=DMARC1; p=none; rua=mailto:agg@reports.example")
+        .dkim_key("unverified.test")
+        // A second MX host logging JSON, for reports from several hosts.
+        .milter(
+            "json-b",
+            MilterSpec {
+                config: "log_format = \"json\"\n".into(),
+                ..Default::default()
+            },
+        )
+        .listener(
+            "json-b",
+            ListenerSpec::new(named("json-b"), "tempfail", false),
+        )
         // Killed mid-run by one trial; nothing else uses it.
         .milter("victim", MilterSpec::default())
         .listener(
@@ -256,6 +281,10 @@ fn main() -> ExitCode {
             tagged_mail_gets_banner,
         ),
         ("metrics_scrape_moves_and_passes_promtool", metrics_scrape),
+        (
+            "dmarc_aggregate_reports_from_two_hosts_sent_once_to_consenting_destinations",
+            dmarc_reports,
+        ),
         (
             "milter_killed_in_flight_loses_and_duplicates_nothing",
             milter_killed_in_flight,
@@ -1476,8 +1505,204 @@ fn report_from_verdict_log(h: &Harness) -> Result<(), String> {
             && !verdict_lines
                 .iter()
                 .chain(&finding_lines)
-                .any(|l| l.contains("customer")),
+                .any(|l| l.contains("customer@")),
         "a recipient address leaked into a verdict or finding line or the export"
+    );
+    Ok(())
+}
+
+/// RFC 9990 aggregate reports from the JSON verdict lines of two daemon
+/// instances (two MX hosts): one report per policy domain, sent through
+/// Postfix to the domain's `rua` when the destination is its own or has
+/// agreed; a second run sends nothing; `--dry-run` writes the same XML.
+fn dmarc_reports(h: &Harness) -> Result<(), String> {
+    let mut sent = 0;
+    for (i, domain) in ["inrep.test", "extrep.test", "unverified.test"]
+        .iter()
+        .enumerate()
+    {
+        for (j, listener) in ["json-strict", "json-b"].iter().enumerate() {
+            let mail = Mail::new(
+                &format!("agg-{i}-{j}"),
+                &format!("News <news@{domain}>"),
+                RCPT,
+            );
+            let raw = dkim_sign(&mail.render(), domain, SELECTOR)?;
+            let r = h.send(listener, &format!("bounce@{domain}"), RCPT, &raw, None)?;
+            ensure!(r.accepted(), "{domain} via {listener}: {r}");
+            h.wait_delivered(&mail.marker)?;
+            sent += 1;
+        }
+    }
+    let logs = [
+        h.milter("json-strict")?.info().log_path,
+        h.milter("json-b")?.info().log_path,
+    ];
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    // The private Postfix's sendmail, as the site's would be.
+    let sendmail = dir.path().join("sendmail");
+    std::fs::write(
+        &sendmail,
+        format!(
+            "#!/bin/sh\nexec /usr/sbin/sendmail -C {} \"$@\"\n",
+            h.postfix_config_dir().display()
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    common::set_mode(&sendmail, 0o755)?;
+    let state = dir.path().join("sent");
+    let today = {
+        let t = time::OffsetDateTime::now_utc();
+        format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day())
+    };
+    let run = |extra: &[&str]| -> Result<String, String> {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kinko-milter"))
+            .arg("dmarc-report")
+            .args(&logs)
+            .arg("-c")
+            .arg(&h.milter("json-strict")?.config_path)
+            .args([
+                "--day",
+                &today,
+                "--org-name",
+                "Kinko Test MX",
+                "--email",
+                "dmarc-reports@kinko.test",
+            ])
+            .arg("--state")
+            .arg(&state)
+            .arg("--sendmail")
+            .arg(&sendmail)
+            .args(extra)
+            .output()
+            .map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        ensure!(
+            out.status.success(),
+            "dmarc-report {extra:?}: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(text)
+    };
+    let first = run(&[])?;
+    ensure!(
+        first.contains("sent inrep.test")
+            && first.contains("sent extrep.test")
+            && !first.contains("sent unverified.test"),
+        "first run:\n{first}"
+    );
+    ensure!(
+        first.contains("unverified.test._report._dmarc.reports.example does not accept"),
+        "the unverified destination is not named:\n{first}"
+    );
+    let mut xml = Vec::new();
+    for (domain, rcpt) in [
+        ("inrep.test", "dmarc@inrep.test"),
+        ("extrep.test", "agg@reports.example"),
+    ] {
+        let d = h.wait_delivery(&format!("Report Domain: {domain} Submitter: {AUTHSERV_ID}"))?;
+        ensure!(
+            d.rcpt_to == [rcpt],
+            "{domain}: delivered to {:?}",
+            d.rcpt_to
+        );
+        let report = report_xml(&d.data)?;
+        check_report_xml(&report, domain, 2)?;
+        xml.push(report);
+    }
+    ensure!(
+        !h.delivered_now("Report Domain: unverified.test"),
+        "a report went to a destination that did not agree to it"
+    );
+    let second = run(&[])?;
+    ensure!(
+        !second.lines().any(|l| l.starts_with("sent ")) && second.contains("was sent before"),
+        "second run:\n{second}"
+    );
+    let dry = dir.path().join("dry");
+    let third = run(&["--dry-run", dry.to_str().unwrap_or_default()])?;
+    ensure!(third.contains("wrote inrep.test"), "dry run:\n{third}");
+    for (domain, sent_xml) in [("inrep.test", &xml[0]), ("extrep.test", &xml[1])] {
+        let file = std::fs::read_dir(&dry)
+            .map_err(|e| e.to_string())?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| {
+                let n = p
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned();
+                n.contains(&format!("!{domain}!")) && n.ends_with(".xml.gz")
+            })
+            .ok_or_else(|| format!("dry run wrote no file for {domain}"))?;
+        let gz = std::fs::read(&file).map_err(|e| e.to_string())?;
+        ensure!(
+            gunzip(&gz)? == *sent_xml,
+            "{domain}: the dry run's XML differs from the sent one"
+        );
+    }
+    ensure!(sent == 6, "sent {sent}");
+    Ok(())
+}
+
+/// The XML of a delivered report: its base64 gzip attachment, unpacked.
+fn report_xml(message: &str) -> Result<String, String> {
+    let msg = mail_parser::MessageParser::new()
+        .parse(message.as_bytes())
+        .ok_or("report does not parse")?;
+    let part = msg
+        .attachments()
+        .find(|a| {
+            mail_parser::MimeHeaders::attachment_name(*a).is_some_and(|n| n.ends_with(".xml.gz"))
+        })
+        .ok_or("no .xml.gz attachment")?;
+    gunzip(part.contents())
+}
+
+fn gunzip(gz: &[u8]) -> Result<String, String> {
+    use std::io::Read;
+    let mut s = String::new();
+    flate2::read::GzDecoder::new(gz)
+        .read_to_string(&mut s)
+        .map_err(|e| format!("gunzip: {e}"))?;
+    Ok(s)
+}
+
+/// Checks the report against RFC 9990's structure with
+/// tests/support/dmarc_report_check.py, and what it says of the domain.
+fn check_report_xml(xml: &str, domain: &str, messages: u64) -> Result<(), String> {
+    use std::io::Write;
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/support/dmarc_report_check.py"
+    );
+    let mut child = std::process::Command::new("python3")
+        .arg(script)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    child
+        .stdin
+        .take()
+        .ok_or("stdin")?
+        .write_all(xml.as_bytes())
+        .map_err(|e| e.to_string())?;
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    ensure!(
+        out.status.success(),
+        "{domain}: report does not follow RFC 9990: {}\n{xml}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let counted: u64 = xml
+        .split("<count>")
+        .skip(1)
+        .filter_map(|s| s.split('<').next()?.parse::<u64>().ok())
+        .sum();
+    ensure!(
+        xml.contains(&format!("<domain>{domain}</domain>")) && counted == messages,
+        "{domain}: {counted} messages in\n{xml}"
     );
     Ok(())
 }

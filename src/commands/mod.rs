@@ -1,7 +1,9 @@
 //! The operator's commands on stored mail and logs: `check`, `eval`,
-//! `quarantine`, `report`. They run the daemon's analysis and verdict.
+//! `quarantine`, `report`, `dmarc-report`. They run the daemon's analysis and verdict.
 
 pub mod check;
+pub mod dmarc_report;
+pub mod dmarc_report_cli;
 pub mod eval;
 pub mod eval_report;
 pub mod postfix;

@@ -407,6 +407,11 @@ impl Session {
             .into_iter()
             .map(str::to_string)
             .collect();
+        // Empty when DMARC gave no verdict: nothing for a report.
+        let dmarc_report =
+            verdict::report_row::of(&self.env, auth, analysis.from_domain.as_deref(), verdict)
+                .and_then(|row| serde_json::to_string(&row).ok())
+                .unwrap_or_default();
         info!(
             queue_id = self.queue_id(),
             client_ip = %self.env.client_ip.map(|i| i.to_string()).unwrap_or_default(),
@@ -424,6 +429,7 @@ impl Session {
             lookalike_domains = %List(&ind.lookalike_domains),
             url_hosts = %List(&ind.url_hosts),
             urls = %List(&ind.urls),
+            dmarc_report = %dmarc_report,
             "verdict"
         );
         for f in &analysis.findings {

@@ -24,6 +24,8 @@ pub const LIST_FIELDS: &[&str] = &[
     "lookalike_domains",
     "url_hosts",
     "urls",
+    // The DMARC report row: a JSON object.
+    "dmarc_report",
 ];
 
 static FORMAT: OnceLock<LogFormat> = OnceLock::new();
@@ -118,7 +120,9 @@ impl Fields {
     fn put(&mut self, field: &Field, text: String) {
         let name = field.name();
         if LIST_FIELDS.contains(&name) {
-            if let Ok(v @ Value::Array(_)) = serde_json::from_str::<Value>(&text) {
+            if let Ok(v @ (Value::Array(_) | Value::Object(_))) =
+                serde_json::from_str::<Value>(&text)
+            {
                 self.0.insert(name.into(), v);
                 return;
             }

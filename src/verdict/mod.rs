@@ -1,6 +1,7 @@
 //! From scored findings to one action, with the reasons that led there.
 
 pub mod indicators;
+pub mod report_row;
 
 use crate::analysis::policy::Policy;
 use crate::analysis::Analysis;

@@ -9,5 +9,6 @@ pub mod findings;
 pub mod header_text;
 pub mod message;
 pub mod normalize;
+pub mod report_row;
 pub mod sanitize;
 pub mod tomlfile;

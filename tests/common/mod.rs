@@ -349,6 +349,17 @@ impl Harness {
         smtp::send(l.addr, &env, raw).map_err(|e| format!("SMTP to {listener}: {e}"))
     }
 
+    /// The delivery (envelope and message) containing `marker`.
+    pub fn wait_delivery(&self, marker: &str) -> Result<sink::Delivered, String> {
+        self.sink.wait_for(marker, WAIT).ok_or_else(|| {
+            format!(
+                "no message containing {marker:?} reached the sink within {WAIT:?}; \
+                 postfix log tail:\n{}",
+                self.postfix.log_tail(20)
+            )
+        })
+    }
+
     /// The delivered message (as the sink received it) containing `marker`.
     pub fn wait_delivered(&self, marker: &str) -> Result<String, String> {
         self.sink
@@ -1236,7 +1247,7 @@ fn write(path: &Path, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn set_mode(path: &Path, mode: u32) -> Result<(), String> {
+pub fn set_mode(path: &Path, mode: u32) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         .map_err(|e| format!("{}: {e}", path.display()))
