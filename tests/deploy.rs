@@ -35,23 +35,38 @@ fn systemd_unit_verifies() {
         man8.join("kinko-milter.8"),
     )
     .unwrap();
-    let unit = std::fs::read_to_string(root().join("deploy/kinko-milter.service"))
-        .unwrap()
-        .replace("/usr/bin/kinko-milter", BIN);
-    let path = dir.path().join("kinko-milter.service");
-    std::fs::write(&path, unit).unwrap();
-    let out = Command::new("systemd-analyze")
-        .arg("verify")
-        .arg(&path)
-        .env("MANPATH", dir.path().join("man"))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "systemd-analyze verify: {stderr}");
-    assert!(
-        !stderr.contains("kinko-milter.service:"),
-        "warnings about the unit: {stderr}"
-    );
+    // Every unit shipped, the timer with the service it starts.
+    for name in [
+        "kinko-milter.service",
+        "kinko-milter-dmarc-report.service",
+        "kinko-milter-dmarc-report.timer",
+    ] {
+        let unit = std::fs::read_to_string(root().join("deploy").join(name))
+            .unwrap()
+            .replace("/usr/bin/kinko-milter", BIN)
+            .replace(
+                "EnvironmentFile=/etc/default/kinko-milter-dmarc-report",
+                &format!(
+                    "EnvironmentFile={}",
+                    root().join("deploy/kinko-milter-dmarc-report.default").display()
+                ),
+            );
+        std::fs::write(dir.path().join(name), unit).unwrap();
+    }
+    for name in ["kinko-milter.service", "kinko-milter-dmarc-report.timer"] {
+        let out = Command::new("systemd-analyze")
+            .arg("verify")
+            .arg(dir.path().join(name))
+            .env("MANPATH", dir.path().join("man"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "systemd-analyze verify {name}: {stderr}");
+        assert!(
+            !stderr.contains("kinko-milter"),
+            "warnings about {name}: {stderr}"
+        );
+    }
 }
 
 #[test]
