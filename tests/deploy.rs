@@ -48,7 +48,9 @@ fn systemd_unit_verifies() {
                 "EnvironmentFile=/etc/default/kinko-milter-dmarc-report",
                 &format!(
                     "EnvironmentFile={}",
-                    root().join("deploy/kinko-milter-dmarc-report.default").display()
+                    root()
+                        .join("deploy/kinko-milter-dmarc-report.default")
+                        .display()
                 ),
             );
         std::fs::write(dir.path().join(name), unit).unwrap();
@@ -61,7 +63,10 @@ fn systemd_unit_verifies() {
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "systemd-analyze verify {name}: {stderr}");
+        assert!(
+            out.status.success(),
+            "systemd-analyze verify {name}: {stderr}"
+        );
         assert!(
             !stderr.contains("kinko-milter"),
             "warnings about {name}: {stderr}"

@@ -282,9 +282,10 @@ fn run(args: &DmarcReportArgs) -> Result<Counts, String> {
         }
         if rows.dropped > 0 {
             println!(
-                "  {domain}: {} rows past {} distinct left out",
+                "  {domain}: {} messages left out: past {} distinct rows for the domain or {} in all",
                 rows.dropped,
-                crate::commands::dmarc_report::MAX_ROWS_PER_DOMAIN
+                crate::commands::dmarc_report::MAX_ROWS_PER_DOMAIN,
+                crate::commands::dmarc_report::MAX_ROWS
             );
         }
         let xml = xml_report(&reporter, &published, rows, &id, begin, end);
