@@ -135,7 +135,7 @@ async fn server(zone: Arc<Mutex<Zone>>) -> SocketAddr {
 /// One scenario's message verified as the daemon does, by a fresh verifier
 /// (so no cache carries one scenario's records into the next) whose
 /// resolver and caches are the daemon's, with the receiver's local policy
-/// left out: `pct` not honoured, no trusted ARC sealers, so each suite sees
+/// left out: no trusted ARC sealers, so each suite sees
 /// the verifier's own results. A timeout's summary counts as the result.
 async fn verify(addr: SocketAddr, raw: &[u8], env: &Envelope) -> AuthSummary {
     let resolver = dns::resolver(
@@ -145,7 +145,6 @@ async fn verify(addr: SocketAddr, raw: &[u8], env: &Envelope) -> AuthSummary {
     )
     .expect("resolver");
     let local = LocalPolicy {
-        honor_pct: false,
         trusted_arc_sealers: Default::default(),
     };
     Authenticator::new(resolver, Caches::new(256, None))
