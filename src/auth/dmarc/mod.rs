@@ -109,7 +109,7 @@ pub fn author_domain<'a>(from: impl IntoIterator<Item = &'a str>) -> Result<Stri
 /// RFC 9989 for one message whose Author Domain is `author`.
 pub async fn evaluate(dns: Dns<'_>, author: &str, ids: &Identifiers<'_>) -> Evaluation {
     let mut e = match discover(dns, author).await {
-        Ok(Discovery::Applies(e)) => e,
+        Ok(Discovery::Applies(e)) => *e,
         Ok(Discovery::NotApplied(why)) => {
             return Evaluation::without_policy(Some(author), Res::None, why)
         }
@@ -135,7 +135,7 @@ fn dns_reason(why: &str) -> String {
 }
 
 enum Discovery {
-    Applies(Discovered),
+    Applies(Box<Discovered>),
     NotApplied(&'static str),
 }
 
@@ -214,7 +214,7 @@ fn applied(author: &str, at: &str, record: Record, tag: Tag, state: Known) -> Di
     } else {
         requested
     };
-    Discovery::Applies(Discovered {
+    Discovery::Applies(Box::new(Discovered {
         evaluation: Evaluation {
             result: Res::None,
             author: Some(author.to_string()),
@@ -229,7 +229,7 @@ fn applied(author: &str, at: &str, record: Record, tag: Tag, state: Known) -> Di
         },
         record,
         state,
-    })
+    }))
 }
 
 /// §4.7 `t=y`: reject is applied as quarantine, quarantine as none.
