@@ -5,7 +5,7 @@
 //! header.
 
 use super::bounds::*;
-use super::dmarc::{self, Evaluation, Identifiers, Tag};
+use super::dmarc::{self, Evaluation, Identifiers};
 use crate::auth::dns::Caches;
 pub use crate::settings::limits::AuthBounds;
 use crate::vocab::auth::{
@@ -165,7 +165,7 @@ impl Authenticator {
             }
             _ => String::new(),
         };
-        let dmarc_piece = dmarc_piece(&dmarc);
+        let dmarc_piece = dmarc.header_piece();
         let arc_piece = match (env.client_ip, has_arc_sets(&msg)) {
             (Some(ip), true) => {
                 let p = piece(&|ar| ar.with_arc_result(&arc, ip));
@@ -351,56 +351,6 @@ impl Authenticator {
         };
         dmarc::evaluate(dns, &author, &ids).await
     }
-}
-
-/// Our header's `dmarc` result (RFC 8601, RFC 9989 §9.1): `policy.dmarc`
-/// is the policy applied to failing mail after `t=y`, and
-/// `policy.dmarc-domain` where its record was found; comments say why a
-/// policy is not the record's `p` as published. `policy.dmarc` comes last
-/// so that [`mark_override`] can follow it.
-fn dmarc_piece(e: &Evaluation) -> String {
-    let mut notes: Vec<String> = e.reason.iter().cloned().collect();
-    if e.tag == Tag::Np {
-        notes.push(format!(
-            "np: {} does not exist",
-            e.author.as_deref().unwrap_or_default()
-        ));
-    }
-    if e.psd {
-        notes.push("psd=y: the public suffix's policy".to_string());
-    }
-    if e.testing {
-        notes.push(format!(
-            "t=y: owner testing, {} applied as {}",
-            e.requested.as_str(),
-            e.applied.as_str()
-        ));
-    }
-    let mut p = format!(";\r\n\tdmarc={}", e.result.as_str());
-    for n in &notes {
-        p.push_str(&format!(" ({})", comment_text(n)));
-    }
-    let Some(author) = &e.author else {
-        return p;
-    };
-    p.push_str(&format!(" header.from={author}"));
-    if let Some(d) = &e.policy_domain {
-        p.push_str(&format!(" policy.dmarc-domain={d}"));
-    }
-    p.push_str(&format!(" policy.dmarc={}", e.applied.as_str()));
-    p
-}
-
-/// Text safe inside an RFC 5322 comment: DNS error texts may carry
-/// parentheses or backslashes.
-fn comment_text(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '(' | ')' | '\\' => ' ',
-            c if c.is_control() => ' ',
-            c => c,
-        })
-        .collect()
 }
 
 /// mail-auth's DKIM verdicts corrected where it breaks an RFC "must":

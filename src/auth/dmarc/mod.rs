@@ -6,6 +6,7 @@
 //! mail-auth 0.15 implements RFC 9989 but needs a newer rustc than ours;
 //! this module replaces only its DMARC step.
 
+mod header;
 mod record;
 mod walk;
 
@@ -77,6 +78,11 @@ impl Evaluation {
             psd: false,
             reason: Some(reason.into()),
         }
+    }
+
+    /// Our header's `dmarc` result, `;\r\n\tdmarc=...`.
+    pub fn header_piece(&self) -> String {
+        header::header_piece(self)
     }
 
     /// No single Author Domain: DMARC cannot be applied (§5.3.1).
