@@ -1,9 +1,14 @@
 //! The standards' own test suites (`../shared/conformance/`), every
-//! scenario, through the daemon's verifier and resolver: each scenario's
+//! scenario, and our DMARC cases (`tests/data/dmarc/cases.yaml`: RFC
+//! 9989's examples and tree walks ported from mail-auth's tests), through
+//! the daemon's verifier and resolver: each scenario's
 //! records are served by a DNS server on loopback (UDP and TCP, NXDOMAIN
 //! for names it does not know, NODATA for types a known name lacks,
 //! silence for `TIMEOUT`, truncation over UDP of answers too large for it), and the message goes through
 //! `Authenticator::authenticate_within` as the daemon's does.
+//!
+//! `CONFORMANCE_ONLY_DMARC=1` runs the DMARC cases alone (seconds rather
+//! than the SPF suite's minutes), for work on `src/auth/dmarc`.
 //!
 //! Prints the passing count per suite and the scenarios that fail; exits
 //! non-zero when a suite falls below its floor, so a regression fails CI.
@@ -18,17 +23,21 @@ use hickory_proto::rr::rdata::{CNAME, MX, PTR, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use kinko_milter::auth::dns::{self, Caches, Upstream};
 use kinko_milter::auth::Authenticator;
-use kinko_milter::vocab::auth::{AuthSummary, LocalPolicy, Res};
+use kinko_milter::vocab::auth::{effective_policy, AuthSummary, LocalPolicy, Res};
 use kinko_milter::vocab::message::Envelope;
 use serde_norway::Value;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// Passing scenarios below which the run fails (SPF of 203, ARC of 171).
+/// Passing scenarios below which the run fails (SPF of 203, ARC of 171,
+/// DMARC of all its cases).
 const SPF_FLOOR: usize = 201;
 const ARC_FLOOR: usize = 169;
+const DMARC_FLOOR: usize = 58;
+
+const DMARC_CASES: &str = "tests/data/dmarc/cases.yaml";
 
 const SUITES: &str = "../shared/conformance";
 
@@ -124,9 +133,19 @@ fn answer(zone: &Zone, q: &Message) -> Option<Message> {
     Some(r)
 }
 
+/// The `_dmarc.` names asked for since the scenario began, in order.
+type Asked = Arc<Mutex<Vec<String>>>;
+
 /// A server whose zone each scenario replaces.
-async fn server(zone: Arc<Mutex<Zone>>) -> SocketAddr {
+async fn server(zone: Arc<Mutex<Zone>>, asked: Asked) -> SocketAddr {
     dns_server::serve(Arc::new(move |q: &Message, _: Transport| {
+        if let Some(query) = q.queries.first() {
+            let name = query.name().to_ascii().to_ascii_lowercase();
+            let name = name.trim_end_matches('.');
+            if name.starts_with("_dmarc.") && query.query_type() == RecordType::TXT {
+                asked.lock().unwrap().push(name.to_string());
+            }
+        }
         answer(&zone.lock().unwrap(), q)
     }))
     .await
@@ -135,7 +154,7 @@ async fn server(zone: Arc<Mutex<Zone>>) -> SocketAddr {
 /// One scenario's message verified as the daemon does, by a fresh verifier
 /// (so no cache carries one scenario's records into the next) whose
 /// resolver and caches are the daemon's, with the receiver's local policy
-/// left out: `pct` not honoured, no trusted ARC sealers, so each suite sees
+/// left out: no trusted ARC sealers, so each suite sees
 /// the verifier's own results. A timeout's summary counts as the result.
 async fn verify(addr: SocketAddr, raw: &[u8], env: &Envelope) -> AuthSummary {
     let resolver = dns::resolver(
@@ -145,7 +164,6 @@ async fn verify(addr: SocketAddr, raw: &[u8], env: &Envelope) -> AuthSummary {
     )
     .expect("resolver");
     let local = LocalPolicy {
-        honor_pct: false,
         trusted_arc_sealers: Default::default(),
     };
     Authenticator::new(resolver, Caches::new(256, None))
@@ -351,6 +369,215 @@ async fn run_arc(zone: &Arc<Mutex<Zone>>, addr: SocketAddr, out: &mut Vec<Outcom
     }
 }
 
+/// One DMARC case of `tests/data/dmarc/cases.yaml` (its header says what
+/// each field means).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DmarcCase {
+    name: String,
+    #[serde(default)]
+    txt: BTreeMap<String, TxtRecords>,
+    #[serde(default)]
+    exists: Vec<String>,
+    from: String,
+    mail_from: String,
+    spf: Option<String>,
+    #[serde(default)]
+    dkim: Vec<String>,
+    expect: DmarcExpect,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum TxtRecords {
+    One(String),
+    Several(Vec<TxtRecord>),
+}
+
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum TxtRecord {
+    Whole(String),
+    Split(Vec<String>),
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DmarcExpect {
+    dmarc: String,
+    policy: Option<String>,
+    applied: Option<String>,
+    domain: Option<String>,
+    testing: Option<bool>,
+    psd: Option<bool>,
+    #[serde(default)]
+    header: Vec<String>,
+    queries: Option<Vec<String>>,
+}
+
+const DKIM_KEY_PEM: &str = include_str!("data/dkim-test-rsa.pem");
+const CLIENT: &str = "192.0.2.1";
+
+fn dkim_key() -> mail_auth::common::crypto::RsaKey<mail_auth::common::crypto::Sha256> {
+    use rustls_pki_types::pem::PemObject;
+    let der = rustls_pki_types::PrivateKeyDer::from_pem_slice(DKIM_KEY_PEM.as_bytes()).unwrap();
+    mail_auth::common::crypto::RsaKey::from_key_der(der).unwrap()
+}
+
+/// DNS carries at most 255 bytes per string.
+fn txt_strings(text: &str) -> Vec<String> {
+    text.as_bytes()
+        .chunks(255)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect()
+}
+
+fn dmarc_zone(c: &DmarcCase) -> Zone {
+    let mut zone = Zone::new();
+    for (name, records) in &c.txt {
+        let rrs = zone.entry(fqdn(name)).or_default();
+        match records {
+            TxtRecords::One(t) => rrs.push(Rr::Txt(vec![t.clone()])),
+            TxtRecords::Several(list) => rrs.extend(list.iter().map(|r| match r {
+                TxtRecord::Whole(t) => Rr::Txt(vec![t.clone()]),
+                TxtRecord::Split(parts) => Rr::Txt(parts.clone()),
+            })),
+        }
+    }
+    for name in &c.exists {
+        let rrs = zone.entry(fqdn(name)).or_default();
+        rrs.push(Rr::A("192.0.2.80".parse().unwrap()));
+    }
+    let mail_from = c.mail_from.rsplit_once('@').map_or("", |(_, d)| d);
+    let spf = match c.spf.as_deref() {
+        Some("pass") => Some(format!("v=spf1 ip4:{CLIENT} -all")),
+        Some("fail") => Some("v=spf1 -all".to_string()),
+        _ => None,
+    };
+    if let Some(spf) = spf {
+        zone.entry(fqdn(mail_from))
+            .or_default()
+            .push(Rr::Txt(vec![spf]));
+    }
+    let key = kinko_milter::vocab::header_text::base64(&dkim_key().public_key());
+    for d in &c.dkim {
+        let record = format!("v=DKIM1; k=rsa; p={key}");
+        zone.insert(
+            fqdn(&format!("sel._domainkey.{d}")),
+            vec![Rr::Txt(txt_strings(&record))],
+        );
+    }
+    zone
+}
+
+/// The case's message, signed by each of its DKIM domains.
+fn dmarc_message(c: &DmarcCase) -> Vec<u8> {
+    use mail_auth::common::headers::HeaderWriter;
+    let raw = format!(
+        "From: {}\r\nTo: user@receiver.example\r\nSubject: dmarc\r\n\
+         Date: Mon, 24 Nov 2025 10:00:00 +0900\r\nMessage-ID: <dmarc@test>\r\n\r\nbody\r\n",
+        c.from
+    );
+    let mut out = raw.clone().into_bytes();
+    for d in &c.dkim {
+        let sig = mail_auth::dkim::DkimSigner::from_key(dkim_key())
+            .domain(d.as_str())
+            .selector("sel")
+            .headers(["From", "To", "Subject", "Date", "Message-ID"])
+            .sign(raw.as_bytes())
+            .unwrap();
+        let mut signed = sig.to_header().into_bytes();
+        signed.extend_from_slice(&out);
+        out = signed;
+    }
+    out
+}
+
+/// What the case expects that the summary does not show, one line each.
+fn dmarc_mismatches(want: &DmarcExpect, got: &AuthSummary, asked: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut check = |what: &str, want: Option<String>, got: String| {
+        if let Some(w) = want {
+            if w != got {
+                out.push(format!("{what} {got}, want {w}"));
+            }
+        }
+    };
+    check("dmarc", Some(want.dmarc.clone()), got.dmarc.as_str().into());
+    check(
+        "policy",
+        want.policy.clone(),
+        got.dmarc_policy.as_str().into(),
+    );
+    check(
+        "applied",
+        want.applied.clone(),
+        effective_policy(got).as_str().into(),
+    );
+    let domain = got
+        .dmarc_policy_domain
+        .clone()
+        .unwrap_or_else(|| "-".into());
+    check("domain", want.domain.clone(), domain);
+    check(
+        "testing",
+        want.testing.map(|b| b.to_string()),
+        got.dmarc_testing.to_string(),
+    );
+    check(
+        "psd",
+        want.psd.map(|b| b.to_string()),
+        got.dmarc_psd.to_string(),
+    );
+    let mut seen: Vec<String> = Vec::new();
+    for name in asked {
+        if !seen.contains(name) {
+            seen.push(name.clone());
+        }
+    }
+    check(
+        "queries",
+        want.queries.as_ref().map(|q| q.join(" ")),
+        seen.join(" "),
+    );
+    let header = got.header.clone().unwrap_or_default().replace("\n\t", " ");
+    for h in &want.header {
+        if !header.contains(h.as_str()) {
+            out.push(format!("header lacks `{h}`: {header}"));
+        }
+    }
+    out
+}
+
+async fn run_dmarc(
+    zone: &Arc<Mutex<Zone>>,
+    asked: &Asked,
+    addr: SocketAddr,
+    out: &mut Vec<Outcome>,
+) {
+    let text = std::fs::read_to_string(DMARC_CASES)
+        .unwrap_or_else(|e| panic!("{DMARC_CASES}: {e} (run from the repository root)"));
+    let cases: Vec<DmarcCase> = serde_norway::from_str(&text).expect("DMARC cases YAML");
+    for c in cases {
+        *zone.lock().unwrap() = dmarc_zone(&c);
+        asked.lock().unwrap().clear();
+        let env = Envelope {
+            client_ip: CLIENT.parse().ok(),
+            helo: "mta.sender.invalid".into(),
+            mail_from: c.mail_from.clone(),
+            ..Default::default()
+        };
+        let got = verify(addr, &dmarc_message(&c), &env).await;
+        let wrong = dmarc_mismatches(&c.expect, &got, &asked.lock().unwrap());
+        out.push(Outcome {
+            suite: "DMARC",
+            name: c.name.clone(),
+            ok: wrong.is_empty(),
+            detail: wrong.join("; "),
+        });
+    }
+}
+
 fn main() {
     // `cargo test -- --list` and filters: this binary has no named trials.
     if std::env::args().any(|a| a == "--list") {
@@ -363,15 +590,28 @@ fn main() {
         .unwrap();
     let outcomes = rt.block_on(async {
         let zone = Arc::new(Mutex::new(Zone::new()));
-        let addr = server(zone.clone()).await;
+        let asked = Asked::default();
+        let addr = server(zone.clone(), asked.clone()).await;
         let mut out = Vec::new();
-        run_spf(&zone, addr, &mut out).await;
-        run_arc(&zone, addr, &mut out).await;
+        let only_dmarc = std::env::var_os("CONFORMANCE_ONLY_DMARC").is_some();
+        if !only_dmarc {
+            run_spf(&zone, addr, &mut out).await;
+            run_arc(&zone, addr, &mut out).await;
+        }
+        run_dmarc(&zone, &asked, addr, &mut out).await;
         out
     });
     let mut below = false;
-    for (suite, floor) in [("SPF", SPF_FLOOR), ("ARC", ARC_FLOOR)] {
+    let suites = [
+        ("SPF", SPF_FLOOR),
+        ("ARC", ARC_FLOOR),
+        ("DMARC", DMARC_FLOOR),
+    ];
+    for (suite, floor) in suites {
         let of: Vec<&Outcome> = outcomes.iter().filter(|o| o.suite == suite).collect();
+        if of.is_empty() && suite != "DMARC" {
+            continue;
+        }
         let ok = of.iter().filter(|o| o.ok).count();
         for o in of.iter().filter(|o| !o.ok) {
             println!("{suite} fails {}: {}", o.name, o.detail);

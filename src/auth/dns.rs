@@ -9,7 +9,10 @@
 use crate::telemetry::metrics::Metrics;
 use lru::LruCache;
 use mail_auth::hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
-use mail_auth::hickory_resolver::proto::rr::RData;
+use mail_auth::hickory_resolver::net::{DnsError, NetError};
+use mail_auth::hickory_resolver::proto::op::ResponseCode;
+use mail_auth::hickory_resolver::proto::rr::{Name, RData, RecordType};
+use mail_auth::hickory_resolver::TokioResolver;
 use mail_auth::{MessageAuthenticator, Parameters, RecordSet, ResolverCache, Txt, MX};
 use std::borrow::Borrow;
 use std::hash::Hash;
@@ -102,6 +105,73 @@ pub struct Caches {
     /// SPF's answers as DNS gave them, by `TYPE:name.` (`TXT:example.com.`,
     /// `PTR:192.0.2.1`); an empty set is a name with no such records.
     pub spf: TtlCache<Box<str>, Arc<[RData]>>,
+    /// DMARC's answers by `TYPE:name.` (`TXT:_dmarc.example.com.`,
+    /// `A:ghost.example.com.`), NXDOMAIN kept apart from an empty answer:
+    /// RFC 9989's `np` applies only to names that do not exist.
+    pub dmarc: TtlCache<Box<str>, Answer>,
+}
+
+/// What DNS said about one name and type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// NXDOMAIN: neither the name nor anything below it exists (RFC 8020).
+    NoSuchName,
+    /// The name exists; the records of the type asked, as text (TXT
+    /// strings joined per record, RFC 9989 §4.5), possibly none.
+    Records(Arc<[String]>),
+}
+
+/// A lookup that got no answer (timeout, SERVFAIL, refused): the caller
+/// cannot tell whether records exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsTrouble(pub String);
+
+/// `name` of type `t` from `cache`, or from DNS (then cached until the
+/// answer's TTL, or [`NEGATIVE_MIN_TTL`] for an answer without records).
+pub async fn lookup(
+    resolver: &TokioResolver,
+    cache: &TtlCache<Box<str>, Answer>,
+    name: &str,
+    t: RecordType,
+) -> Result<Answer, DnsTrouble> {
+    let fqdn = format!("{}.", name.trim_end_matches('.').to_ascii_lowercase());
+    let key: Box<str> = format!("{t}:{fqdn}").into();
+    if let Some(found) = cache.get(&key) {
+        return Ok(found);
+    }
+    // A name DNS cannot carry (an empty or over-long label) has no records.
+    let Ok(dns_name) = Name::from_ascii(&fqdn) else {
+        return Ok(Answer::NoSuchName);
+    };
+    let (found, until) = match resolver.lookup(dns_name, t).await {
+        Ok(l) => (Answer::Records(texts(&l, t)), l.valid_until()),
+        Err(NetError::Dns(DnsError::NoRecordsFound(none))) => {
+            let found = match none.response_code {
+                ResponseCode::NXDomain => Answer::NoSuchName,
+                _ => Answer::Records(Arc::from([])),
+            };
+            (found, Instant::now() + NEGATIVE_MIN_TTL)
+        }
+        Err(e) => return Err(DnsTrouble(e.to_string())),
+    };
+    cache.insert(key, found.clone(), until);
+    Ok(found)
+}
+
+/// The answers of type `t` only: a CNAME on the way is not a record.
+fn texts(l: &mail_auth::hickory_resolver::lookup::Lookup, t: RecordType) -> Arc<[String]> {
+    l.answers()
+        .iter()
+        .filter(|r| r.data.record_type() == t)
+        .map(|r| match &r.data {
+            RData::TXT(t) => t
+                .txt_data
+                .iter()
+                .map(|s| String::from_utf8_lossy(s))
+                .collect(),
+            other => other.to_string(),
+        })
+        .collect()
 }
 
 pub type Params<'x, P> = Parameters<
@@ -122,7 +192,8 @@ impl Caches {
             ipv4: TtlCache::new("a", entries / 4, metrics.clone()),
             ipv6: TtlCache::new("aaaa", entries / 4, metrics.clone()),
             ptr: TtlCache::new("ptr", entries / 4, metrics.clone()),
-            spf: TtlCache::new("spf", entries, metrics),
+            spf: TtlCache::new("spf", entries, metrics.clone()),
+            dmarc: TtlCache::new("dmarc", entries, metrics),
         }
     }
 

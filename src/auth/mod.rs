@@ -3,6 +3,7 @@
 //! results a trusted upstream already wrote into the message.
 
 mod bounds;
+pub mod dmarc;
 pub mod dns;
 pub(crate) mod recorded;
 pub(crate) mod spf;

@@ -1,19 +1,20 @@
-//! The DNS-backed verifier: SPF (HELO and MAIL FROM), DKIM, DMARC and ARC
-//! with mail-auth through the shared caches, summarised into
+//! The DNS-backed verifier: SPF (HELO and MAIL FROM) with viaspf, DKIM and
+//! ARC with mail-auth, DMARC (RFC 9989) with [`super::dmarc`], all through
+//! the shared caches, summarised into
 //! [`AuthSummary`] and rendered as an RFC 8601 `Authentication-Results`
 //! header.
 
 use super::bounds::*;
+use super::dmarc::{self, Evaluation, Identifiers};
 use crate::auth::dns::Caches;
 pub use crate::settings::limits::AuthBounds;
 use crate::vocab::auth::{
-    best_dkim, ArcOverride, ArcSealer, AuthSummary, DkimSig, LocalPolicy, OwnerPolicy, Res,
+    best_dkim, ArcOverride, ArcSealer, AuthSummary, DkimSig, LocalPolicy, Res,
 };
 use crate::vocab::message::Envelope;
 use mail_auth::common::verify::DomainKey;
-use mail_auth::dmarc::Policy as DmarcPolicy;
 use mail_auth::{
-    ArcOutput, AuthenticatedMessage, AuthenticationResults, DkimOutput, DkimResult, DmarcResult,
+    ArcOutput, AuthenticatedMessage, AuthenticationResults, DkimOutput, DkimResult,
     MessageAuthenticator, SpfOutput, SpfResult,
 };
 use std::time::Duration;
@@ -41,18 +42,6 @@ impl From<&DkimResult> for Res {
             DkimResult::PermError(_) => Res::Permerror,
             DkimResult::TempError(_) => Res::Temperror,
             DkimResult::None => Res::None,
-        }
-    }
-}
-
-impl From<&DmarcResult> for Res {
-    fn from(r: &DmarcResult) -> Res {
-        match r {
-            DmarcResult::Pass => Res::Pass,
-            DmarcResult::Fail(_) => Res::Fail,
-            DmarcResult::TempError(_) => Res::Temperror,
-            DmarcResult::PermError(_) => Res::Permerror,
-            DmarcResult::None => Res::None,
         }
     }
 }
@@ -157,15 +146,7 @@ impl Authenticator {
             ))),
             None => chain_validation(&msg, self.resolver.verify_arc(c.params(&msg)).await),
         };
-        let dmarc = self
-            .resolver
-            .verify_dmarc(c.params(mail_auth::dmarc::verify::DmarcParameters::new(
-                &msg,
-                &dkim,
-                mail_from_domain,
-                &spf,
-            )))
-            .await;
+        let dmarc = self.dmarc(&msg, &dkim, &spf).await;
 
         let header_from = msg.from();
         // Our header is put together result by result, so that however
@@ -184,7 +165,7 @@ impl Authenticator {
             }
             _ => String::new(),
         };
-        let dmarc_piece = piece(&|ar| ar.with_dmarc_result(&dmarc));
+        let dmarc_piece = dmarc.header_piece();
         let arc_piece = match (env.client_ip, has_arc_sets(&msg)) {
             (Some(ip), true) => {
                 let p = piece(&|ar| ar.with_arc_result(&arc, ip));
@@ -241,7 +222,7 @@ impl Authenticator {
                 })
             })
             .collect();
-        let mut dmarc_res: Res = (&dmarc.result()).into();
+        let mut dmarc_res = dmarc.result;
         let mut skipped = None;
         // A body cut at max_message_bytes cannot match its DKIM body hash.
         // Rejecting large legitimate mail for that would lose it, so DMARC
@@ -257,16 +238,7 @@ impl Authenticator {
             dmarc_res = Res::None;
             skipped = Some("DMARC not judged: body beyond max_message_bytes".to_string());
         }
-        let dmarc_policy = match dmarc.policy() {
-            DmarcPolicy::Reject => OwnerPolicy::Reject,
-            DmarcPolicy::Quarantine => OwnerPolicy::Quarantine,
-            _ => OwnerPolicy::None,
-        };
-        let dmarc_sampled_out = local.honor_pct
-            && dmarc_res == Res::Fail
-            && dmarc_policy != OwnerPolicy::None
-            && self.sampled_out(dmarc.domain(), raw).await;
-
+        let author = dmarc.author.as_deref().unwrap_or_default();
         let arc_res: Res = arc.result().into();
         let mut summary = AuthSummary {
             spf: spf.result().into(),
@@ -274,11 +246,14 @@ impl Authenticator {
             dkim: best_dkim(&dkim_signatures, dkim.iter().map(|o| o.result().into())),
             dkim_signatures,
             dmarc: dmarc_res,
-            dmarc_policy,
-            dmarc_sampled_out,
+            dmarc_policy: dmarc.requested,
+            dmarc_sampled_out: false,
+            dmarc_testing: dmarc.testing,
+            dmarc_policy_domain: dmarc.policy_domain.clone(),
+            dmarc_psd: dmarc.psd,
             arc: arc_res,
             arc_sealer: if arc_res == Res::Pass {
-                newest_seal(&msg, dmarc.domain())
+                newest_seal(&msg, author)
             } else {
                 None
             },
@@ -351,25 +326,30 @@ impl Authenticator {
         out
     }
 
-    /// mail-auth follows DMARCbis, which drops `pct`; many published records
-    /// still carry it, so read it from the record text ourselves. The choice
-    /// hashes the message so a retry of the same message gets the same answer.
-    async fn sampled_out(&self, from_domain: &str, raw: &[u8]) -> bool {
-        let org = crate::vocab::domain::registrable(from_domain).unwrap_or_default();
-        for domain in [from_domain, org.as_str()] {
-            if domain.is_empty() {
-                continue;
-            }
-            let name = format!("_dmarc.{domain}.");
-            if let Ok(txt) = self.resolver.txt_raw_lookup(name.as_str()).await {
-                let text = String::from_utf8_lossy(&txt);
-                if let Some(pct) = parse_pct(&text) {
-                    return sample(raw) >= pct;
-                }
-                return false;
-            }
-        }
-        false
+    /// DMARC (RFC 9989) over the SPF and DKIM results just found, through
+    /// the resolver and caches the other checks use.
+    async fn dmarc(
+        &self,
+        msg: &AuthenticatedMessage<'_>,
+        dkim: &[DkimOutput<'_>],
+        spf: &SpfOutput,
+    ) -> Evaluation {
+        let author = match dmarc::author_domain(msg.from.iter().map(String::as_str)) {
+            Ok(author) => author,
+            Err(why) => return Evaluation::no_author(why),
+        };
+        let ids = Identifiers {
+            spf: Some((spf.domain(), spf.result().into())),
+            dkim: dkim
+                .iter()
+                .filter_map(|o| Some((o.signature()?.d.as_str(), o.result().into())))
+                .collect(),
+        };
+        let dns = dmarc::Dns {
+            resolver: self.resolver.resolver(),
+            caches: &self.caches,
+        };
+        dmarc::evaluate(dns, &author, &ids).await
     }
 }
 
@@ -475,28 +455,10 @@ fn chain_validation<'x>(msg: &AuthenticatedMessage, arc: ArcOutput<'x>) -> ArcOu
     arc.with_result(result)
 }
 
-fn parse_pct(record: &str) -> Option<u32> {
-    record
-        .split(';')
-        .filter_map(|t| t.split_once('='))
-        .find(|(k, _)| k.trim().eq_ignore_ascii_case("pct"))
-        .and_then(|(_, v)| v.trim().parse::<u32>().ok())
-        .map(|p| p.min(100))
-}
-
-/// A number 0..100 derived from the message bytes (FNV-1a): stable per message.
-fn sample(raw: &[u8]) -> u32 {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for &b in raw.iter().take(64 * 1024) {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x100000001b3);
-    }
-    (h % 100) as u32
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vocab::auth::OwnerPolicy;
 
     #[test]
     fn the_header_names_the_override_in_the_dmarc_result() {
@@ -648,12 +610,5 @@ mod tests {
             with_reason(p, "dkim=permerror", "field of 20000 bytes, more than 16384"),
             ";\r\n\tdkim=permerror (field of 20000 bytes, more than 16384) (missing parameters) header.d=x header.s=s"
         );
-    }
-
-    #[test]
-    fn pct_parsing() {
-        assert_eq!(parse_pct("v=DMARC1; p=reject; pct=25"), Some(25));
-        assert_eq!(parse_pct("v=DMARC1; p=reject"), None);
-        assert_eq!(parse_pct("v=DMARC1; PCT = 200"), Some(100));
     }
 }

@@ -89,7 +89,7 @@ pub struct AuthPolicy {
     pub dmarc_reject: Action,
     /// Action when DMARC fails and the owner publishes `p=quarantine`.
     pub dmarc_quarantine: Action,
-    /// What authentication itself applies: `pct`, trusted ARC sealers.
+    /// What authentication itself applies: the trusted ARC sealers.
     pub local: LocalPolicy,
 }
 
@@ -140,7 +140,6 @@ pub(crate) const DEFAULT_AUTH: AuthPolicy = AuthPolicy {
     dmarc_reject: Action::Reject,
     dmarc_quarantine: Action::Quarantine,
     local: LocalPolicy {
-        honor_pct: true,
         trusted_arc_sealers: std::collections::BTreeMap::new(),
     },
 };

@@ -193,7 +193,9 @@ impl Builder {
         };
         let prev = self.auth.clone().unwrap_or(DEFAULT_AUTH);
         let mut local = prev.local;
-        local.honor_pct = auth.honor_pct.unwrap_or(local.honor_pct);
+        // `honor_pct` is read and ignored: RFC 9989 removed `pct`, and a
+        // policy file written for RFC 7489 must still load.
+        let _ = auth.honor_pct;
         for sealer in auth.trusted_arc_sealers.into_iter().flatten() {
             let field = "auth.trusted_arc_sealers";
             let d = normalize_domain(sealer.domain.get_ref())

@@ -58,6 +58,7 @@ pub(super) struct BandsFile {
 pub(super) struct AuthFile {
     pub(super) dmarc_reject: Option<Action>,
     pub(super) dmarc_quarantine: Option<Action>,
+    /// RFC 7489's `pct`, which RFC 9989 removed: accepted, ignored.
     pub(super) honor_pct: Option<bool>,
     /// ARC sealers whose record of a DMARC pass on arrival lifts the
     /// owner's policy (RFC 8617 §7.2).

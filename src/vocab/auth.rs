@@ -103,12 +103,11 @@ pub struct ArcOverride {
     pub vouches: String,
 }
 
-/// The receiver's own rules for authentication: RFC 7489's `pct`, and the
-/// ARC sealers whose word on arrival it takes (RFC 8617 §7.2).
+/// The receiver's own rules for authentication: the ARC sealers whose
+/// word on arrival it takes (RFC 8617 §7.2). (RFC 7489's `pct` is gone:
+/// RFC 9989 removed it, and `t=y` replaces `pct=0`.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalPolicy {
-    /// Whether a `pct` below 100 spares part of the failing mail (RFC 7489 §6.6.4).
-    pub honor_pct: bool,
     /// Sealing domain (`d=` of the ARC-Seal) to the reason it is trusted.
     pub trusted_arc_sealers: BTreeMap<String, String>,
 }
@@ -156,10 +155,25 @@ pub struct AuthSummary {
     pub dkim: Res,
     pub dkim_signatures: Vec<DkimSig>,
     pub dmarc: Res,
+    /// The policy the owner's record asks for (its `p`, `sp` or `np`,
+    /// RFC 9989 §4.10.1), before `t=y`.
     pub dmarc_policy: OwnerPolicy,
-    /// The owner's `pct` spared this message: apply the next lower policy.
+    /// An RFC 7489 `pct` spared this message: apply the next lower policy.
+    /// RFC 9989 removed `pct`, so our verifier no longer sets it; kept for
+    /// the readers of our JSON.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub dmarc_sampled_out: bool,
+    /// `t=y`: the owner is testing its policy, which applies one level
+    /// lower (RFC 9989 §4.7).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dmarc_testing: bool,
+    /// Where the DMARC record applied was published: the From domain, or
+    /// the one above it that the DNS tree walk found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dmarc_policy_domain: Option<String>,
+    /// The record applied is a public suffix operator's (`psd=y`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dmarc_psd: bool,
     pub arc: Res,
     /// The newest ARC set of a chain that validated, and what its sealer
     /// recorded on arrival.
@@ -250,6 +264,8 @@ pub fn findings(auth: &AuthSummary) -> Vec<Finding> {
                 o.sealer,
                 o.vouches
             )
+        } else if auth.dmarc_testing {
+            format!("{what} (t=y, owner testing: one level lower)")
         } else if auth.dmarc_sampled_out {
             format!("{what} (spared by pct: one level lower)")
         } else {
@@ -292,14 +308,17 @@ pub fn findings(auth: &AuthSummary) -> Vec<Finding> {
     out
 }
 
-/// The owner's policy after `pct` sampling (RFC 7489 §6.6.4: a message not
-/// sampled gets the next lower policy).
+/// The owner's policy as applied: one level lower under `t=y` (RFC 9989
+/// §4.7), or when an upstream's RFC 7489 `pct` sample spared the message.
 /// A trusted ARC sealer's override lifts it altogether (RFC 8617 §7.2).
 pub fn effective_policy(auth: &AuthSummary) -> OwnerPolicy {
     if auth.arc_override.is_some() {
         return OwnerPolicy::None;
     }
-    match (auth.dmarc_policy, auth.dmarc_sampled_out) {
+    match (
+        auth.dmarc_policy,
+        auth.dmarc_testing || auth.dmarc_sampled_out,
+    ) {
         (OwnerPolicy::Reject, true) => OwnerPolicy::Quarantine,
         (OwnerPolicy::Quarantine, true) => OwnerPolicy::None,
         (p, _) => p,
@@ -332,6 +351,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn t_y_applies_the_owner_policy_one_level_lower() {
+        let mut s = AuthSummary {
+            dmarc: Res::Fail,
+            dmarc_policy: OwnerPolicy::Reject,
+            dmarc_testing: true,
+            ..Default::default()
+        };
+        let f = findings(&s);
+        assert_eq!(f[0].kind, FindingKind::DmarcQuarantine);
+        assert!(f[0].evidence.contains("t=y"), "{}", f[0].evidence);
+        s.dmarc_policy = OwnerPolicy::Quarantine;
+        assert_eq!(effective_policy(&s), OwnerPolicy::None);
+    }
+
+    #[test]
     fn dmarc_failure_findings_follow_owner_policy_and_pct() {
         let mut s = AuthSummary {
             dmarc: Res::Fail,
@@ -349,7 +383,6 @@ mod tests {
 
     fn trusting(domain: &str) -> LocalPolicy {
         LocalPolicy {
-            honor_pct: true,
             trusted_arc_sealers: [(domain.to_string(), "our list server".to_string())].into(),
         }
     }

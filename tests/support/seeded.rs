@@ -1,11 +1,11 @@
-//! A kinko-milter served in process with DNS answered from mail-auth's
-//! cache seam, plus a client that drives one transaction the way Postfix
+//! A kinko-milter served in process with DNS answered from the verifier's
+//! caches (mail-auth's cache seam, SPF's and DMARC's own), plus a client that drives one transaction the way Postfix
 //! does. Shared by the protocol tests and the milter benchmark.
 #![allow(dead_code)]
 
 use indymilter_test::{EomAction, MacroStage, ProtoOpts, Status, TestConnection};
 use kinko_milter::analysis::policy::Policy;
-use kinko_milter::auth::dns::{self, Caches, Upstream};
+use kinko_milter::auth::dns::{self, Answer, Caches, Upstream};
 use kinko_milter::auth::Authenticator;
 use kinko_milter::daemon::runtime::{Runtime, State};
 use kinko_milter::settings::config::Config;
@@ -15,7 +15,6 @@ use mail_auth::common::headers::HeaderWriter;
 use mail_auth::common::parse::TxtRecordParser;
 use mail_auth::common::verify::DomainKey;
 use mail_auth::dkim::DkimSigner;
-use mail_auth::dmarc::Dmarc;
 use mail_auth::hickory_resolver::proto::op::ResponseCode;
 use mail_auth::hickory_resolver::proto::rr::rdata::TXT;
 use mail_auth::hickory_resolver::proto::rr::RData;
@@ -78,6 +77,17 @@ fn seed_spf(c: &Caches, name: &str, txt: Option<&str>) {
     );
 }
 
+/// DMARC's view (RFC 9989 tree walk): `_dmarc.` names and their TXT
+/// answers, an empty answer for a name without a record.
+fn seed_dmarc(c: &Caches, name: &str, txt: Option<&str>) {
+    let texts: Vec<String> = txt.map(str::to_string).into_iter().collect();
+    c.dmarc.insert(
+        format!("TXT:{name}").into(),
+        Answer::Records(texts.into()),
+        Instant::now() + Duration::from_secs(3600),
+    );
+}
+
 fn nxdomain() -> Txt {
     Txt::Error(mail_auth::Error::Dns(DnsError::RecordNotFound(
         ResponseCode::NXDomain,
@@ -124,8 +134,14 @@ async fn start_on(unix: Option<&std::path::Path>, tweak: impl FnOnce(&mut Config
     seed(&caches, "mail.bank.test.", nxdomain());
     seed(&caches, "mail.evil.test.", nxdomain());
     seed(&caches, "evil.test.", nxdomain());
-    seed(&caches, "_dmarc.evil.test.", nxdomain());
-    seed(&caches, "_dmarc.test.", nxdomain());
+    for name in [
+        "_dmarc.evil.test.",
+        "_dmarc.mail.evil.test.",
+        "_dmarc.mail.bank.test.",
+        "_dmarc.test.",
+    ] {
+        seed_dmarc(&caches, name, None);
+    }
     let record = format!(
         "v=DKIM1; k=ed25519; p={}",
         kinko_milter::vocab::header_text::base64(&key.public_key())
@@ -135,11 +151,7 @@ async fn start_on(unix: Option<&std::path::Path>, tweak: impl FnOnce(&mut Config
         "sel._domainkey.bank.test.",
         DomainKey::parse(record.as_bytes()).unwrap().into(),
     );
-    seed(
-        &caches,
-        "_dmarc.bank.test.",
-        Dmarc::parse(b"v=DMARC1; p=reject").unwrap().into(),
-    );
+    seed_dmarc(&caches, "_dmarc.bank.test.", Some("v=DMARC1; p=reject"));
     let upstream = cfg.upstream().unwrap();
     assert!(matches!(upstream, Upstream::Servers(_)));
     let resolver = dns::resolver(&upstream, cfg.dns_timeout(), 1).unwrap();
