@@ -47,7 +47,13 @@ pub fn of(
             .first()
             .and_then(|r| domain::of_address(r))
             .unwrap_or_default(),
-        policy_domain: org.clone().unwrap_or_else(|| from.to_string()),
+        // Where the record was found (RFC 9989's walk); the From domain's
+        // registrable domain for results recorded by an upstream.
+        policy_domain: auth
+            .dmarc_policy_domain
+            .clone()
+            .or_else(|| org.clone())
+            .unwrap_or_else(|| from.to_string()),
         policy: auth.dmarc_policy.as_str().to_string(),
         disposition: disposition.as_str().to_string(),
         dkim_aligned: auth.dkim_pass_domains().any(aligned),
@@ -82,9 +88,9 @@ fn reason(auth: &AuthSummary, disposition: OwnerPolicy) -> Option<Reason> {
         });
     }
     let asked = effective_policy(auth);
-    if auth.dmarc_sampled_out && asked != auth.dmarc_policy {
+    if auth.dmarc_testing {
         return Some(Reason {
-            kind: "sampled_out".into(),
+            kind: "policy_test_mode".into(),
             comment: String::new(),
         });
     }
