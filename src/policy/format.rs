@@ -38,13 +38,18 @@ const EMBEDDED_LISTS: &[(&str, &str)] = &[
 ];
 
 /// The file being read, for errors that point into it.
-struct At<'a> {
+pub(super) struct At<'a> {
     file: &'a str,
     src: &'a str,
 }
 
 impl At<'_> {
-    fn err(&self, span: std::ops::Range<usize>, field: &str, message: String) -> SourceError {
+    pub(super) fn err(
+        &self,
+        span: std::ops::Range<usize>,
+        field: &str,
+        message: String,
+    ) -> SourceError {
         SourceError {
             file: self.file.to_string(),
             line: line_of(self.src, span.start),
@@ -90,7 +95,7 @@ pub(crate) struct Builder {
     allow_sender: HashMap<String, String>,
     allow_dkim: HashMap<String, String>,
     allow_net: Vec<(IpNet, String)>,
-    organisation: Organisation,
+    pub(super) organisation: Organisation,
 }
 
 impl Builder {
@@ -335,42 +340,6 @@ impl Builder {
                 let net = parse_net(n.get_ref())
                     .map_err(|m| at.err(n.span(), "allow.client_network", m))?;
                 self.allow_net.push((net, allow.reason.clone()));
-            }
-        }
-        Ok(())
-    }
-
-    /// `[organisation]`: domains and names add up across files; a later
-    /// file may turn the recipient's domains off (or on again).
-    fn add_organisation(
-        &mut self,
-        at: &At,
-        org: Option<OrganisationFile>,
-    ) -> Result<(), SourceError> {
-        let Some(org) = org else { return Ok(()) };
-        if let Some(on) = org.recipient_domains {
-            self.organisation.recipient_domains = on;
-        }
-        for d in &org.domains {
-            let n = normalize_domain(d.get_ref())
-                .map_err(|m| at.err(d.span(), "organisation.domains", m))?;
-            if !self.organisation.domains.contains(&n) {
-                self.organisation.domains.push(n);
-            }
-        }
-        for name in &org.names {
-            let n = name.get_ref().trim();
-            // A name of one or two characters is found inside ordinary
-            // words and would make every mail a claim.
-            if n.chars().count() < 3 {
-                return Err(at.err(
-                    name.span(),
-                    "organisation.names",
-                    format!("`{n}` is too short to tell the organisation by: give at least 3 characters"),
-                ));
-            }
-            if !self.organisation.names.iter().any(|x| x == n) {
-                self.organisation.names.push(n.to_string());
             }
         }
         Ok(())

@@ -5,4 +5,5 @@
 
 pub mod data;
 pub(crate) mod format;
+mod organisation;
 mod schema;
