@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Builds the Debian package with cargo-deb, installs it, and starts the
+# Builds the Debian package with cargo-deb and prints its path. With
+# --install-and-test it also installs it on this machine and starts the
 # installed binary with the installed configuration as the service user
-# would (there is no systemd as PID 1 here), checking /ready and /metrics.
-#   bash scripts/package.sh            # build, install, smoke-test
+# would (there is no systemd as PID 1 here), checking /ready and /metrics:
+# what CI does; an admin builds here and installs on the MX hosts.
+#   bash scripts/package.sh                      # build only
+#   bash scripts/package.sh --install-and-test   # build, install, smoke-test
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # cargo-deb is not in the tree: the first run downloads it and its
@@ -19,15 +22,22 @@ mkdir -p target/completions
 for sh in bash zsh fish; do
   cargo run --release --locked -q -- completions "$sh" > "target/completions/kinko-milter.$sh"
 done
+# Manual pages, generated from the same definitions as --help.
+rm -rf target/man && mkdir -p target/man
+cargo run --release --locked -q -- manpages target/man >/dev/null
 cargo deb --locked --no-build
 deb=$(ls -t target/debian/kinko-milter_*.deb | head -1)
 echo "built $deb"
 dpkg-deb --info "$deb" | sed -n '1,20p'
+if [ "${1:-}" != "--install-and-test" ]; then
+  exit 0
+fi
 dpkg -i "$deb"
 getent passwd kinko-milter
 test -s /usr/share/bash-completion/completions/kinko-milter
 test -s /usr/share/zsh/vendor-completions/_kinko-milter
 test -s /usr/share/fish/vendor_completions.d/kinko-milter.fish
+man -w kinko-milter-quarantine-release >/dev/null
 kinko-milter config check /etc/kinko-milter/kinko-milter.toml \
   --policy /etc/kinko-milter/policy/example-shinkin.toml
 # The installed sample listens on the default ports; stop anything of ours there first.

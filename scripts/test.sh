@@ -76,7 +76,7 @@ echo "test.sh: cargo test exited with $status" >&2
 # the installed binary: it changes the system, so not on a developer's
 # machine by default.
 if [ "$status" -eq 0 ] && { [ "${CI:-}" = true ] || [ -n "${KINKO_TEST_PACKAGE:-}" ]; }; then
-  bash scripts/package.sh
+  bash scripts/package.sh --install-and-test
   status=$?
   echo "test.sh: package test exited with $status" >&2
 fi

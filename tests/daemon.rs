@@ -276,3 +276,35 @@ fn stale_unix_socket_is_replaced() {
     signal(&d.0, "-TERM");
     wait_for("socket removed at exit", || !sock.exists());
 }
+
+/// A milter port already in use stops the start before the metrics
+/// endpoint is announced: the on-call must not read "metrics on …" from a
+/// daemon that never served mail.
+#[test]
+fn busy_milter_port_fails_before_metrics_are_announced() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("kinko.toml");
+    std::fs::write(
+        &config,
+        format!("socket = \"inet:127.0.0.1:{port}\"\nmetrics_address = \"127.0.0.1:0\"\n"),
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args(["run", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(
+        all.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{all}"
+    );
+    assert!(!all.contains("metrics on"), "{all}");
+}

@@ -125,6 +125,14 @@ pub enum Source<'a> {
 }
 
 impl Policy {
+    /// "1 brand", "3 brands": for the lines people read.
+    pub fn brands_counted(&self) -> String {
+        match self.brands.len() {
+            1 => "1 brand".to_string(),
+            n => format!("{n} brands"),
+        }
+    }
+
     /// The built-in example policy.
     pub fn embedded() -> Result<Policy, SourceError> {
         Policy::load(&[Source::Embedded])
@@ -140,17 +148,26 @@ impl Policy {
 
     pub fn load(sources: &[Source]) -> Result<Policy, SourceError> {
         let mut b = Builder::default();
+        // Every file is read and checked, so one run names every error.
+        let mut errors = Vec::new();
         for source in sources {
             let (name, text, dir) = match source {
                 Source::Embedded => (EMBEDDED_NAME.to_string(), EMBEDDED_POLICY.to_string(), None),
                 Source::File(path) => {
                     let name = path.display().to_string();
-                    let text = std::fs::read_to_string(path).map_err(|e| SourceError {
-                        file: name.clone(),
-                        line: 0,
-                        field: "(file)".into(),
-                        message: e.to_string(),
-                    })?;
+                    let text = match std::fs::read_to_string(path) {
+                        Ok(t) => t,
+                        Err(e) => {
+                            errors.push(SourceError {
+                                file: name.clone(),
+                                line: 0,
+                                field: "(file)".into(),
+                                message: e.to_string(),
+                                ..Default::default()
+                            });
+                            continue;
+                        }
+                    };
                     (
                         name,
                         text,
@@ -158,8 +175,11 @@ impl Policy {
                     )
                 }
             };
-            b.add(&name, &text, dir.as_deref())?;
+            if let Err(e) = b.add(&name, &text, dir.as_deref()) {
+                errors.push(e);
+            }
         }
+        SourceError::all(errors)?;
         Policy::compile(b.finish())
     }
 
@@ -187,6 +207,7 @@ impl Policy {
             line,
             field: "lists.feeds".into(),
             message: m,
+            ..Default::default()
         })?;
         Ok(Policy {
             name: data.name,

@@ -47,10 +47,7 @@ pub struct Replay {
     pub helo: String,
 }
 
-/// Labels whose messages should be stopped.
-const PHISH_LABELS: &[&str] = &["phish", "jp-phish", "phish-credential"];
-/// Labels whose messages must get through.
-const HAM_LABELS: &[&str] = &["ham", "jp-ham", "ham-commercial"];
+use crate::commands::eval_report::{HAM_LABELS, PHISH_LABELS};
 /// Labels scored at all; parse fixtures and auth vectors are not mail to judge.
 const SCORED_LABELS: &[&str] = &[
     "phish",

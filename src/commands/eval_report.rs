@@ -5,6 +5,12 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+/// Labels whose messages should be stopped: recall is measured on them.
+pub const PHISH_LABELS: &[&str] = &["phish", "jp-phish", "phish-credential"];
+/// Labels whose messages must get through: false positives are measured
+/// on them.
+pub const HAM_LABELS: &[&str] = &["ham", "jp-ham", "ham-commercial"];
+
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct LabelStats {
     pub messages: usize,
@@ -109,12 +115,12 @@ pub fn render(r: &Report) -> String {
         recall_quarantine: r.recall_quarantine,
         false_positive_rate: r.false_positive_rate,
     };
-    rates(&mut s, "", &now);
+    rates(&mut s, "", &now, &r.labels);
     if let Some(after) = &r.after {
         if let Some((base, other)) = &r.compared {
             let _ = writeln!(s, "compared: {base}\n    with: {other}");
         }
-        rates(&mut s, "with the --diff policy: ", after);
+        rates(&mut s, "with the --diff policy: ", after, &r.labels);
     }
     let labels: Vec<&String> = r.labels.keys().collect();
     confusion(
@@ -164,18 +170,46 @@ pub fn render(r: &Report) -> String {
     s
 }
 
-fn rates(s: &mut String, lead: &str, r: &Rates) {
-    let _ = writeln!(
-        s,
-        "{lead}recall (phish, jp-phish): {:.1}% at tag or above, {:.1}% at quarantine or above",
-        r.recall_tag * 100.0,
-        r.recall_quarantine * 100.0
-    );
-    let _ = writeln!(
-        s,
-        "{lead}false positives (ham, jp-ham): {:.2}% at tag or above",
-        r.false_positive_rate * 100.0
-    );
+/// The headline figures, naming the labels they were measured on; a
+/// figure with no messages behind it is said to be absent, not 0.0%.
+fn rates(s: &mut String, lead: &str, r: &Rates, labels: &BTreeMap<String, LabelStats>) {
+    let present = |set: &[&'static str]| -> Vec<&'static str> {
+        set.iter()
+            .copied()
+            .filter(|l| labels.get(*l).is_some_and(|st| st.messages > 0))
+            .collect()
+    };
+    let phish = present(PHISH_LABELS);
+    if phish.is_empty() {
+        let _ = writeln!(
+            s,
+            "{lead}recall: no messages labelled {} in the input",
+            PHISH_LABELS.join(", ")
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "{lead}recall ({}): {:.1}% at tag or above, {:.1}% at quarantine or above",
+            phish.join(", "),
+            r.recall_tag * 100.0,
+            r.recall_quarantine * 100.0
+        );
+    }
+    let ham = present(HAM_LABELS);
+    if ham.is_empty() {
+        let _ = writeln!(
+            s,
+            "{lead}false positives: no messages labelled {} in the input",
+            HAM_LABELS.join(", ")
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "{lead}false positives ({}): {:.2}% at tag or above",
+            ham.join(", "),
+            r.false_positive_rate * 100.0
+        );
+    }
 }
 
 /// One row per kind or brand, one column per label.

@@ -88,9 +88,9 @@ fn respond<B>(req: &Request<B>, rt: &Runtime) -> Response<Full<Bytes>> {
                 StatusCode::OK,
                 "text/plain",
                 format!(
-                    "ready: policy {} ({} brands)\n",
+                    "ready: policy {} ({})\n",
                     s.policy.name,
-                    s.policy.brands.len()
+                    s.policy.brands_counted()
                 ),
             )
         }

@@ -53,6 +53,13 @@ pub async fn serve_unix(
 
 /// Binds a unix socket, removing a stale socket file left by a crash but
 /// refusing to steal the socket of a running instance.
+/// The bound milter socket.
+enum Listener {
+    Tcp(TcpListener),
+    /// With its path, removed when the milter stops.
+    Unix(UnixListener, std::path::PathBuf),
+}
+
 async fn bind_unix(path: &Path) -> io::Result<UnixListener> {
     if path.exists() {
         match tokio::net::UnixStream::connect(path).await {
@@ -100,9 +107,9 @@ pub async fn run(config_path: Option<PathBuf>, cli_dry_run: bool) -> i32 {
         }
     };
     let policy_desc = format!(
-        "{} ({} brands, from {})",
+        "{} ({}, from {})",
         state.policy.name,
-        state.policy.brands.len(),
+        state.policy.brands_counted(),
         state.policy.sources.join(", ")
     );
     let dry_run = state.config.dry_run;
@@ -112,6 +119,25 @@ pub async fn run(config_path: Option<PathBuf>, cli_dry_run: bool) -> i32 {
         max_connections,
         connection_timeout,
         ..Default::default()
+    };
+    // The milter socket is bound first: a port already in use must fail
+    // the start before anything announces a metrics endpoint that will
+    // never serve a live milter.
+    let listener = match &socket {
+        Socket::Inet(addr) => match TcpListener::bind(addr).await {
+            Ok(l) => Listener::Tcp(l),
+            Err(e) => {
+                fatal(&format!("cannot listen on {addr}: {e}"));
+                return 2;
+            }
+        },
+        Socket::Unix(path) => match bind_unix(path).await {
+            Ok(l) => Listener::Unix(l, path.clone()),
+            Err(e) => {
+                fatal(&format!("cannot listen on {}: {e}", path.display()));
+                return 2;
+            }
+        },
     };
     if !metrics_address.is_empty() {
         match crate::daemon::httpd::bind(&metrics_address).await {
@@ -146,15 +172,8 @@ pub async fn run(config_path: Option<PathBuf>, cli_dry_run: bool) -> i32 {
     tokio::spawn(drain_on_signal(runtime.clone()));
     let shutdown = stopped(runtime.clone());
 
-    let served = match &socket {
-        Socket::Inet(addr) => {
-            let listener = match TcpListener::bind(addr).await {
-                Ok(l) => l,
-                Err(e) => {
-                    fatal(&format!("cannot listen on {addr}: {e}"));
-                    return 2;
-                }
-            };
+    let served = match listener {
+        Listener::Tcp(listener) => {
             announce(
                 &format!(
                     "inet:{}",
@@ -168,17 +187,10 @@ pub async fn run(config_path: Option<PathBuf>, cli_dry_run: bool) -> i32 {
             );
             serve_tcp(listener, runtime.clone(), milter_config, shutdown).await
         }
-        Socket::Unix(path) => {
-            let listener = match bind_unix(path).await {
-                Ok(l) => l,
-                Err(e) => {
-                    fatal(&format!("cannot listen on {}: {e}", path.display()));
-                    return 2;
-                }
-            };
+        Listener::Unix(listener, path) => {
             announce(&format!("unix:{}", path.display()), &policy_desc, dry_run);
             let r = serve_unix(listener, runtime.clone(), milter_config, shutdown).await;
-            let _ = std::fs::remove_file(path);
+            let _ = std::fs::remove_file(&path);
             r
         }
     };

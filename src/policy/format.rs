@@ -44,6 +44,11 @@ pub(super) struct At<'a> {
 }
 
 impl At<'_> {
+    /// `file:line` of a byte offset, to point at another place in an error.
+    pub(super) fn place(&self, offset: usize) -> String {
+        format!("{}:{}", self.file, line_of(self.src, offset))
+    }
+
     pub(super) fn err(
         &self,
         span: std::ops::Range<usize>,
@@ -55,6 +60,7 @@ impl At<'_> {
             line: line_of(self.src, span.start),
             field: field.to_string(),
             message,
+            ..Default::default()
         }
     }
 
@@ -70,6 +76,7 @@ impl At<'_> {
                 .unwrap_or(1),
             field: field.into(),
             message: message.into(),
+            ..Default::default()
         }
     }
 }
@@ -89,13 +96,16 @@ pub(crate) struct Builder {
     feeds: Vec<PathBuf>,
     lure_asks: Vec<String>,
     lure_pressures: Vec<String>,
-    brands: Vec<Brand>,
+    pub(super) brands: Vec<Brand>,
     banner: Option<String>,
-    link_words: HashMap<String, Vec<String>>,
+    pub(super) link_words: HashMap<String, Vec<String>>,
     allow_sender: HashMap<String, String>,
     allow_dkim: HashMap<String, String>,
     allow_net: Vec<(IpNet, String)>,
     pub(super) organisation: Organisation,
+    /// Brand id → `file:line` of its definition, to point at both places
+    /// of a duplicate.
+    pub(super) brand_defined: HashMap<String, String>,
 }
 
 impl Builder {
@@ -109,14 +119,21 @@ impl Builder {
         let at = At { file, src };
         self.sources.push(file.to_string());
         self.add_meta(pf.policy);
-        self.add_scores(&at, pf.scores)?;
-        self.add_bands(&at, pf.bands)?;
-        self.add_auth(&at, pf.auth)?;
-        self.add_lists(&at, pf.lists, dir)?;
-        self.add_allow(&at, pf.allow)?;
-        self.add_brands(&at, pf.brand)?;
-        self.add_organisation(&at, pf.organisation)?;
-        Ok(())
+        // Each table is checked even when an earlier one is wrong, so one
+        // `config check` lists every mistake in the file.
+        let errors: Vec<SourceError> = [
+            self.add_scores(&at, pf.scores),
+            self.add_bands(&at, pf.bands),
+            self.add_auth(&at, pf.auth),
+            self.add_lists(&at, pf.lists, dir),
+            self.add_allow(&at, pf.allow),
+            self.add_brands(&at, pf.brand),
+            self.add_organisation(&at, pf.organisation),
+        ]
+        .into_iter()
+        .filter_map(Result::err)
+        .collect();
+        SourceError::all(errors)
     }
 
     /// Several files make one policy: its name lists them all, so logs
@@ -269,6 +286,7 @@ impl Builder {
                             line: i + 1,
                             field: field.into(),
                             message: m,
+                            ..Default::default()
                         })?;
                         set.insert(d);
                     }
@@ -346,90 +364,6 @@ impl Builder {
     }
 
     /// `[[brand]]`: protected brands, each defined once.
-    fn add_brands(&mut self, at: &At, brands: Vec<BrandFile>) -> Result<(), SourceError> {
-        for bf in brands {
-            let id = bf.id.get_ref().trim().to_string();
-            if id.is_empty()
-                || !id
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            {
-                return Err(at.err(
-                    bf.id.span(),
-                    "brand.id",
-                    "use ASCII letters, digits, '-' and '_' (it becomes a metric label)".into(),
-                ));
-            }
-            if self.brands.iter().any(|b| b.id == id) {
-                return Err(at.err(
-                    bf.id.span(),
-                    "brand.id",
-                    format!("brand `{id}` is defined twice"),
-                ));
-            }
-            let mut domains = Vec::new();
-            for d in &bf.domains {
-                domains.push(
-                    normalize_domain(d.get_ref())
-                        .map_err(|m| at.err(d.span(), "brand.domains", m))?,
-                );
-            }
-            let mut authorized = Vec::new();
-            for d in &bf.authorized {
-                authorized.push(
-                    normalize_domain(d.get_ref())
-                        .map_err(|m| at.err(d.span(), "brand.authorized", m))?,
-                );
-            }
-            let mut names = Vec::new();
-            for n in &bf.names {
-                let name = n.get_ref().trim();
-                if name.chars().count() < 2 {
-                    return Err(at.err(
-                        n.span(),
-                        "brand.names",
-                        format!("`{name}` is too short to match safely"),
-                    ));
-                }
-                names.push(name.to_string());
-            }
-            if names.is_empty() && domains.is_empty() {
-                return Err(at.err(
-                    bf.id.span(),
-                    "brand",
-                    format!("brand `{id}` needs at least one name or domain"),
-                ));
-            }
-            if let Some(words) = bf.link_words {
-                let words = words
-                    .iter()
-                    .map(|w| w.trim().to_lowercase())
-                    .filter(|w| !w.is_empty())
-                    .collect();
-                self.link_words.insert(id.clone(), words);
-            }
-            self.brands.push(Brand {
-                id,
-                names,
-                domains,
-                authorized,
-                action: bf.action,
-                spoof_action: match bf.require_authentication {
-                    Some(RequireAuth::Flag(true)) => {
-                        Some(crate::vocab::findings::Action::Quarantine)
-                    }
-                    Some(RequireAuth::Flag(false)) | None => None,
-                    Some(RequireAuth::Floor(a)) => Some(a),
-                },
-                banner: bf
-                    .banner
-                    .map(|b| b.trim().to_string())
-                    .filter(|b| !b.is_empty()),
-            });
-        }
-        Ok(())
-    }
-
     pub(crate) fn finish(mut self) -> PolicyData {
         // Like scores, the lure wording has defaults: the shipped phrase
         // files, for a policy that names none of its own.

@@ -3,6 +3,7 @@
 //! the plain values it yields ([`data`]). The compiled form every analyser
 //! judges by is [`crate::analysis::policy::Policy`].
 
+mod brands;
 pub mod data;
 pub(crate) mod format;
 mod organisation;

@@ -200,6 +200,7 @@ impl Config {
             line: 0,
             field: "(file)".into(),
             message: e.to_string(),
+            ..Default::default()
         })?;
         let mut cfg = Config::parse(&file, &text)?;
         // Policy paths are relative to the configuration file, so a config
@@ -227,6 +228,7 @@ impl Config {
                 line,
                 field: field.to_string(),
                 message,
+                ..Default::default()
             }
         };
         cfg.socket().map_err(|m| at("socket", m))?;

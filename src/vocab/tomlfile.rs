@@ -7,25 +7,59 @@ use std::fmt;
 use std::net::IpAddr;
 
 /// A policy error that points at the place to fix: `file:line: field: what`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SourceError {
     pub file: String,
     pub line: usize,
     pub field: String,
     pub message: String,
+    /// Further errors found in the same run: the operator fixes them all
+    /// at once instead of one per `config check`.
+    pub also: Vec<SourceError>,
 }
 
 impl fmt::Display for SourceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Line 0: the file as a whole (it cannot be read).
         if self.line == 0 {
-            return write!(f, "{}: {}", self.file, self.message);
+            write!(f, "{}: {}", self.file, self.message)?;
+        } else {
+            write!(
+                f,
+                "{}:{}: {}: {}",
+                self.file, self.line, self.field, self.message
+            )?;
         }
-        write!(
-            f,
-            "{}:{}: {}: {}",
-            self.file, self.line, self.field, self.message
-        )
+        for e in &self.also {
+            write!(f, "\n{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl SourceError {
+    /// All of `errors` as one (the first, with the rest in `also`), or
+    /// `Ok` when there are none.
+    pub fn all(errors: Vec<SourceError>) -> Result<(), SourceError> {
+        let mut flat = Vec::new();
+        for mut e in errors {
+            let also = std::mem::take(&mut e.also);
+            flat.push(e);
+            flat.extend(also);
+        }
+        let mut it = flat.into_iter();
+        match it.next() {
+            None => Ok(()),
+            Some(mut first) => {
+                first.also = it.collect();
+                Err(first)
+            }
+        }
+    }
+
+    /// How many errors this one stands for.
+    pub fn count(&self) -> usize {
+        1 + self.also.len()
     }
 }
 
@@ -33,7 +67,11 @@ impl SourceError {
     /// The error of a file that `config` refers to in its `field`, so the
     /// operator sees which configuration names the missing or broken file.
     pub fn referred_by(self, config: &str, field: &str) -> String {
-        format!("{config}: {field}: {self}")
+        self.to_string()
+            .lines()
+            .map(|l| format!("{config}: {field}: {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 }
 
@@ -65,6 +103,7 @@ pub fn parse_toml<T: serde::de::DeserializeOwned>(file: &str, src: &str) -> Resu
                 field
             },
             message: plain_words(e.message().trim()),
+            ..Default::default()
         }
     })
 }
@@ -89,6 +128,39 @@ fn plain_words(message: &str) -> String {
         ("struct ", "table "),
         ("invalid type: ", "wrong type: "),
     ];
+    // The TOML parser's own syntax messages speak of its grammar
+    // ("invalid float, expected 'inf'" for `typo = sixty`): say what the
+    // writer most likely got wrong.
+    const SYNTAX: &[(&str, &str)] = &[
+        (
+            "string values must be quoted",
+            "text must be in double quotes, e.g. key = \"value\"",
+        ),
+        (
+            "invalid float",
+            "not a number: write numbers as 30 or 1.5, and text in double quotes",
+        ),
+        (
+            "invalid integer",
+            "not a whole number: write numbers as 30, and text in double quotes",
+        ),
+        (
+            "invalid number",
+            "not a number: write numbers as 30 or 1.5, and text in double quotes",
+        ),
+        (
+            "expected newline",
+            "one key = value per line: something follows the value",
+        ),
+        ("duplicate key", "this key is set twice in the same table"),
+        ("unclosed array", "a list [ … ] is not closed"),
+        ("invalid string", "text is not closed: a \" is missing"),
+    ];
+    for (grammar, plain) in SYNTAX {
+        if message.starts_with(grammar) {
+            return (*plain).to_string();
+        }
+    }
     let mut out = message.to_string();
     for (rust, toml) in WORDS {
         out = out.replace(rust, toml);
@@ -179,6 +251,7 @@ mod tests {
             line: 0,
             field: "(file)".into(),
             message: "No such file or directory".into(),
+            ..Default::default()
         };
         assert_eq!(
             missing.referred_by("/etc/k.toml", "policy"),

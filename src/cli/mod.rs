@@ -7,12 +7,21 @@ use crate::vocab::message::Envelope;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+mod docs;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "kinko-milter",
     version,
     about = "Postfix milter: email authentication and protection against bank impersonation and credential phishing",
-    long_about = None
+    long_about = "Postfix milter: email authentication and protection against bank impersonation and credential phishing.\n\n\
+kinko-milter authenticates inbound mail (SPF, DKIM, DMARC, ARC) and writes an RFC 8601 \
+Authentication-Results header; it recognises mail that impersonates protected brands and the \
+recipient's own organisation (their own domains unauthenticated, lookalike sender domains, \
+display names and subjects that claim them) and requests for credentials (links off the \
+brand's sites, forms, dangerous attachments, QR codes); and it tags, quarantines (Postfix hold \
+queue) or rejects such mail as the policy says. Every command has its own page: \
+kinko-milter-run(8), kinko-milter-check(8), kinko-milter-quarantine(8), …"
 )]
 pub struct Cli {
     /// Log format (overrides the configuration's log_format).
@@ -46,7 +55,7 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
-    /// Run the analysis over a labelled corpus and report precision and recall.
+    /// Run the analysis over a labelled corpus: recall on phishing, false positives on legitimate mail.
     Eval(EvalArgs),
     /// Held mail in Postfix's hold queue: list, show, release, delete.
     Quarantine(crate::commands::quarantine_cli::QuarantineArgs),
@@ -58,6 +67,13 @@ enum Command {
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
+    },
+    /// Write the manual pages (kinko-milter.8 and one per command) into DIR:
+    /// the package build's step, so the pages say what `--help` says.
+    #[command(hide = true)]
+    Manpages {
+        /// Output directory.
+        dir: PathBuf,
     },
 }
 
@@ -193,8 +209,29 @@ pub fn main() -> i32 {
         Command::DmarcReport(args) => crate::commands::dmarc_report_cli::main(args),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "kinko-milter", &mut std::io::stdout());
-            0
+            let script = docs::completions(shell, &mut cmd);
+            match std::io::Write::write_all(&mut std::io::stdout(), &script) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("kinko-milter completions: {e}");
+                    1
+                }
+            }
+        }
+        Command::Manpages { dir } => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            match std::fs::create_dir_all(&dir).and_then(|()| docs::manpages(cmd, &dir)) {
+                Ok(pages) => {
+                    for p in pages {
+                        println!("{}", p.display());
+                    }
+                    0
+                }
+                Err(e) => {
+                    eprintln!("kinko-milter manpages: {}: {e}", dir.display());
+                    1
+                }
+            }
         }
     }
 }
@@ -227,13 +264,13 @@ fn config_check(file: Option<PathBuf>, policies: Vec<PathBuf>) -> i32 {
     match loaded {
         Ok(p) => {
             println!(
-                "ok: configuration {}; policy {} {} ({} brands) from {}",
+                "ok: configuration {}; policy {} {} ({}) from {}",
                 file.as_deref()
                     .map(|p| p.display().to_string())
                     .unwrap_or_else(|| "(built-in defaults)".into()),
                 p.name,
                 p.version,
-                p.brands.len(),
+                p.brands_counted(),
                 p.sources.join(", ")
             );
             0
