@@ -18,6 +18,15 @@ const BIN: &str = env!("CARGO_BIN_EXE_kinko-milter");
 /// Holds one impersonation of the test bank with a link; returns the mail
 /// and its queue id.
 pub fn hold_one(h: &Harness, tag: &str) -> Result<(Mail, String), String> {
+    hold_one_from(h, tag, "bounce@attacker.example")
+}
+
+/// A MAIL FROM that only the envelope carries: the brand's domain placed
+/// left of the attacker's (a `subdomain` finding the header does not give).
+const LOOKALIKE_MAIL_FROM: &str = "bounce@bank.test.attacker.example";
+
+/// [`hold_one`] with the envelope sender `mail_from`.
+fn hold_one_from(h: &Harness, tag: &str, mail_from: &str) -> Result<(Mail, String), String> {
     let mut mail = Mail::new(tag, &bank_name_from("notice@attacker.example"), RCPT)
         .body(&format!("お客様各位\n\n{PHISH_LINK}\n"));
     mail.subject = format!(
@@ -26,7 +35,7 @@ pub fn hold_one(h: &Harness, tag: &str) -> Result<(Mail, String), String> {
         mail.marker
     );
     let raw = dkim_sign(&mail.render(), "attacker.example", SELECTOR)?;
-    let r = h.send("json-strict", "bounce@attacker.example", RCPT, &raw, None)?;
+    let r = h.send("json-strict", mail_from, RCPT, &raw, None)?;
     ensure!(r.accepted(), "{tag}: {r}");
     let q = h.wait_held(&mail.marker)?;
     Ok((mail, q.queue_id))
@@ -156,7 +165,7 @@ fn eval_labels(labels: &Path) -> Result<serde_json::Value, String> {
 /// stats, expire, report, release --false-positive → eval, label, delete,
 /// each against held, unknown, parked, delivered and deleted ids.
 pub fn quarantine_commands(h: &Harness) -> Result<(), String> {
-    let (keep, keep_id) = hold_one(h, "q-release")?;
+    let (keep, keep_id) = hold_one_from(h, "q-release", LOOKALIKE_MAIL_FROM)?;
     let (drop, drop_id) = hold_one(h, "q-delete")?;
     let (sent, sent_id) = hold_one(h, "q-report")?;
     let (_, parked_id) = park_one(h, "q-parked")?;
@@ -193,7 +202,7 @@ fn quarantine_steps(
     ensure!(
         entry["subject"] == format!("口座確認のお願い {}", keep.marker).as_str()
             && entry["from"] == "テスト銀行 <notice@attacker.example>"
-            && entry["envelope_sender"] == "bounce@attacker.example"
+            && entry["envelope_sender"] == LOOKALIKE_MAIL_FROM
             && entry["brands"] == serde_json::json!(["test-bank"])
             && entry["verdict"] == "quarantine",
         "list entry: {entry}"
@@ -218,7 +227,7 @@ fn quarantine_steps(
     )?)
     .map_err(|e| e.to_string())?;
     ensure!(
-        shown["envelope"]["mail_from"] == "bounce@attacker.example"
+        shown["envelope"]["mail_from"] == LOOKALIKE_MAIL_FROM
             && shown["envelope"]["rcpt_to"] == serde_json::json!([RCPT]),
         "stored envelope: {}",
         shown["envelope"]
@@ -239,7 +248,8 @@ fn quarantine_steps(
         ensure!(
             out.contains("subject:  口座確認のお願い")
                 && out.contains("analysis now (check, with the stored envelope):")
-                && out.contains("MAIL FROM <bounce@attacker.example>")
+                && out.contains(&format!("MAIL FROM <{LOOKALIKE_MAIL_FROM}>"))
+                && out.contains("subdomain [test-bank]")
                 && out.contains("display-name [test-bank]"),
             "{args:?}:\n{out}"
         );
@@ -357,9 +367,42 @@ fn quarantine_steps(
     ensure!(
         rows.starts_with("file\tlabel\tmail_from\trcpt_to\tclient_ip\n")
             && rows.contains(&format!(
-                "{keep_id}.eml\tham\tbounce@attacker.example\t{RCPT}\t"
+                "{keep_id}.eml\tham\t{LOOKALIKE_MAIL_FROM}\t{RCPT}\t"
             )),
         "labels.tsv:\n{rows}"
+    );
+    // Without the stored envelope the same copy loses the MAIL FROM
+    // finding and scores lower (issue 22: 175 became 110), so the equal
+    // scores above are the envelope's doing.
+    let copy = labels.join("messages").join(
+        rows.lines()
+            .find(|l| l.contains(keep_id))
+            .and_then(|l| l.split('\t').next())
+            .and_then(|f| f.strip_prefix("messages/"))
+            .ok_or("no row for the released message")?,
+    );
+    let milter_cfg = h.milter("json-strict")?.config_path.clone();
+    let bare = Command::new(BIN)
+        .args([
+            "check",
+            "--json",
+            "--no-dns",
+            "--trust-authserv-id",
+            crate::common::AUTHSERV_ID,
+            "-c",
+        ])
+        .arg(&milter_cfg)
+        .arg(&copy)
+        .output()
+        .map_err(|e| e.to_string())?;
+    let bare: serde_json::Value = serde_json::from_str(&ok(bare, "check without the envelope")?)
+        .map_err(|e| e.to_string())?;
+    ensure!(
+        bare["score"].as_i64() < shown["held"]["score"].as_i64()
+            && !bare["findings"].to_string().contains("MAIL FROM"),
+        "without the envelope: {} (held {})",
+        bare["score"],
+        shown["held"]["score"]
     );
     // The missed phishing, from a delivered .eml, labelled phish.
     let eml = h.dir().join("missed.eml");
