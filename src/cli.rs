@@ -153,7 +153,9 @@ struct EvalArgs {
     /// `client_ip` column, else none: SPF is then not evaluated).
     #[arg(long, requires = "online")]
     client_ip: Option<std::net::IpAddr>,
-    /// labels.tsv (file, label, …) or a directory of .eml files with one label.
+    /// labels.tsv (file, label, …), a labelled folder (a directory holding
+    /// labels.tsv, as `label` and `quarantine release --false-positive`
+    /// write it), or a directory of .eml files with one label.
     input: PathBuf,
 }
 
