@@ -46,22 +46,34 @@ fn systemd_unit_verifies() {
         "kinko-milter.service",
         "kinko-milter-dmarc-report.service",
         "kinko-milter-dmarc-report.timer",
+        "kinko-milter-quarantine-expire.service",
+        "kinko-milter-quarantine-expire.timer",
+        "kinko-milter-hold-stats.service",
+        "kinko-milter-hold-stats.timer",
     ] {
-        let unit = std::fs::read_to_string(root().join("deploy").join(name))
+        let mut unit = std::fs::read_to_string(root().join("deploy").join(name))
             .unwrap()
-            .replace("/usr/bin/kinko-milter", BIN)
-            .replace(
-                "EnvironmentFile=/etc/default/kinko-milter-dmarc-report",
+            .replace("/usr/bin/kinko-milter", BIN);
+        for default in [
+            "kinko-milter-dmarc-report",
+            "kinko-milter-quarantine-expire",
+        ] {
+            unit = unit.replace(
+                &format!("EnvironmentFile=/etc/default/{default}"),
                 &format!(
                     "EnvironmentFile={}",
-                    root()
-                        .join("deploy/kinko-milter-dmarc-report.default")
-                        .display()
+                    root().join(format!("deploy/{default}.default")).display()
                 ),
             );
+        }
         std::fs::write(dir.path().join(name), unit).unwrap();
     }
-    for name in ["kinko-milter.service", "kinko-milter-dmarc-report.timer"] {
+    for name in [
+        "kinko-milter.service",
+        "kinko-milter-dmarc-report.timer",
+        "kinko-milter-quarantine-expire.timer",
+        "kinko-milter-hold-stats.timer",
+    ] {
         let out = Command::new("systemd-analyze")
             .arg("verify")
             .arg(dir.path().join(name))
@@ -105,13 +117,19 @@ fn rules_and_dashboard_use_exported_metrics() {
     let metrics = Metrics::new();
     // Per-brand series exist once a policy names its brands.
     metrics.set_policy("p", "1", &["some-bank".into()]);
-    let exported: BTreeSet<String> = metrics
+    let mut exported: BTreeSet<String> = metrics
         .render()
         .lines()
         .filter(|l| l.starts_with("# TYPE "))
         .filter_map(|l| l.split_whitespace().nth(2))
         .map(str::to_string)
         .collect();
+    // The hold queue's gauges come from `quarantine stats --metrics-file`.
+    let hold = kinko_milter::commands::quarantine_more::hold_metrics(Some(&[]), 0);
+    for name in kinko_milter::commands::quarantine_more::HOLD_METRICS {
+        assert!(hold.contains(&format!("# TYPE {name} gauge")), "{name}");
+        exported.insert(name.to_string());
+    }
     let name = regex::Regex::new(r"\bkinko_[a-z_]+").unwrap();
     for file in [
         "deploy/prometheus/kinko-milter.rules.yml",
@@ -222,4 +240,43 @@ fn debian_package_ships_every_policy_file() {
         }
     }
     assert!(shipped >= 6, "only {shipped} policy files found");
+}
+
+/// Every unit and default file in deploy/ is in the package, and the
+/// timers that act on their own (or need a site's settings) are shipped
+/// off: no maintainer script enables them.
+#[test]
+fn debian_package_ships_every_unit_and_leaves_timers_off() {
+    let manifest: toml::Value =
+        toml::from_str(&std::fs::read_to_string(root().join("Cargo.toml")).unwrap()).unwrap();
+    let assets: Vec<String> = manifest["package"]["metadata"]["deb"]["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a[0].as_str().unwrap().to_string())
+        .collect();
+    let mut units = 0;
+    for entry in std::fs::read_dir(root().join("deploy")).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if [".service", ".timer", ".default"]
+            .iter()
+            .any(|s| name.ends_with(s))
+        {
+            let path = format!("deploy/{name}");
+            assert!(assets.contains(&path), "{path} is not in the package");
+            units += 1;
+        }
+    }
+    assert!(units >= 9, "only {units} units and default files found");
+    for script in ["deploy/debian/postinst", "deploy/debian/postrm"] {
+        let text = std::fs::read_to_string(root().join(script)).unwrap();
+        assert!(!text.contains("enable"), "{script} enables a unit");
+    }
+    let expire =
+        std::fs::read_to_string(root().join("deploy/kinko-milter-quarantine-expire.timer"))
+            .unwrap();
+    assert!(
+        expire.contains("systemctl enable --now kinko-milter-quarantine-expire.timer"),
+        "the expire timer does not say how to enable it"
+    );
 }

@@ -1,5 +1,5 @@
 //! Command line: `run`, `check`, `config check`, `eval`, `quarantine`,
-//! `report`, `completions`.
+//! `label`, `report`, `dmarc-report`, `completions`.
 
 use crate::analysis::policy::Policy;
 use crate::settings::config::{Config, LogFormat};
@@ -57,8 +57,10 @@ enum Command {
     },
     /// Run the analysis over a labelled corpus: recall on phishing, false positives on legitimate mail.
     Eval(EvalArgs),
-    /// Held mail in Postfix's hold queue: list, show, release, delete.
+    /// Held mail in Postfix's hold queue: list, show, release, delete, expire, stats, report.
     Quarantine(crate::commands::quarantine_cli::QuarantineArgs),
+    /// Add a message (.eml) the policy got wrong to the team's labelled folder, for `eval`.
+    Label(crate::commands::labels::LabelArgs),
     /// Impersonation report from the daemon's JSON verdict lines.
     Report(crate::commands::report_cli::ReportArgs),
     /// DMARC aggregate reports (RFC 9990) from the verdict lines of every MX host.
@@ -167,7 +169,9 @@ struct EvalArgs {
     /// `client_ip` column, else none: SPF is then not evaluated).
     #[arg(long, requires = "online")]
     client_ip: Option<std::net::IpAddr>,
-    /// labels.tsv (file, label, …) or a directory of .eml files with one label.
+    /// labels.tsv (file, label, …), a labelled folder (a directory holding
+    /// labels.tsv, as `label` and `quarantine release --false-positive`
+    /// write it), or a directory of .eml files with one label.
     input: PathBuf,
 }
 
@@ -205,6 +209,7 @@ pub fn main() -> i32 {
         } => config_check(file, policies),
         Command::Eval(args) => eval(args),
         Command::Quarantine(args) => crate::commands::quarantine_cli::main(args),
+        Command::Label(args) => crate::commands::labels::main(args),
         Command::Report(args) => crate::commands::report_cli::main(args),
         Command::DmarcReport(args) => crate::commands::dmarc_report_cli::main(args),
         Command::Completions { shell } => {

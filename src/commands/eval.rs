@@ -97,6 +97,11 @@ impl Tally {
 /// The labelled messages of a labels.tsv or a directory of .eml files, and
 /// the rows of labels that are not scored, counted per label.
 pub fn load_input(input: &Path) -> Result<Input, String> {
+    // A labelled folder (commands::labels) is read through its labels.tsv.
+    let labelled = input.join(crate::commands::labels::LABELS_FILE);
+    if input.is_dir() && labelled.is_file() {
+        return load_input(&labelled);
+    }
     let mut out = Input::default();
     if input.is_dir() {
         let label = input

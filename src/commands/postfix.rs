@@ -101,6 +101,15 @@ impl Instance {
         Ok(strip_markers(&out))
     }
 
+    /// The envelope Postfix stored with the message (`postcat -e`): MAIL
+    /// FROM, RCPT TO and the client's address, name and HELO when the
+    /// queue file records them, so a re-judgement sees what the daemon saw.
+    pub fn envelope(&self, queue_id: &str) -> Result<crate::vocab::message::Envelope, String> {
+        check_id(queue_id)?;
+        let out = self.run("postcat", &["-e", "-q", queue_id])?;
+        Ok(envelope_records(&String::from_utf8_lossy(&out), queue_id))
+    }
+
     /// Releases held messages (`postsuper -H`); Postfix delivers them at its
     /// next queue run. Per id, how many messages postsuper says it released
     /// (0: not on hold, unknown or already gone).
@@ -177,6 +186,50 @@ fn check_id(id: &str) -> Result<(), String> {
     }
 }
 
+/// The envelope in `postcat -e` records (`sender: …`, `recipient: …`,
+/// `named_attribute: client_address=…`). Postfix writes the client's
+/// attributes twice (`log_client_address` for logging, `client_address`
+/// as received, XCLIENT/PROXY applied); the latter wins.
+pub fn envelope_records(text: &str, queue_id: &str) -> crate::vocab::message::Envelope {
+    let mut env = crate::vocab::message::Envelope {
+        queue_id: Some(queue_id.to_string()),
+        ..Default::default()
+    };
+    let (mut log_ip, mut log_name, mut log_helo) = (None, None, None);
+    for line in text.lines() {
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        match key.trim() {
+            "sender" => env.mail_from = value.to_string(),
+            "recipient" if env.rcpts.len() < 1000 => env.rcpts.push(value.to_string()),
+            "named_attribute" => {
+                let Some((name, v)) = value.split_once('=') else {
+                    continue;
+                };
+                let v = v.trim();
+                match name.trim() {
+                    "client_address" => env.client_ip = v.parse().ok(),
+                    "client_name" => env.client_name = Some(v.to_string()),
+                    "helo_name" => env.helo = v.to_string(),
+                    "log_client_address" => log_ip = v.parse().ok(),
+                    "log_client_name" => log_name = Some(v.to_string()),
+                    "log_helo_name" => log_helo = Some(v.to_string()),
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    env.client_ip = env.client_ip.or(log_ip);
+    env.client_name = env.client_name.or(log_name);
+    if env.helo.is_empty() {
+        env.helo = log_helo.unwrap_or_default();
+    }
+    env
+}
+
 /// postcat frames sections with `*** ... ***` lines on some versions.
 fn strip_markers(out: &[u8]) -> Vec<u8> {
     let mut kept = Vec::with_capacity(out.len());
@@ -221,6 +274,26 @@ mod tests {
             ),
             0
         );
+    }
+
+    #[test]
+    fn stored_envelope_is_read_from_postcat_records() {
+        let text = "*** ENVELOPE RECORDS hold/4ABC ***\nmessage_size: 1 2 3\n\
+                    sender: bounce@attacker.example\n\
+                    named_attribute: log_client_address=127.0.0.1\n\
+                    named_attribute: log_helo_name=proxy.local\n\
+                    named_attribute: client_address=192.0.2.10\n\
+                    named_attribute: helo_name=mx.attacker.example\n\
+                    original_recipient: Customer@customer.example\n\
+                    recipient: customer@customer.example\n";
+        let env = envelope_records(text, "4ABC");
+        assert_eq!(env.mail_from, "bounce@attacker.example");
+        assert_eq!(env.rcpts, ["customer@customer.example"]);
+        assert_eq!(env.client_ip, "192.0.2.10".parse().ok());
+        assert_eq!(env.helo, "mx.attacker.example");
+        assert_eq!(env.queue_id.as_deref(), Some("4ABC"));
+        let only_log = envelope_records("named_attribute: log_client_address=::1\n", "X");
+        assert_eq!(only_log.client_ip, "::1".parse().ok());
     }
 
     #[test]

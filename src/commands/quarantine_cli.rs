@@ -1,15 +1,24 @@
 //! `kinko-milter quarantine …`: the arguments and what each command prints.
 
 use crate::commands::postfix::Instance;
-use crate::commands::quarantine;
+use crate::commands::{quarantine, quarantine_more, quarantine_show};
+use crate::settings::config::Config;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct QuarantineArgs {
-    /// Postfix configuration directory of the instance (as Postfix's own
-    /// `-c`); default: the system Postfix.
-    #[arg(short = 'c', long = "postfix-config", global = true)]
+    /// kinko-milter configuration, as for `run`, `check` and `eval`: its
+    /// `[quarantine]` table (Postfix instance, reporting address, labelled
+    /// folder) and, for `show --check`, its policy. Default:
+    /// /etc/kinko-milter/kinko-milter.toml when it exists, else built-in
+    /// defaults.
+    #[arg(short = 'c', long = "config", global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Postfix configuration directory of the instance (what Postfix's own
+    /// `-c` takes); overrides the configuration's quarantine.postfix_config.
+    /// Default: the system Postfix.
+    #[arg(long = "postfix-config", global = true, value_name = "DIR")]
     postfix_config: Option<PathBuf>,
     #[command(subcommand)]
     command: QuarantineCommand,
@@ -28,14 +37,11 @@ enum QuarantineCommand {
         /// The queue id (from `list`).
         queue_id: String,
         /// Also re-run the analysis (`check`, without DNS, with our
-        /// recorded authentication results) on the held message.
+        /// recorded authentication results and the envelope Postfix
+        /// stored: MAIL FROM, RCPT TO, client and HELO) on the held
+        /// message, with the configuration's policy files.
         #[arg(long)]
         check: bool,
-        /// kinko-milter configuration for --check (its policy files and
-        /// authserv-id); default: /etc/kinko-milter/kinko-milter.toml when
-        /// installed, else built-in defaults.
-        #[arg(long, requires = "check")]
-        config: Option<PathBuf>,
         /// Also print the whole message as stored (it may be live phishing:
         /// open nothing in it).
         #[arg(long)]
@@ -44,11 +50,19 @@ enum QuarantineCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Release held messages for delivery (`postsuper -H`).
+    /// Release held messages for delivery (`postsuper -H`, then `postqueue -i`).
     Release {
         /// Queue ids.
         #[arg(required = true)]
         queue_ids: Vec<String>,
+        /// It was legitimate: also keep the message, labelled `ham`, in
+        /// the labelled folder `eval` reads (before releasing it).
+        #[arg(long)]
+        false_positive: bool,
+        /// The labelled folder for --false-positive; default: the
+        /// configuration's quarantine.labels.
+        #[arg(long, value_name = "DIR", requires = "false_positive")]
+        labels: Option<PathBuf>,
     },
     /// Delete held messages (`postsuper -d ID hold`); mail not on hold is never touched.
     Delete {
@@ -56,14 +70,76 @@ enum QuarantineCommand {
         #[arg(required = true)]
         queue_ids: Vec<String>,
     },
+    /// Delete held mail that arrived more than DAYS days ago, one line per id.
+    Expire {
+        /// Age in days (at least 1).
+        #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+        older_than: u32,
+        /// Say what would be deleted; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// How many messages are held and how old the oldest is (`postqueue -j`).
+    Stats {
+        /// Also write the figures for node_exporter's textfile collector
+        /// (replaced atomically; a failed read is written as
+        /// kinko_hold_queue_up 0, never as an empty queue).
+        #[arg(long, value_name = "FILE")]
+        metrics_file: Option<PathBuf>,
+    },
+    /// Forward held messages as message/rfc822 attachments to the
+    /// configuration's quarantine.report_to, through Postfix's sendmail.
+    Report {
+        /// Queue ids.
+        #[arg(required = true)]
+        queue_ids: Vec<String>,
+    },
 }
 
 /// Where the Debian package installs the daemon's configuration.
-const INSTALLED_CONFIG: &str = "/etc/kinko-milter/kinko-milter.toml";
+pub const INSTALLED_CONFIG: &str = "/etc/kinko-milter/kinko-milter.toml";
+
+/// What the command line says about where things are; the configuration is
+/// read only by the commands that need it, so `--postfix-config` alone
+/// works for a user who may not read the configuration.
+pub struct Context {
+    config: Option<PathBuf>,
+    postfix_config: Option<PathBuf>,
+}
+
+impl Context {
+    /// The kinko-milter configuration: `-c FILE`, else the installed one
+    /// if present (an unreadable one is an error, never the defaults: it
+    /// may name another Postfix instance), else the defaults.
+    pub fn config(&self) -> Result<Config, String> {
+        let path = self.config.clone().or_else(|| {
+            let installed = PathBuf::from(INSTALLED_CONFIG);
+            installed.exists().then_some(installed)
+        });
+        match path {
+            Some(p) => Config::load(&p).map_err(|e| e.to_string()),
+            None => Ok(Config::default()),
+        }
+    }
+
+    /// The Postfix instance: `--postfix-config`, else the configuration's.
+    pub fn instance(&self) -> Result<Instance, String> {
+        let config_dir = match &self.postfix_config {
+            Some(d) => Some(d.clone()),
+            None => self.config()?.quarantine.instance(),
+        };
+        Ok(Instance { config_dir })
+    }
+}
 
 pub fn main(args: QuarantineArgs) -> i32 {
-    let pf = Instance {
-        config_dir: args.postfix_config,
+    let ctx = Context {
+        config: args.config,
+        postfix_config: args.postfix_config,
+    };
+    let pf = match ctx.instance() {
+        Ok(pf) => pf,
+        Err(e) => return fail(&e),
     };
     let result = match args.command {
         QuarantineCommand::List { json } => quarantine::list(&pf).and_then(|held| {
@@ -78,15 +154,35 @@ pub fn main(args: QuarantineArgs) -> i32 {
         QuarantineCommand::Show {
             queue_id,
             check,
-            config,
             raw,
             json,
-        } => show(&pf, &queue_id, check.then_some(config), raw, json),
-        QuarantineCommand::Release { queue_ids } => {
-            return acted(&pf, "released", "release", pf.release(&queue_ids))
+        } => quarantine_show::show(&ctx, &pf, &queue_id, check, raw, json),
+        QuarantineCommand::Release {
+            queue_ids,
+            false_positive,
+            labels,
+        } => {
+            if false_positive {
+                if let Err(e) =
+                    quarantine_more::label_false_positives(&ctx, &pf, &queue_ids, labels)
+                {
+                    return fail(&e);
+                }
+            }
+            return acted(&pf, "released", "release", pf.release(&queue_ids));
         }
         QuarantineCommand::Delete { queue_ids } => {
             return acted(&pf, "deleted", "delete", pf.delete(&queue_ids))
+        }
+        QuarantineCommand::Expire {
+            older_than,
+            dry_run,
+        } => return quarantine_more::expire(&pf, older_than, dry_run),
+        QuarantineCommand::Stats { metrics_file } => {
+            return quarantine_more::stats(&pf, metrics_file.as_deref())
+        }
+        QuarantineCommand::Report { queue_ids } => {
+            return quarantine_more::report(&ctx, &pf, &queue_ids)
         }
     };
     match result {
@@ -94,17 +190,19 @@ pub fn main(args: QuarantineArgs) -> i32 {
             print!("{out}");
             0
         }
-        Err(e) => {
-            eprintln!("kinko-milter quarantine: {e}");
-            1
-        }
+        Err(e) => fail(&e),
     }
+}
+
+pub fn fail(e: &str) -> i32 {
+    eprintln!("kinko-milter quarantine: {e}");
+    1
 }
 
 /// One line per id saying what postsuper did with it; exit 1 when any id
 /// was not acted on, so a script (or the on-call operator) never takes
 /// "nothing happened" for "done".
-fn acted(
+pub fn acted(
     pf: &Instance,
     done_word: &str,
     verb: &str,
@@ -112,10 +210,7 @@ fn acted(
 ) -> i32 {
     let done = match result {
         Ok(d) => d,
-        Err(e) => {
-            eprintln!("kinko-milter quarantine: {e}");
-            return 1;
-        }
+        Err(e) => return fail(&e),
     };
     let mut missed = 0;
     for (id, n) in &done {
@@ -138,64 +233,4 @@ fn acted(
     } else {
         0
     }
-}
-
-fn show(
-    pf: &Instance,
-    queue_id: &str,
-    check: Option<Option<PathBuf>>,
-    raw: bool,
-    json: bool,
-) -> Result<String, String> {
-    let (held, message) = quarantine::show(pf, queue_id)?;
-    let report = match check {
-        Some(config) => {
-            let cfg = match config.or_else(|| {
-                let installed = PathBuf::from(INSTALLED_CONFIG);
-                installed.exists().then_some(installed)
-            }) {
-                Some(p) => crate::settings::config::Config::load(&p).map_err(|e| e.to_string())?,
-                None => crate::settings::config::Config::default(),
-            };
-            let policy = crate::analysis::policy::Policy::load_files(&cfg.policy)
-                .map_err(|e| e.to_string())?;
-            // Our own Authentication-Results on the held copy: what the
-            // daemon found when the message arrived.
-            let id = cfg
-                .trust_authserv_id
-                .clone()
-                .unwrap_or_else(|| cfg.authserv_id.clone());
-            let mut r = crate::commands::check::offline(&message, &policy, &cfg, Some(&id));
-            r.describe(&message);
-            Some(r)
-        }
-        None => None,
-    };
-    if json {
-        let v = serde_json::json!({ "held": held, "check": report });
-        return serde_json::to_string_pretty(&v)
-            .map(|s| s + "\n")
-            .map_err(|e| e.to_string());
-    }
-    let mut out = quarantine::render_one(&held);
-    if let Some(r) = &report {
-        out.push_str("\nanalysis now (check):\n");
-        out.push_str(&crate::commands::check::render(r));
-    }
-    if raw {
-        out.push_str("\n--- message as stored ---\n");
-        // Escape sequences in a phisher's message must not drive the terminal.
-        let text: String = String::from_utf8_lossy(&message)
-            .chars()
-            .map(|c| {
-                if c.is_control() && c != '\n' && c != '\t' {
-                    '?'
-                } else {
-                    c
-                }
-            })
-            .collect();
-        out.push_str(&text);
-    }
-    Ok(out)
 }

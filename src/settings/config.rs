@@ -40,6 +40,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Threads running connections; 0: half the CPUs, at least one.
     pub worker_threads: usize,
+    /// The held-mail commands' settings (not read by the daemon).
+    pub quarantine: crate::settings::quarantine::QuarantineConfig,
 }
 
 impl Config {
@@ -146,6 +148,7 @@ impl Default for Config {
             actions: ActionsConfig::default(),
             log_format: LogFormat::Text,
             worker_threads: 0,
+            quarantine: Default::default(),
         }
     }
 }
@@ -283,6 +286,13 @@ impl Config {
                     field,
                     "SMTP reply text must be printable ASCII without '%'".into(),
                 ));
+            }
+        }
+        let q = &cfg.quarantine;
+        for (key, addr) in [("report_to", &q.report_to), ("report_from", &q.report_from)] {
+            if !addr.is_empty() {
+                crate::settings::quarantine::QuarantineConfig::check_address(key, addr)
+                    .map_err(|m| at(&format!("quarantine.{key}"), m))?;
             }
         }
         Ok(cfg)

@@ -1,4 +1,6 @@
-//! The configuration file (`kinko-milter.toml`) and its `[limits]`.
+//! The configuration file (`kinko-milter.toml`), its `[limits]` and
+//! `[quarantine]` tables.
 
 pub mod config;
 pub mod limits;
+pub mod quarantine;

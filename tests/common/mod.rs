@@ -31,6 +31,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+/// Mail to this domain is deferred by the private Postfix, never delivered.
+pub const DEFERRED_DOMAIN: &str = "parked.example";
+
 /// The `authserv-id` every harness milter writes into Authentication-Results.
 pub const AUTHSERV_ID: &str = "mx.kinko.test";
 /// The HELO name test clients use; it has no SPF record (result "none").
@@ -424,6 +427,11 @@ impl Harness {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// The private Postfix's whole log (`maillog_file`).
+    pub fn maillog(&self) -> String {
+        std::fs::read_to_string(&self.postfix.log).unwrap_or_default()
     }
 
     /// The private Postfix's configuration directory (for `-c DIR`).
@@ -882,6 +890,10 @@ impl Postfix {
              relay_domains = test example\n\
              default_transport = {next_hop}\n\
              relay_transport = {next_hop}\n\
+             # Mail for this domain stays queued (deferred: nothing listens\n\
+             # on port 9), never held: what the quarantine commands must not\n\
+             # act on.\n\
+             transport_maps = inline:{{ {DEFERRED_DOMAIN}=smtp:[127.0.0.1]:9 }}\n\
              # No DNS from Postfix: no MX lookups, and no reverse lookups of\n\
              # PROXY addresses that would leave the machine.\n\
              smtp_dns_support_level = disabled\n\

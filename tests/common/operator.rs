@@ -79,9 +79,10 @@ fn exists(db: &str, name: &str) -> Result<bool, String> {
 impl Operators {
     /// Creates the group and users if missing and installs the runbook's
     /// rule, with `/usr/bin/kinko-milter` replaced by `binary` and `-c
-    /// POSTFIX_CONFIG_DIR` required right after `quarantine` (the rule as
-    /// shipped admits no `-c`: this instance is the only one allowed).
-    pub fn install(binary: &Path, postfix_config_dir: &Path) -> Result<Operators, String> {
+    /// CONFIG` required right after `quarantine`: the rule as shipped admits
+    /// no `-c` (the installed configuration is the only one); this test's
+    /// configuration, which names its Postfix instance, stands for it.
+    pub fn install(binary: &Path, config: &Path) -> Result<Operators, String> {
         if !is_root() {
             return Err("the operator trial needs root (useradd, sudoers)".into());
         }
@@ -123,14 +124,12 @@ impl Operators {
 
         let rule = runbook_rule()?;
         let binary_text = binary.to_str().ok_or("binary path is not UTF-8")?;
-        let dir_text = postfix_config_dir
-            .to_str()
-            .ok_or("Postfix directory is not UTF-8")?;
+        let config_text = config.to_str().ok_or("configuration path is not UTF-8")?;
         ensure_contains(&rule, INSTALLED_BINARY)?;
         ensure_contains(&rule, "^quarantine (")?;
         let adapted = rule.replace(INSTALLED_BINARY, binary_text).replace(
             "^quarantine (",
-            &format!("^quarantine -c {} (", regex_literal(dir_text)),
+            &format!("^quarantine -c {} (", regex_literal(config_text)),
         );
 
         // Written and checked under a name sudo skips (it has a dot), then
