@@ -11,3 +11,4 @@ pub mod quarantine;
 pub mod quarantine_cli;
 pub mod report;
 pub mod report_cli;
+pub mod report_group;
