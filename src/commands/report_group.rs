@@ -394,6 +394,9 @@ impl Report {
             .exported
             .iter()
             .filter(|(_, e)| rank(&e.confidence) <= rank(least).min(1))
+            // Log lines are input: what a feed loader would refuse is no
+            // indicator (one bad row makes the whole feed fail to load).
+            .filter(|(url, _)| url::Url::parse(url).is_ok_and(|u| u.host_str().is_some()))
             .collect();
         rows.sort_by(|a, b| {
             b.1.first_seen

@@ -74,6 +74,16 @@ fn lines_merge_per_brand_and_day_and_export_what_findings_point_at() {
          2026/11/30 09:00:00,https://other.example/login,smbc kind=link-credential-path confidence=medium on=qr\n"
     );
     assert_eq!(r.export(1, "high").unwrap().lines().count(), 2);
+    let bad = line(
+        "2026-11-30T09:00:00Z",
+        r#"["smbc"]"#,
+        "tag",
+        "192.0.2.1",
+        "Q9",
+    )
+    .replace("smbc.co.com", "pedido%correiosbr.net");
+    let r = report_of(&[bad], Filter::default(), DEFAULT_DIMENSIONS);
+    assert!(!r.export(10, "medium").unwrap().contains("pedido"));
     // The URLs of the line's old `urls` field are not the export's.
     let old = r#"{"timestamp":"2026-11-30T09:00:00Z","fields":{"message":"verdict","policy_action":"tag","brands":["smbc"],"urls":["https://lists.example/listinfo/x"]}}"#;
     let r = report_of(&[old.to_string()], Filter::default(), DEFAULT_DIMENSIONS);

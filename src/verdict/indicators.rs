@@ -136,6 +136,15 @@ fn from_qr(evidence: &str, host: &str) -> bool {
         .any(|e| e.contains("(QR code in ") && example_host(e).eq_ignore_ascii_case(host))
 }
 
+/// `d` as a URL's host (lower-case, IDNA A-labels), if it is a host name.
+fn as_host(d: &str) -> Option<String> {
+    let u = url::Url::parse(&format!("http://{d}/")).ok()?;
+    let host = u.host_str()?;
+    (host.eq_ignore_ascii_case(d.trim_end_matches('.')) || !d.is_ascii())
+        .then(|| host.to_string())
+        .filter(|h| crate::vocab::domain::is_plausible_host(h))
+}
+
 fn push_unique(list: &mut Vec<String>, item: String) {
     if list.len() < MAX_PER_MESSAGE && !list.contains(&item) {
         list.push(item);
@@ -159,7 +168,11 @@ pub fn of(analysis: &Analysis, own: &dyn Fn(&str) -> bool) -> Indicators {
         let Some(d) = f.domain.as_ref() else {
             continue;
         };
-        let d = crate::vocab::sanitize::one_line(d, 253);
+        // A takedown list and a feed take host names only: an address's
+        // domain can be anything (`pedido%correiosbr.net` was one).
+        let Some(d) = as_host(d) else {
+            continue;
+        };
         if own(&d) {
             continue;
         }
@@ -431,6 +444,10 @@ mod tests {
         // A lookalike finding with no domain names none: the From domain
         // may be the brand's own.
         assert!(ind.lookalike_domains.is_empty());
+        assert_eq!(as_host("Smbc.CO.com"), Some("smbc.co.com".into()));
+        assert_eq!(as_host("pedido%correiosbr.net"), None);
+        assert_eq!(as_host("a b.example"), None);
+        assert_eq!(as_host("x.example/path"), None);
     }
 
     #[test]
