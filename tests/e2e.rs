@@ -1630,6 +1630,37 @@ fn report_campaign_rows(h: &Harness) -> Result<(), String> {
             }),
         "campaign: {c:#}"
     );
+    // A host left on the text log format is read too, announcements and all.
+    let mail = Mail::new(
+        "campaign-text",
+        &bank_name_from("notice@attacker.example"),
+        RCPT,
+    )
+    .body(&format!("お客様各位\n\n{PHISH_LINK}\n"));
+    let raw = dkim_sign(&mail.render(), "attacker.example", SELECTOR)?;
+    let r = h.send("normal", "bounce@attacker.example", RCPT, &raw, None)?;
+    ensure!(!r.is_temporary(), "text host: {r}");
+    let text_log = h.milter("normal")?.info().log_path;
+    let mut seen = String::new();
+    for _ in 0..50 {
+        seen = std::fs::read_to_string(&text_log).unwrap_or_default();
+        if seen.contains(&mail.marker) || seen.lines().any(|l| l.contains(": verdict ")) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kinko-milter"))
+        .arg("report")
+        .arg(&text_log)
+        .output()
+        .map_err(|e| e.to_string())?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(
+        out.status.success()
+            && stderr.contains(" 0 input line(s) could not be read")
+            && !stderr.contains(": 0 verdict line(s) read"),
+        "text log: {stderr}\n{seen}"
+    );
     // Counted, never named: no recipient reaches the verdict lines.
     for log in &logs {
         let text = std::fs::read_to_string(log).map_err(|e| e.to_string())?;

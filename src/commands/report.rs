@@ -128,7 +128,9 @@ pub fn classify(line: &str) -> Line {
     let Ok(v) = serde_json::from_str::<Value>(line) else {
         return match from_text(line) {
             Some(v) => verdict(&v),
-            None if is_text_log_line(line) => Line::Other,
+            // Another text line of ours: a tracing line, or an announcement
+            // (`kinko-milter: listening on …`) written before logging starts.
+            None if is_text_log_line(line) || line.starts_with("kinko-milter: ") => Line::Other,
             None => Line::Unreadable,
         };
     };
