@@ -131,8 +131,11 @@ fn the_export_names_no_legitimate_host_and_as_a_feed_flags_no_legitimate_mail() 
         .map(|p| root().join("policy").join(p))
         .collect();
     let policy = Policy::load_files(&paths).expect("shipped policies load");
-    let mut cfg = Config::default();
-    cfg.dry_run = false;
+    // The policy's decision is what is measured, as in `eval`.
+    let cfg = Config {
+        dry_run: false,
+        ..Config::default()
+    };
     let judged = judge_all(&files, &policy, &cfg);
     let legit: Vec<&Judged> = judged.iter().filter(|j| j.legit).collect();
     assert!(

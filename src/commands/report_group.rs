@@ -355,7 +355,7 @@ impl Report {
             c.client_hosts = c.hosts.len();
             self.count_unflagged(c);
         }
-        out.sort_by(|a, b| b.messages.cmp(&a.messages));
+        out.sort_by_key(|c| std::cmp::Reverse(c.messages));
         out
     }
 
