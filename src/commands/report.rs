@@ -8,8 +8,6 @@
 
 use serde_json::Value;
 
-pub use crate::commands::report_group::{Campaign, Filter, Report, Row, NO_BRAND};
-
 /// One indicator as the verdict line carries it (see
 /// `verdict::indicators::Indicator`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

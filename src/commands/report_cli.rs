@@ -1,7 +1,7 @@
 //! `kinko-milter report …`: reading the log lines and printing the report.
 
-use crate::commands::report::{classify, Csv, Line, Report, Row};
-use crate::commands::report_group::{Campaign, Dimension, Filter, DEFAULT_DIMENSIONS};
+use crate::commands::report::{classify, Csv, Line};
+use crate::commands::report_group::{Campaign, Dimension, Filter, Report, Row, DEFAULT_DIMENSIONS};
 use clap::{Args, ValueEnum};
 use std::io::BufRead;
 use std::path::PathBuf;
