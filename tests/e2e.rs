@@ -194,6 +194,31 @@ fn infrastructure() -> Builder {
             "json-b",
             ListenerSpec::new(named("json-b"), "tempfail", false),
         )
+        // One campaign's two MX hosts, logging JSON behind PROXY listeners
+        // (the campaign comes from three client hosts): one holds, one is
+        // capped at tag and delivers with the banner. Used by one trial.
+        .milter(
+            "campaign-hold",
+            MilterSpec {
+                config: "log_format = \"json\"\n".into(),
+                policy: "[bands]\ntag = 30\nquarantine = 60\n".into(),
+            },
+        )
+        .listener(
+            "campaign-hold-proxy",
+            ListenerSpec::new(named("campaign-hold"), "tempfail", true),
+        )
+        .milter(
+            "campaign-tag",
+            MilterSpec {
+                config: "log_format = \"json\"\n[actions]\nmax_action = \"tag\"\n".into(),
+                policy: "[bands]\ntag = 30\nquarantine = 60\n".into(),
+            },
+        )
+        .listener(
+            "campaign-tag-proxy",
+            ListenerSpec::new(named("campaign-tag"), "tempfail", true),
+        )
         // Killed mid-run by one trial; nothing else uses it.
         .milter("victim", MilterSpec::default())
         .listener(
@@ -267,6 +292,10 @@ fn main() -> ExitCode {
         (
             "report_and_jpcert_export_from_the_verdict_log",
             report_from_verdict_log,
+        ),
+        (
+            "report_campaign_to_twenty_recipients_from_three_hosts_is_one_row_held_and_delivered",
+            report_campaign_rows,
         ),
         (
             "executable_in_zip_is_held_plain_pdf_delivered_untouched",
@@ -1214,9 +1243,15 @@ fn report_from_verdict_log(h: &Harness) -> Result<(), String> {
     let csv = run(&["--format", "csv"])?;
     ensure!(csv.starts_with("brand,day,messages,"), "{csv}");
     let export = run(&["--export-jpcert"])?;
+    // The phishing site, named by the finding that points at it; the
+    // description carries the brand, the kind and how sure it is.
     ensure!(
         export.starts_with("date,URL,description\n")
-            && export.contains(",https://testbank-secure-login.example.net/login/verify,test-bank"),
+            && export
+                .lines()
+                .any(|l| l.contains("://testbank-secure-login.example.net")
+                    && l.contains(",test-bank kind=")
+                    && l.contains(" confidence=")),
         "export:\n{export}"
     );
     let logged = std::fs::read_to_string(&log).unwrap_or_default();
@@ -1238,6 +1273,140 @@ fn report_from_verdict_log(h: &Harness) -> Result<(), String> {
                 .any(|l| l.contains("customer@")),
         "a recipient address leaked into a verdict or finding line or the export"
     );
+    Ok(())
+}
+
+/// Issue #22 item 3: one lure sent to twenty recipients from three client
+/// hosts, through two MX hosts (one holds, one tags and delivers), is one
+/// campaign row: twenty messages, held and delivered counted, twenty
+/// recipients counted but not named, three hosts in one /24, queue ids.
+fn report_campaign_rows(h: &Harness) -> Result<(), String> {
+    let hosts = [21u8, 22, 23].map(|o| IpAddr::V4(Ipv4Addr::new(192, 0, 2, o)));
+    let (mut held, mut delivered) = (Vec::new(), Vec::new());
+    for i in 0..20 {
+        let rcpt = format!("customer{i}@customer.example");
+        let mut mail = Mail::new(
+            "campaign",
+            &bank_name_from("notice@attacker.example"),
+            &rcpt,
+        )
+        .body(&format!("お客様各位\n\n{PHISH_LINK}\n"));
+        mail.subject = format!(
+            "{} {}",
+            kinko_milter::vocab::header_text::encode_word("口座確認のお願い"),
+            mail.marker
+        );
+        let raw = dkim_sign(&mail.render(), "attacker.example", SELECTOR)?;
+        let listener = if i < 14 {
+            "campaign-hold-proxy"
+        } else {
+            "campaign-tag-proxy"
+        };
+        let r = h.send(
+            listener,
+            "bounce@attacker.example",
+            &rcpt,
+            &raw,
+            Some(hosts[i % 3]),
+        )?;
+        ensure!(r.accepted(), "campaign {i}: {r}");
+        if i < 14 {
+            held.push(mail.marker);
+        } else {
+            delivered.push(mail.marker);
+        }
+    }
+    let mut held_ids = Vec::new();
+    for m in &held {
+        held_ids.push(h.wait_held(m)?.queue_id);
+    }
+    for m in &delivered {
+        h.wait_delivered(m)?;
+    }
+    for id in &held_ids {
+        h.delete_queued(id)?;
+    }
+    let logs = [
+        h.milter("campaign-hold")?.info().log_path,
+        h.milter("campaign-tag")?.info().log_path,
+    ];
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kinko-milter"))
+        .arg("report")
+        .args(&logs)
+        .args(["--campaigns", "--format", "json", "--brand", "test-bank"])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(out.status.success(), "report: {stderr}");
+    ensure!(
+        stderr.contains(" 0 input line(s) could not be read"),
+        "the report did not say what it could not read: {stderr}"
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+    let rows = rows.as_array().ok_or("campaigns are not a list")?;
+    ensure!(rows.len() == 1, "one campaign expected: {rows:#?}");
+    let c = &rows[0];
+    let n = |k: &str| c[k].as_u64().unwrap_or(u64::MAX);
+    ensure!(
+        c["brand"] == "test-bank"
+            && c["link_host"] == "testbank-secure-login.example.net"
+            && c["sender_domain"] == "attacker.example"
+            && (n("messages"), n("held"), n("delivered")) == (20, 14, 6)
+            && (n("recipients"), n("delivered_recipients")) == (20, 6)
+            && n("client_hosts") == 3
+            && c["networks"]["192.0.2.0/24"] == 20
+            && c["queue_ids"].as_array().is_some_and(|q| {
+                q.len() == 20 && held_ids.iter().all(|id| q.iter().any(|x| x == id.as_str()))
+            }),
+        "campaign: {c:#}"
+    );
+    // A host left on the text log format is read too, announcements and all.
+    let mail = Mail::new(
+        "campaign-text",
+        &bank_name_from("notice@attacker.example"),
+        RCPT,
+    )
+    .body(&format!("お客様各位\n\n{PHISH_LINK}\n"));
+    let raw = dkim_sign(&mail.render(), "attacker.example", SELECTOR)?;
+    let r = h.send("normal", "bounce@attacker.example", RCPT, &raw, None)?;
+    ensure!(!r.is_temporary(), "text host: {r}");
+    let text_log = h.milter("normal")?.info().log_path;
+    let mut seen = String::new();
+    for _ in 0..50 {
+        seen = std::fs::read_to_string(&text_log).unwrap_or_default();
+        if seen.contains(&mail.marker) || seen.lines().any(|l| l.contains(": verdict ")) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kinko-milter"))
+        .arg("report")
+        .arg(&text_log)
+        .output()
+        .map_err(|e| e.to_string())?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(
+        out.status.success()
+            && stderr.contains(" 0 input line(s) could not be read")
+            && !stderr.contains(": 0 verdict line(s) read"),
+        "text log: {stderr}\n{seen}"
+    );
+    // Counted, never named: no recipient reaches the verdict lines.
+    for log in &logs {
+        let text = std::fs::read_to_string(log).map_err(|e| e.to_string())?;
+        let verdicts: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("\"message\":\"verdict\""))
+            .collect();
+        ensure!(
+            verdicts.len() >= 6
+                && verdicts
+                    .iter()
+                    .all(|l| !l.contains("customer@") && !l.contains("customer1")),
+            "verdict lines of {}: {verdicts:#?}",
+            log.display()
+        );
+    }
     Ok(())
 }
 

@@ -227,7 +227,8 @@ pub fn analyze(mail: &Mail, own: &Own, freemail: &HashSet<String>) -> Vec<Findin
                     FindingKind::Combo,
                     format!("sender domain {from} imitates the recipient's own organisation's {d}: it {how}"),
                 )
-                .with_brand(OWN),
+                .with_brand(OWN)
+                .with_domain_on(from, vec!["header-from"]),
             );
         }
     }

@@ -183,6 +183,18 @@ fn sender_domains(mail: &Mail) -> Vec<(String, Vec<&'static str>)> {
     out
 }
 
+/// The machine name of a sender-side place, as the verdict line's
+/// indicators carry it.
+fn place(what: &str) -> &'static str {
+    match what {
+        "From" => "header-from",
+        "Reply-To" => "reply-to",
+        "Sender" => "sender",
+        "MAIL FROM" => "envelope-from",
+        _ => "dkim-d",
+    }
+}
+
 /// Lookalikes of protected domains among the sender-side domains.
 fn lookalike_domains(mail: &Mail, index: &BrandIndex) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -200,7 +212,7 @@ fn lookalike_domains(mail: &Mail, index: &BrandIndex) -> Vec<Finding> {
                     ),
                 )
                 .with_brand(l.brand)
-                .with_domain(host),
+                .with_domain_on(host, whats.iter().map(|w| place(w)).collect()),
             );
         }
     }

@@ -1,23 +1,69 @@
 //! `kinko-milter report`: what attacks each brand, from the `verdict` lines
-//! the daemon already writes in JSON mode. No store of our own: the lines of
-//! any number of hosts (files, standard input, a journald JSON export, what
-//! Loki or Elasticsearch hands back) merge into one report.
+//! the daemon already writes. No store of our own: the lines of any number
+//! of hosts (files, standard input, a journald JSON export, what Loki or
+//! Elasticsearch hands back) merge into one report.
+//!
+//! This file reads one line into a [`Sighting`]; `report_group` groups
+//! them (brands, campaigns, the export); `report_cli` prints.
 
-use serde::Serialize;
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
 
-/// One flagged `verdict` line, as far as the report needs it.
+/// One indicator as the verdict line carries it (see
+/// `verdict::indicators::Indicator`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Indicator {
+    pub kind: String,
+    pub value: String,
+    pub on: Vec<String>,
+    pub confidence: String,
+}
+
+/// One `verdict` line, as far as the report needs it.
 #[derive(Debug, Clone, Default)]
 pub struct Sighting {
     /// RFC 3339, as the log line has it.
     pub timestamp: String,
+    /// What was done (`accept` and `tag` delivered, `quarantine` and
+    /// `reject` not).
     pub action: String,
+    /// What the policy decided: dry-run hosts report what they would hold.
+    pub policy_action: String,
     pub kinds: Vec<String>,
     pub brands: Vec<String>,
     pub lookalike_domains: Vec<String>,
     pub url_hosts: Vec<String>,
     pub urls: Vec<String>,
+    /// `None` on lines written before the line carried them: such lines
+    /// export nothing, their `urls` being every link of the mail.
+    pub indicators: Option<Vec<Indicator>>,
+    /// The hosts any judged mail links to, flagged or not.
+    pub link_hosts: Vec<String>,
+    pub client_ip: String,
+    pub from_domain: String,
+    pub queue_id: String,
+    /// How many recipients the message had; older lines do not say (1).
+    pub rcpts: usize,
+}
+
+impl Sighting {
+    /// Flagged by the policy (tagged or held, or would be under dry run).
+    pub fn flagged(&self) -> bool {
+        matches!(self.policy_action.as_str(), "tag" | "quarantine" | "reject")
+    }
+
+    /// Delivered to the recipients (accepted or tagged).
+    pub fn delivered(&self) -> bool {
+        matches!(self.action.as_str(), "accept" | "tag")
+    }
+
+    /// The UTC day, `YYYY-MM-DD`.
+    pub fn day(&self) -> &str {
+        self.timestamp.get(..10).unwrap_or("unknown")
+    }
+}
+
+fn text(v: &Value, max: usize) -> String {
+    crate::vocab::sanitize::one_line(v.as_str().unwrap_or(""), max)
 }
 
 fn strings(v: &Value) -> Vec<String> {
@@ -37,162 +83,145 @@ fn strings(v: &Value) -> Vec<String> {
     }
 }
 
+fn indicators(v: &Value) -> Option<Vec<Indicator>> {
+    let a = v.as_array()?;
+    Some(
+        a.iter()
+            .map(|i| Indicator {
+                kind: text(&i["kind"], 40),
+                value: text(&i["value"], 300),
+                on: strings(&i["on"]),
+                confidence: text(&i["confidence"], 20),
+            })
+            .filter(|i| !i.value.is_empty())
+            .collect(),
+    )
+}
+
 /// What one input line is to the report.
 #[derive(Debug)]
 pub enum Line {
-    /// The verdict line of flagged mail.
-    Flagged(Sighting),
-    /// The verdict line of accepted mail.
-    Accepted,
-    /// Another JSON record (another log line of ours, or of another program).
+    /// A verdict line, of flagged mail or not.
+    Verdict(Box<Sighting>),
+    /// Another record (another log line of ours, or of another program).
     Other,
-    /// Not JSON: a text-format log line, or not a log line at all. Counted,
-    /// so a log the report cannot read never passes for one without
-    /// flagged mail.
+    /// Neither JSON nor our text format's verdict line. Counted, so a log
+    /// the report cannot read never passes for one without flagged mail.
     Unreadable,
 }
 
-/// The verdict line in `line`, if it is one of flagged mail: our JSON line,
-/// or a journald JSON export record whose MESSAGE is our line, or a
-/// pipeline's copy with the fields at the top level.
+/// The verdict line in `line`, if it is one of flagged mail.
 pub fn parse_line(line: &str) -> Option<Sighting> {
     match classify(line) {
-        Line::Flagged(s) => Some(s),
+        Line::Verdict(s) if s.flagged() => Some(*s),
         _ => None,
     }
 }
 
+/// Our JSON line, a journald JSON export record whose MESSAGE is our line,
+/// a pipeline's copy with the fields at the top level, or the text
+/// format's verdict line.
 pub fn classify(line: &str) -> Line {
-    let Ok(v) = serde_json::from_str::<Value>(line.trim()) else {
-        return Line::Unreadable;
+    let line = line.trim();
+    let Ok(v) = serde_json::from_str::<Value>(line) else {
+        return match from_text(line) {
+            Some(v) => verdict(&v),
+            // Another text line of ours: a tracing line, or an announcement
+            // (`kinko-milter: listening on …`) written before logging starts.
+            None if is_text_log_line(line) || line.starts_with("kinko-milter: ") => Line::Other,
+            None => Line::Unreadable,
+        };
     };
     if let Some(inner) = v.get("MESSAGE").and_then(Value::as_str) {
         return classify(inner);
     }
-    let fields = v.get("fields").unwrap_or(&v);
+    verdict(&v)
+}
+
+fn verdict(v: &Value) -> Line {
+    let fields = v.get("fields").unwrap_or(v);
     if fields.get("message").and_then(Value::as_str) != Some("verdict") {
         return Line::Other;
     }
-    // What the policy decided: dry-run hosts report what they would hold.
     let action = fields
-        .get("policy_action")
-        .or_else(|| fields.get("action"))
+        .get("action")
         .and_then(Value::as_str)
         .unwrap_or("accept");
-    if !matches!(action, "tag" | "quarantine" | "reject") {
-        return Line::Accepted;
-    }
-    let timestamp = v
-        .get("timestamp")
+    let policy_action = fields
+        .get("policy_action")
         .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    Line::Flagged(Sighting {
-        timestamp: crate::vocab::sanitize::one_line(&timestamp, 40),
-        action: action.to_string(),
+        .unwrap_or(action);
+    let rcpts = fields.get("rcpts").and_then(Value::as_u64).unwrap_or(1);
+    Line::Verdict(Box::new(Sighting {
+        timestamp: text(&v["timestamp"], 40),
+        action: crate::vocab::sanitize::one_line(action, 20),
+        policy_action: crate::vocab::sanitize::one_line(policy_action, 20),
         kinds: strings(&fields["findings"]),
         brands: strings(&fields["brands"]),
         lookalike_domains: strings(&fields["lookalike_domains"]),
         url_hosts: strings(&fields["url_hosts"]),
         urls: strings(&fields["urls"]),
-    })
+        indicators: indicators(&fields["indicators"]),
+        link_hosts: strings(&fields["link_hosts"]),
+        client_ip: text(&fields["client_ip"], 45),
+        from_domain: text(&fields["from_domain"], 253),
+        queue_id: text(&fields["queue_id"], 40),
+        rcpts: usize::try_from(rcpts).unwrap_or(usize::MAX),
+    }))
 }
 
-/// One brand on one day.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Row {
-    pub brand: String,
-    pub day: String,
-    pub messages: usize,
-    pub actions: BTreeMap<String, usize>,
-    /// Finding kinds, by the number of messages they fired in.
-    pub kinds: BTreeMap<String, usize>,
-    pub lookalike_domains: BTreeSet<String>,
-    pub url_hosts: BTreeSet<String>,
-    pub first_seen: String,
-    pub last_seen: String,
+/// A line of tracing's text format: `TIMESTAMP LEVEL target: message …`.
+fn is_text_log_line(line: &str) -> bool {
+    let mut words = line.split_whitespace();
+    let ts = words.next().unwrap_or("");
+    let level = words.next().unwrap_or("");
+    ts.len() >= 20
+        && ts.as_bytes()[4] == b'-'
+        && ts.as_bytes()[10] == b'T'
+        && matches!(level, "TRACE" | "DEBUG" | "INFO" | "WARN" | "ERROR")
 }
 
-/// Flagged mail that names no brand is reported under this name.
-pub const NO_BRAND: &str = "(none)";
-
-#[derive(Debug, Default)]
-pub struct Report {
-    rows: BTreeMap<(String, String), Row>,
-    /// URL → (first seen, brand), for the export.
-    urls: BTreeMap<String, (String, String)>,
-}
-
-impl Report {
-    pub fn add(&mut self, s: &Sighting) {
-        let day = s.timestamp.get(..10).unwrap_or("unknown").to_string();
-        let brands: Vec<String> = if s.brands.is_empty() {
-            vec![NO_BRAND.to_string()]
-        } else {
-            s.brands.clone()
+/// The text format's verdict line (`TIMESTAMP  INFO target: verdict
+/// key=value …`, strings quoted, lists as JSON) as the JSON line's object.
+fn from_text(line: &str) -> Option<Value> {
+    if !is_text_log_line(line) {
+        return None;
+    }
+    let timestamp = line.split_whitespace().next()?;
+    let (_, rest) = line.split_once(": verdict ")?;
+    let mut fields = serde_json::Map::new();
+    fields.insert("message".into(), "verdict".into());
+    let mut rest = rest.trim_start();
+    while let Some((key, tail)) = rest.split_once('=') {
+        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return None;
+        }
+        let (value, used) = match tail.as_bytes().first() {
+            // A quoted string, a list or an object: JSON text, as our
+            // fields are written (a Rust string's quoting is JSON's for
+            // what our sanitised fields hold).
+            Some(b'"' | b'[' | b'{') => {
+                let mut values = serde_json::Deserializer::from_str(tail).into_iter::<Value>();
+                let v = values.next()?.ok()?;
+                (v, values.byte_offset())
+            }
+            _ => {
+                let end = tail.find(' ').unwrap_or(tail.len());
+                let word = &tail[..end];
+                let v = word
+                    .parse::<u64>()
+                    .map(Value::from)
+                    .unwrap_or_else(|_| Value::from(word));
+                (v, end)
+            }
         };
-        for brand in &brands {
-            let row = self
-                .rows
-                .entry((brand.clone(), day.clone()))
-                .or_insert_with(|| Row {
-                    brand: brand.clone(),
-                    day: day.clone(),
-                    first_seen: s.timestamp.clone(),
-                    last_seen: s.timestamp.clone(),
-                    ..Default::default()
-                });
-            row.messages += 1;
-            *row.actions.entry(s.action.clone()).or_default() += 1;
-            for k in &s.kinds {
-                *row.kinds.entry(k.clone()).or_default() += 1;
-            }
-            row.lookalike_domains
-                .extend(s.lookalike_domains.iter().cloned());
-            row.url_hosts.extend(s.url_hosts.iter().cloned());
-            if s.timestamp < row.first_seen {
-                row.first_seen = s.timestamp.clone();
-            }
-            if s.timestamp > row.last_seen {
-                row.last_seen = s.timestamp.clone();
-            }
-        }
-        let brand = brands.join(" ");
-        let mut indicators = s.urls.clone();
-        indicators.extend(s.lookalike_domains.iter().map(|d| format!("http://{d}")));
-        for u in indicators {
-            let e = self
-                .urls
-                .entry(u)
-                .or_insert_with(|| (s.timestamp.clone(), brand.clone()));
-            if s.timestamp < e.0 {
-                *e = (s.timestamp.clone(), brand.clone());
-            }
-        }
+        fields.insert(key.into(), value);
+        rest = tail[used..].trim_start();
     }
-
-    pub fn rows(&self) -> impl Iterator<Item = &Row> {
-        self.rows.values()
-    }
-
-    /// JPCERT/CC's phishing URL list format: `date,URL,description`, the
-    /// date as `YYYY/MM/DD HH:MM:SS` (UTC), newest first, at most `limit`
-    /// rows, none first seen before `since` (a `YYYY-MM-DD` day).
-    pub fn export(&self, limit: usize, since: Option<&str>) -> Result<String, String> {
-        let mut rows: Vec<(&String, &(String, String))> = self
-            .urls
-            .iter()
-            .filter(|(_, (ts, _))| since.is_none_or(|d| ts.get(..10).unwrap_or("") >= d))
-            .collect();
-        rows.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then_with(|| a.0.cmp(b.0)));
-        rows.truncate(limit);
-        let mut w = Csv::default();
-        w.row(["date", "URL", "description"])?;
-        for (url, (ts, brand)) in rows {
-            w.row([jpcert_date(ts).as_str(), url, brand])?;
-        }
-        w.finish()
-    }
+    let mut obj = serde_json::Map::new();
+    obj.insert("timestamp".into(), timestamp.into());
+    obj.insert("fields".into(), Value::Object(fields));
+    Some(Value::Object(obj))
 }
 
 /// The one way this crate writes CSV: every report and export goes through
@@ -242,23 +271,9 @@ pub fn spreadsheet_safe(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// `2026-11-30T23:50:00.123Z` → `2026/11/30 23:50:00`.
-fn jpcert_date(ts: &str) -> String {
-    match (ts.get(..10), ts.get(11..19)) {
-        (Some(d), Some(t)) => format!("{} {t}", d.replace('-', "/")),
-        _ => String::new(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn line(ts: &str, brands: &str, action: &str) -> String {
-        format!(
-            r#"{{"timestamp":"{ts}","level":"INFO","fields":{{"message":"verdict","policy_action":"{action}","findings":["combo","link-lookalike"],"brands":{brands},"lookalike_domains":["smbc-card.example"],"url_hosts":["evil.example"],"urls":["https://evil.example/login"]}},"target":"kinko_milter::daemon::session"}}"#
-        )
-    }
 
     #[test]
     fn cells_that_a_spreadsheet_would_run_are_quoted() {
@@ -284,40 +299,27 @@ mod tests {
     }
 
     #[test]
-    fn lines_merge_per_brand_and_day_and_export_as_jpcert() {
-        let mut r = Report::default();
-        let journald = serde_json::json!({
-            "MESSAGE": line("2026-11-30T09:00:00.5Z", r#"["smbc"]"#, "tag"),
-            "_HOSTNAME": "mx2",
-        })
-        .to_string();
-        for l in [
-            line("2026-11-30T10:00:00.1Z", r#"["smbc"]"#, "quarantine"),
-            journald,
-            line("2026-12-01T01:00:00Z", r#"["smbc"]"#, "quarantine"),
-            line("2026-12-01T02:00:00Z", r#"["smbc"]"#, "accept"),
-            "not json".into(),
-        ] {
-            if let Some(s) = parse_line(&l) {
-                r.add(&s);
-            }
-        }
-        let rows: Vec<&Row> = r.rows().collect();
-        assert_eq!(rows.len(), 2);
-        assert_eq!(rows[0].messages, 2);
-        assert_eq!(rows[0].first_seen, "2026-11-30T09:00:00.5Z");
-        assert_eq!(rows[0].kinds["combo"], 2);
-        assert_eq!(rows[1].messages, 1);
-        let csv = r.export(10, None).unwrap();
-        assert_eq!(
-            csv,
-            "date,URL,description\n\
-             2026/11/30 09:00:00,http://smbc-card.example,smbc\n\
-             2026/11/30 09:00:00,https://evil.example/login,smbc\n"
-        );
-        assert_eq!(
-            r.export(1, Some("2026-12-01")).unwrap(),
-            "date,URL,description\n"
-        );
+    fn the_text_formats_verdict_line_reads_as_the_json_one() {
+        let text = r#"2026-12-07T10:00:00.123456Z  INFO kinko_milter::daemon::session: verdict queue_id="4ABC" client_ip=192.0.2.10 from_domain="smbc.co.jp" action="quarantine" policy_action="quarantine" score=120 findings=["tld-swap","link-lookalike"] brands=["smbc"] indicators=[{"kind":"tld-swap","value":"smbc.co.com","on":["envelope-from"],"confidence":"high"}] link_hosts=["smbc-card.example.evil"] rcpts=3 dmarc_report="""#;
+        let s = parse_line(text).expect("a flagged verdict line");
+        assert_eq!(s.timestamp, "2026-12-07T10:00:00.123456Z");
+        assert_eq!(s.queue_id, "4ABC");
+        assert_eq!(s.client_ip, "192.0.2.10");
+        assert_eq!(s.rcpts, 3);
+        assert_eq!(s.brands, ["smbc"]);
+        assert_eq!(s.link_hosts, ["smbc-card.example.evil"]);
+        let ind = s.indicators.unwrap();
+        assert_eq!(ind[0].value, "smbc.co.com");
+        assert_eq!(ind[0].on, ["envelope-from"]);
+        // Another text line of ours is not unreadable; prose is.
+        assert!(matches!(
+            classify("2026-12-07T10:00:00.1Z  INFO kinko_milter: listening on 127.0.0.1:1"),
+            Line::Other
+        ));
+        assert!(matches!(classify("not a log line"), Line::Unreadable));
+        assert!(matches!(
+            classify(r#"{"fields":{"message":"verdict","action":"accept"}}"#),
+            Line::Verdict(s) if !s.flagged() && s.delivered()
+        ));
     }
 }

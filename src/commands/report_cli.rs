@@ -1,27 +1,51 @@
 //! `kinko-milter report …`: reading the log lines and printing the report.
 
-use crate::commands::report::{classify, Csv, Line, Report, Row};
+use crate::commands::report::{classify, Csv, Line};
+use crate::commands::report_group::{Campaign, Dimension, Filter, Report, Row, DEFAULT_DIMENSIONS};
 use clap::{Args, ValueEnum};
 use std::io::BufRead;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct ReportArgs {
-    /// Files of JSON log lines (the daemon's with `log_format = "json"`, or
-    /// `journalctl -o json`); none or `-` reads standard input.
+    /// Files of verdict log lines: the daemon's JSON lines (`log_format =
+    /// "json"`, `journalctl -o json`) or its text lines; none or `-` reads
+    /// standard input.
     files: Vec<PathBuf>,
-    /// Output format of the report.
+    /// Output format of the report. The table shows brands per day, then
+    /// campaigns; csv and json show brands, or campaigns with `--campaigns`.
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
-    /// Print instead the indicators (phishing URLs, lookalike domains as
-    /// `http://DOMAIN`) in JPCERT/CC's phishing URL list format
-    /// (`date,URL,description`, description = brand).
+    /// Print campaigns (flagged mail alike in the `--group-by` dimensions,
+    /// with held and delivered counts, recipients counted, queue ids)
+    /// instead of brands per day.
+    #[arg(long)]
+    campaigns: bool,
+    /// What tells campaigns apart (comma-separated): day, brand, link-host,
+    /// sender-domain (the header From), network (the client's /24 or /48).
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = DEFAULT_DIMENSIONS.to_vec())]
+    group_by: Vec<Dimension>,
+    /// Print instead the indicators that a finding points at (lookalike
+    /// sender domains as `http://DOMAIN`, link hosts judged lookalike,
+    /// credential pages, bare-IP links, form targets, feed hits, QR
+    /// targets; never the brands' own domains) in JPCERT/CC's phishing URL
+    /// list format (`date,URL,description`; description = brands, then
+    /// `kind=… confidence=… on=…`).
     #[arg(long)]
     export_jpcert: bool,
     /// At most this many indicator rows, newest first.
     #[arg(long, default_value_t = 10_000)]
     limit: usize,
-    /// Only indicators first seen on or after this day (YYYY-MM-DD, UTC).
+    /// The least sure indicators exported: `high` (lookalikes of a protected
+    /// domain, feed hits) or `medium` (everything with evidence).
+    #[arg(long, value_parser = ["high", "medium"], default_value = "medium")]
+    confidence: String,
+    /// Only mail naming this brand id (`(none)`: mail naming no brand), in
+    /// every view and the export.
+    #[arg(long)]
+    brand: Option<String>,
+    /// Only lines of this day (YYYY-MM-DD, UTC) or later, in every view and
+    /// the export.
     #[arg(long)]
     since: Option<String>,
 }
@@ -72,11 +96,10 @@ fn read(
             continue;
         }
         match classify(&String::from_utf8_lossy(&line)) {
-            Line::Flagged(s) => {
+            Line::Verdict(s) => {
                 counts.verdicts += 1;
                 report.add(&s);
             }
-            Line::Accepted => counts.verdicts += 1,
             Line::Other => {}
             Line::Unreadable => counts.unreadable += 1,
         }
@@ -92,7 +115,11 @@ fn run(args: &ReportArgs) -> Result<String, String> {
         )
         .map_err(|_| format!("--since {d:?}: expected YYYY-MM-DD"))?;
     }
-    let mut report = Report::default();
+    let filter = Filter {
+        brand: args.brand.clone(),
+        since: args.since.clone(),
+    };
+    let mut report = Report::new(filter, &args.group_by);
     let mut counts = Counts::default();
     let stdin_only = args.files.is_empty() || args.files.iter().all(|f| f.as_os_str() == "-");
     if stdin_only {
@@ -112,27 +139,102 @@ fn run(args: &ReportArgs) -> Result<String, String> {
             )?;
         }
     }
-    if counts.unreadable > 0 {
+    // Always said, so a count of zero is seen to have been checked.
+    eprintln!(
+        "kinko-milter report: {} verdict line(s) read, {} input line(s) could not be read \
+         (neither JSON nor the daemon's text log lines)",
+        counts.verdicts, counts.unreadable
+    );
+    if counts.unreadable > 0 && counts.verdicts == 0 {
+        return Err("no verdict line could be read from the input".into());
+    }
+    if report.without_indicators > 0 {
         eprintln!(
-            "kinko-milter report: {} input line(s) are not JSON log lines and were skipped \
-             (the report reads the daemon's log_format = \"json\"); {} verdict line(s) read",
-            counts.unreadable, counts.verdicts
+            "kinko-milter report: {} flagged line(s) predate the indicators field and \
+             export nothing (their urls were every link of the mail)",
+            report.without_indicators
         );
-        if counts.verdicts == 0 {
-            return Err("no verdict line could be read from the input".into());
-        }
+    }
+    if report.unflagged_dropped > 0 {
+        eprintln!(
+            "kinko-milter report: {} link host(s) of unflagged mail past the bound of \
+             {} were not counted into campaigns",
+            report.unflagged_dropped,
+            crate::commands::report_group::MAX_UNFLAGGED_HOSTS
+        );
     }
     if args.export_jpcert {
-        return report.export(args.limit, args.since.as_deref());
+        return report.export(args.limit, &args.confidence);
     }
     let rows: Vec<&Row> = report.rows().collect();
-    match args.format {
-        Format::Json => serde_json::to_string_pretty(&rows)
-            .map(|s| s + "\n")
-            .map_err(|e| e.to_string()),
-        Format::Csv => csv(&rows),
-        Format::Table => Ok(table(&rows, counts.verdicts)),
+    let campaigns = report.campaigns();
+    match (args.format, args.campaigns) {
+        (Format::Json, false) => json(&rows),
+        (Format::Json, true) => json(&campaigns),
+        (Format::Csv, false) => csv(&rows),
+        (Format::Csv, true) => campaigns_csv(&campaigns),
+        (Format::Table, only) => Ok(table(
+            if only { &[] } else { &rows[..] },
+            &campaigns,
+            counts.verdicts,
+        )),
     }
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<String, String> {
+    serde_json::to_string_pretty(v)
+        .map(|s| s + "\n")
+        .map_err(|e| e.to_string())
+}
+
+fn counted(m: &std::collections::BTreeMap<String, usize>) -> String {
+    let parts: Vec<String> = m.iter().map(|(k, n)| format!("{k}={n}")).collect();
+    parts.join(" ")
+}
+
+fn campaigns_csv(campaigns: &[Campaign]) -> Result<String, String> {
+    let mut w = Csv::default();
+    w.row([
+        "day",
+        "brand",
+        "link_host",
+        "sender_domain",
+        "network",
+        "messages",
+        "held",
+        "delivered",
+        "delivered_unflagged",
+        "recipients",
+        "delivered_recipients",
+        "client_hosts",
+        "networks",
+        "kinds",
+        "queue_ids",
+        "first_seen",
+        "last_seen",
+    ])?;
+    for c in campaigns {
+        w.row([
+            c.day.clone(),
+            c.brand.clone(),
+            c.link_host.clone(),
+            c.sender_domain.clone(),
+            c.network.clone(),
+            c.messages.to_string(),
+            c.held.to_string(),
+            c.delivered.to_string(),
+            c.delivered_unflagged.to_string(),
+            c.recipients.to_string(),
+            c.delivered_recipients.to_string(),
+            c.client_hosts.to_string(),
+            counted(&c.networks),
+            counted(&c.kinds),
+            c.queue_ids.join(" "),
+            c.first_seen.clone(),
+            c.last_seen.clone(),
+        ])?;
+    }
+    w.finish()
 }
 
 fn joined<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
@@ -178,10 +280,10 @@ fn csv(rows: &[&Row]) -> Result<String, String> {
     w.finish()
 }
 
-fn table(rows: &[&Row], verdicts: usize) -> String {
+fn table(rows: &[&Row], campaigns: &[Campaign], verdicts: usize) -> String {
     use std::fmt::Write;
     let mut s = String::new();
-    if rows.is_empty() {
+    if campaigns.is_empty() {
         let _ = writeln!(s, "no flagged mail in {verdicts} verdict line(s)");
         return s;
     }
@@ -198,6 +300,30 @@ fn table(rows: &[&Row], verdicts: usize) -> String {
         if !r.url_hosts.is_empty() {
             let _ = writeln!(s, "    url hosts: {}", joined(&r.url_hosts));
         }
+    }
+    if !rows.is_empty() {
+        let _ = writeln!(s);
+    }
+    for c in campaigns {
+        let _ = writeln!(
+            s,
+            "campaign {}  {}  link {}  from {}  net {}",
+            c.day, c.brand, c.link_host, c.sender_domain, c.network
+        );
+        let _ = writeln!(
+            s,
+            "    {} flagged: {} held, {} delivered; {} unflagged delivered; {} recipient(s), {} delivered to",
+            c.messages, c.held, c.delivered, c.delivered_unflagged, c.recipients, c.delivered_recipients
+        );
+        let _ = writeln!(
+            s,
+            "    {} client host(s) in {}  first {}  last {}",
+            c.client_hosts,
+            counted(&c.networks),
+            c.first_seen,
+            c.last_seen
+        );
+        let _ = writeln!(s, "    queue ids: {}", c.queue_ids.join(" "));
     }
     s
 }

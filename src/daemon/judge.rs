@@ -83,7 +83,13 @@ pub(super) fn judge(job: Job, auth: &AuthSummary) -> Judged {
     let mut verdict = verdict::decide(&analysis, auth, &state.policy, &verdict::Settings::of(cfg));
     // Flagged mail only: the report and export read these.
     let indicators = if verdict.policy_action >= Action::Tag {
-        indicators::of(&analysis)
+        indicators::of(&analysis, &|h| {
+            state
+                .policy
+                .brand_index
+                .owner(&h.to_ascii_lowercase())
+                .is_some()
+        })
     } else {
         Indicators::default()
     };

@@ -407,6 +407,8 @@ impl Session {
             .into_iter()
             .map(str::to_string)
             .collect();
+        let entries = serde_json::to_string(&ind.entries).unwrap_or_default();
+        let link_hosts = crate::verdict::indicators::link_hosts(analysis);
         // Empty when DMARC gave no verdict: nothing for a report.
         let dmarc_report =
             verdict::report_row::of(&self.env, auth, analysis.from_domain.as_deref(), verdict)
@@ -429,6 +431,11 @@ impl Session {
             lookalike_domains = %List(&ind.lookalike_domains),
             url_hosts = %List(&ind.url_hosts),
             urls = %List(&ind.urls),
+            indicators = %entries,
+            link_hosts = %List(&link_hosts),
+            // A count, never the addresses: the report says how many
+            // customers a campaign reached without naming them.
+            rcpts = self.env.rcpts.len(),
             dmarc_report = %dmarc_report,
             "verdict"
         );

@@ -24,6 +24,9 @@ pub const LIST_FIELDS: &[&str] = &[
     "lookalike_domains",
     "url_hosts",
     "urls",
+    // Objects `{kind, value, on, confidence}`: what each finding points at.
+    "indicators",
+    "link_hosts",
     // The DMARC report row: a JSON object.
     "dmarc_report",
 ];

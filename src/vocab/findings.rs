@@ -230,6 +230,12 @@ pub struct Finding {
     /// Reply-To, MAIL FROM…): the indicator the takedown export reports.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub domain: Option<String>,
+    /// Where [`Finding::domain`] was seen (`header-from`, `envelope-from`,
+    /// `reply-to`, `sender`, `dkim-d`): the header From may be the brand's
+    /// own while the envelope sender is the lookalike, and the report must
+    /// not name the one for the other.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub on: Vec<&'static str>,
 }
 
 impl Finding {
@@ -240,6 +246,7 @@ impl Finding {
             score: 0,
             brand: None,
             domain: None,
+            on: Vec::new(),
         }
     }
 
@@ -250,6 +257,13 @@ impl Finding {
 
     pub fn with_domain(mut self, domain: impl Into<String>) -> Self {
         self.domain = Some(domain.into());
+        self
+    }
+
+    /// [`Finding::with_domain`], and the places the domain was seen.
+    pub fn with_domain_on(mut self, domain: impl Into<String>, on: Vec<&'static str>) -> Self {
+        self.domain = Some(domain.into());
+        self.on = on;
         self
     }
 }
