@@ -344,7 +344,7 @@ macro_rules! ensure {
 // The quarantine commands' trials (after the macro, which they use).
 #[path = "e2e/quarantine.rs"]
 mod quarantine;
-use quarantine::{hold_one, quarantine_as_operator, quarantine_commands};
+use quarantine::{hold_one, quarantine_as_operator, quarantine_commands, PHISH_LINK};
 
 // ---------------------------------------------------------------------------
 // The plumbing alone, so a broken milter is not mistaken for broken infrastructure.

@@ -8,7 +8,7 @@ use crate::common::{dkim_sign, Harness, Mail, DEFERRED_DOMAIN, SELECTOR};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const PHISH_LINK: &str =
+pub(crate) const PHISH_LINK: &str =
     "https://testbank-secure-login.example.net/login/verify?u=customer@customer.example";
 /// Where `quarantine report` sends in these trials (relayed to the sink).
 const REPORT_TO: &str = "phish-report@reports.test";
