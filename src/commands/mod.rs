@@ -10,6 +10,7 @@ pub mod labels;
 pub mod postfix;
 pub mod quarantine;
 pub mod quarantine_cli;
+pub mod quarantine_context;
 pub mod quarantine_more;
 pub mod quarantine_show;
 pub mod report;

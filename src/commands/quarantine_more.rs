@@ -3,7 +3,7 @@
 
 use crate::commands::postfix::{Instance, Queued};
 use crate::commands::quarantine;
-use crate::commands::quarantine_cli::{acted, fail, Context};
+use crate::commands::quarantine_context::{acted, fail, Context};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 

@@ -3,7 +3,7 @@
 
 use crate::commands::postfix::Instance;
 use crate::commands::quarantine;
-use crate::commands::quarantine_cli::Context;
+use crate::commands::quarantine_context::Context;
 
 pub fn show(
     ctx: &Context,

@@ -32,9 +32,13 @@ impl Filter {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Dimension {
+    /// The UTC day of the verdict.
     Day,
+    /// The brand the findings name.
     Brand,
+    /// A host the mail links to.
     LinkHost,
+    /// The header From domain.
     SenderDomain,
     /// The client's /24 (IPv4) or /48 (IPv6).
     Network,
