@@ -37,7 +37,7 @@ getent passwd kinko-milter
 test -s /usr/share/bash-completion/completions/kinko-milter
 test -s /usr/share/zsh/vendor-completions/_kinko-milter
 test -s /usr/share/fish/vendor_completions.d/kinko-milter.fish
-man -w kinko-milter-quarantine-release >/dev/null
+ls /usr/share/man/man8/kinko-milter.8* /usr/share/man/man8/kinko-milter-quarantine-release.8* >/dev/null
 kinko-milter config check /etc/kinko-milter/kinko-milter.toml \
   --policy /etc/kinko-milter/policy/example-shinkin.toml
 # The installed sample listens on the default ports; stop anything of ours there first.
