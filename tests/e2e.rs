@@ -344,7 +344,7 @@ macro_rules! ensure {
 // The quarantine commands' trials (after the macro, which they use).
 #[path = "e2e/quarantine.rs"]
 mod quarantine;
-use quarantine::{hold_one, quarantine_as_operator, quarantine_commands, PHISH_LINK};
+use quarantine::{bank_lure, hold_one, quarantine_as_operator, quarantine_commands, PHISH_LINK};
 
 // ---------------------------------------------------------------------------
 // The plumbing alone, so a broken milter is not mistaken for broken infrastructure.
@@ -1285,17 +1285,7 @@ fn report_campaign_rows(h: &Harness) -> Result<(), String> {
     let (mut held, mut delivered) = (Vec::new(), Vec::new());
     for i in 0..20 {
         let rcpt = format!("customer{i}@customer.example");
-        let mut mail = Mail::new(
-            "campaign",
-            &bank_name_from("notice@attacker.example"),
-            &rcpt,
-        )
-        .body(&format!("お客様各位\n\n{PHISH_LINK}\n"));
-        mail.subject = format!(
-            "{} {}",
-            kinko_milter::vocab::header_text::encode_word("口座確認のお願い"),
-            mail.marker
-        );
+        let mail = bank_lure("campaign", &rcpt);
         let raw = dkim_sign(&mail.render(), "attacker.example", SELECTOR)?;
         let listener = if i < 14 {
             "campaign-hold-proxy"

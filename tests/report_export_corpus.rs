@@ -8,7 +8,7 @@
 use kinko_milter::analysis::policy::Policy;
 use kinko_milter::analysis::{self, Analysis};
 use kinko_milter::commands::check;
-use kinko_milter::commands::eval::load_input;
+use kinko_milter::commands::eval::{header_recipients, load_input};
 use kinko_milter::commands::report::{classify, Line};
 use kinko_milter::commands::report_group::{Filter, Report, DEFAULT_DIMENSIONS};
 use kinko_milter::settings::config::Config;
@@ -55,16 +55,7 @@ fn messages() -> Vec<(PathBuf, String)> {
 /// The analysis and verdict as `eval` runs them: recorded authentication,
 /// the To addresses as recipients.
 fn judge(raw: &[u8], policy: &Policy, cfg: &Config) -> (Analysis, Action) {
-    let msg = analysis::parse(raw);
-    let rcpts = msg
-        .to()
-        .into_iter()
-        .flat_map(|a| a.iter())
-        .filter_map(|a| a.address())
-        .take(8)
-        .map(str::to_string)
-        .collect();
-    drop(msg);
+    let rcpts = header_recipients(raw);
     let env = Envelope {
         rcpts,
         ..Envelope::default()

@@ -189,18 +189,24 @@ impl Row {
 /// header's addresses (what the MTA's RCPT TO most often was); for a
 /// replay, the client and MAIL FROM given, else the header From address
 /// (a spoofer's envelope, and a forwarder's that does not rewrite it).
+/// The recipients an offline run assumes when none is given: the message's
+/// To addresses (at most 8, as a list's copy may name many).
+pub fn header_recipients(raw: &[u8]) -> Vec<String> {
+    crate::analysis::parse(raw)
+        .to()
+        .into_iter()
+        .flat_map(|a| a.iter())
+        .filter_map(|a| a.address())
+        .take(8)
+        .map(str::to_string)
+        .collect()
+}
+
 fn envelope(raw: &[u8], rcpt: Option<&str>, row: &Row, replay: Option<&Replay>) -> Envelope {
     let msg = crate::analysis::parse(raw);
     let rcpts = match rcpt {
         Some(r) => vec![r.to_string()],
-        None => msg
-            .to()
-            .into_iter()
-            .flat_map(|a| a.iter())
-            .filter_map(|a| a.address())
-            .take(8)
-            .map(str::to_string)
-            .collect(),
+        None => header_recipients(raw),
     };
     let mut env = Envelope {
         rcpts,

@@ -25,15 +25,23 @@ pub fn hold_one(h: &Harness, tag: &str) -> Result<(Mail, String), String> {
 /// left of the attacker's (a `subdomain` finding the header does not give).
 const LOOKALIKE_MAIL_FROM: &str = "bounce@bank.test.attacker.example";
 
-/// [`hold_one`] with the envelope sender `mail_from`.
-fn hold_one_from(h: &Harness, tag: &str, mail_from: &str) -> Result<(Mail, String), String> {
-    let mut mail = Mail::new(tag, &bank_name_from("notice@attacker.example"), RCPT)
+/// The test bank's name in the display name, a Japanese account-check
+/// subject and a link to a credential page off the bank's domains: mail
+/// the strict policy holds.
+pub(crate) fn bank_lure(tag: &str, rcpt: &str) -> Mail {
+    let mut mail = Mail::new(tag, &bank_name_from("notice@attacker.example"), rcpt)
         .body(&format!("お客様各位\n\n{PHISH_LINK}\n"));
     mail.subject = format!(
         "{} {}",
         kinko_milter::vocab::header_text::encode_word("口座確認のお願い"),
         mail.marker
     );
+    mail
+}
+
+/// [`hold_one`] with the envelope sender `mail_from`.
+fn hold_one_from(h: &Harness, tag: &str, mail_from: &str) -> Result<(Mail, String), String> {
+    let mail = bank_lure(tag, RCPT);
     let raw = dkim_sign(&mail.render(), "attacker.example", SELECTOR)?;
     let r = h.send("json-strict", mail_from, RCPT, &raw, None)?;
     ensure!(r.accepted(), "{tag}: {r}");
