@@ -297,6 +297,7 @@ mod tests {
             tag: Some(10),
             quarantine: Some(50),
             reject: Some(100),
+            lone_link_signal_tags: false,
         };
         assert_eq!(b.action_for(0), Action::Accept);
         assert_eq!(b.action_for(10), Action::Tag);

@@ -66,6 +66,10 @@ pub struct Bands {
     pub tag: Option<i32>,
     pub quarantine: Option<i32>,
     pub reject: Option<i32>,
+    /// Whether a single link oddity (`FindingKind::is_link_oddity`) with
+    /// nothing else beside it may reach the tag band. Off by default: one
+    /// weak sign claims nobody and asks for nothing.
+    pub lone_link_signal_tags: bool,
 }
 
 impl Bands {
@@ -134,6 +138,7 @@ pub(crate) const DEFAULT_BANDS: Bands = Bands {
     tag: Some(30),
     quarantine: Some(70),
     reject: None,
+    lone_link_signal_tags: false,
 };
 
 pub(crate) const DEFAULT_AUTH: AuthPolicy = AuthPolicy {

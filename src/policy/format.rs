@@ -188,6 +188,9 @@ impl Builder {
                 tag: bands.tag.or(prev.tag),
                 quarantine: bands.quarantine.or(prev.quarantine),
                 reject: bands.reject.or(prev.reject),
+                lone_link_signal_tags: bands
+                    .lone_link_signal_tags
+                    .unwrap_or(prev.lone_link_signal_tags),
             };
             let ordered = [merged.tag, merged.quarantine, merged.reject]
                 .iter()

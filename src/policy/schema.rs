@@ -51,6 +51,7 @@ pub(super) struct BandsFile {
     pub(super) tag: Option<i32>,
     pub(super) quarantine: Option<i32>,
     pub(super) reject: Option<i32>,
+    pub(super) lone_link_signal_tags: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -200,6 +200,26 @@ impl FindingKind {
         )
     }
 
+    /// Properties of a link that legitimate marketing mail shows every day
+    /// (tracking redirects under another name, a bare IP, a brand's site
+    /// missing from its family, a login path): signs that need company. One
+    /// of them alone, with at most the credential path beside it, claims
+    /// nobody and asks for nothing, so it never tags on its own (see
+    /// `verdict::decide`).
+    pub fn is_link_oddity(self) -> bool {
+        use FindingKind::*;
+        matches!(
+            self,
+            LinkTextMismatch
+                | LinkIpHost
+                | LinkBrand
+                | LinkPunycode
+                | LinkShortener
+                | LinkHosting
+                | LinkCredentialPath
+        )
+    }
+
     /// Any sign that the mail claims to be a protected brand, weak ones
     /// (brand words in the subject or a link) included.
     pub fn is_brand_claim(self) -> bool {
