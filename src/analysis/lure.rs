@@ -17,7 +17,7 @@
 use crate::vocab::findings::{Finding, FindingKind};
 use crate::vocab::message::Mail;
 use crate::vocab::normalize;
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::AhoCorasick;
 
 /// Folded bytes a `*` in a phrase may stand for: a few words in Latin
 /// script (`verify * account` holds "verify your Apple ID account"), about
@@ -79,10 +79,7 @@ impl LureIndex {
         if folded.is_empty() {
             return LureIndex::default();
         }
-        ix.ac = AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
-            .build(&folded)
-            .ok();
+        ix.ac = crate::vocab::automaton::overlapping(&folded);
         ix
     }
 

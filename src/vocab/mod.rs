@@ -3,6 +3,7 @@
 //! closed list of finding kinds, domain and text helpers, TOML errors.
 
 pub mod auth;
+pub mod automaton;
 pub mod authserv;
 pub(crate) mod domain;
 pub mod findings;

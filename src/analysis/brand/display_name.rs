@@ -4,7 +4,7 @@
 //! scanned in one Aho-Corasick pass, whatever the number of names.
 
 use crate::vocab::normalize::{self, Normalized};
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::AhoCorasick;
 
 /// Words that are part of many brand names but name no brand by themselves.
 const GENERIC: &[&str] = &[
@@ -71,14 +71,7 @@ impl NameIndex {
                 folded.push(f);
             }
         }
-        let ac = if folded.is_empty() {
-            None
-        } else {
-            AhoCorasick::builder()
-                .match_kind(MatchKind::Standard)
-                .build(&folded)
-                .ok()
-        };
+        let ac = crate::vocab::automaton::overlapping(&folded);
         NameIndex { ac, patterns }
     }
 

@@ -10,7 +10,7 @@ use super::words::{combo_words, COMBO_WORDS, EVERYDAY_NAMES, FLAT_SUFFIXES, GENE
 use crate::vocab::domain;
 use crate::vocab::findings::FindingKind;
 use crate::vocab::normalize::domain_skeleton;
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::AhoCorasick;
 use std::collections::{HashMap, HashSet};
 
 /// One protected registrable domain.
@@ -125,12 +125,7 @@ impl DomainIndex {
             }
         }
         ix.deletions = typo::NeighbourIndex::new(neighbours);
-        if !patterns.is_empty() {
-            ix.combo = AhoCorasick::builder()
-                .match_kind(MatchKind::Standard)
-                .build(&patterns)
-                .ok();
-        }
+        ix.combo = crate::vocab::automaton::overlapping(&patterns);
         ix
     }
 

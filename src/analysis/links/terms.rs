@@ -89,9 +89,7 @@ impl BrandWords {
                     owner.push(i);
                 }
             }
-            let ac = (!pats.is_empty())
-                .then(|| aho_corasick::AhoCorasick::new(&pats).ok())
-                .flatten();
+            let ac = crate::vocab::automaton::overlapping(&pats);
             (ac, owner)
         };
         let (ascii, ascii_brand) = build(|t| &t.ascii);
