@@ -72,8 +72,10 @@ pub(super) struct Judged {
 pub(super) fn judge(job: Job, auth: &AuthSummary) -> Judged {
     let state = &job.state;
     let cfg = &state.config;
-    let analysis = analysis::analyze(
-        &job.raw,
+    // One parse serves the analysis and the banner.
+    let msg = analysis::parse(&job.raw);
+    let analysis = analysis::analyze_parsed(
+        &msg,
         job.truncated,
         &job.env,
         auth,
@@ -94,7 +96,7 @@ pub(super) fn judge(job: Job, auth: &AuthSummary) -> Judged {
         Indicators::default()
     };
     let banner = if verdict.action == Action::Tag && cfg.actions.banner {
-        with_banner(&job, &analysis, &mut verdict)
+        with_banner(&job, &msg, &analysis, &mut verdict)
     } else {
         None
     };
@@ -111,6 +113,7 @@ pub(super) fn judge(job: Job, auth: &AuthSummary) -> Judged {
 /// outcome is logged.
 fn with_banner(
     job: &Job,
+    msg: &mail_parser::Message<'_>,
     analysis: &analysis::Analysis,
     verdict: &mut Verdict,
 ) -> Option<banner::Rewrite> {
@@ -127,7 +130,7 @@ fn with_banner(
         banner::Outcome::Skipped(why)
     } else {
         let notice = banner::notice(analysis, &job.state.policy, cfg.actions.banner_language);
-        banner::insert(&job.raw, &notice, max)
+        banner::insert_parsed(&job.raw, msg, &notice, max)
     };
     match outcome {
         banner::Outcome::Added(rw) => {

@@ -54,12 +54,24 @@ pub fn insert(raw: &[u8], notice: &Notice, max_bytes: usize) -> Outcome {
     if raw.len() > max_bytes {
         return Outcome::Skipped(format!("message over {max_bytes} bytes"));
     }
-    let msg = parse(raw);
+    insert_parsed(raw, &parse(raw), notice, max_bytes)
+}
+
+/// [`insert`] with `raw` already parsed (as the analysis parsed it).
+pub fn insert_parsed(
+    raw: &[u8],
+    msg: &mail_parser::Message<'_>,
+    notice: &Notice,
+    max_bytes: usize,
+) -> Outcome {
+    if raw.len() > max_bytes {
+        return Outcome::Skipped(format!("message over {max_bytes} bytes"));
+    }
     // parse() stands in an empty message for one it cannot read.
     if msg.raw_message().as_ptr() != raw.as_ptr() || msg.parts.is_empty() {
         return Outcome::Skipped("not a message".into());
     }
-    let shown = shown(&msg, 0, 0);
+    let shown = shown(msg, 0, 0);
     let mut chosen: Vec<(u32, Kind)> = shown
         .rich
         .into_iter()
@@ -140,7 +152,7 @@ pub fn insert(raw: &[u8], notice: &Notice, max_bytes: usize) -> Outcome {
         at = range.end;
     }
     out.extend_from_slice(&raw[at..]);
-    if let Err(why) = same_tree(&msg, &out, &banners) {
+    if let Err(why) = same_tree(msg, &out, &banners) {
         return Outcome::Skipped(format!("the banner would change the message: {why}"));
     }
     Outcome::Added(Rewrite {
