@@ -96,6 +96,10 @@ fn line(level: &str, fields: Map<String, Value>, target: &str) -> Value {
 }
 
 /// tracing-subscriber's JSON layout, with list fields as arrays.
+///
+/// Written straight from the recorded fields: a list field's JSON text goes
+/// into the line as it is (checked, not rebuilt), so a verdict line costs
+/// one pass over its fields and no JSON tree.
 pub struct JsonLines;
 
 impl<S, N> FormatEvent<S, N> for JsonLines
@@ -109,29 +113,59 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let mut fields = Fields(Map::new());
+        let mut fields = Fields::default();
         event.record(&mut fields);
         let meta = event.metadata();
-        let obj = line(meta.level().as_str(), fields.0, meta.target());
-        writeln!(writer, "{obj}")
+        writeln!(
+            writer,
+            "{}",
+            fields.line(meta.level().as_str(), meta.target(), &timestamp())
+        )
     }
 }
 
-struct Fields(Map<String, Value>);
+/// One event's fields, each already as JSON text, by name (sorted, as
+/// serde_json's map writes them).
+#[derive(Default)]
+struct Fields(std::collections::BTreeMap<&'static str, String>);
 
 impl Fields {
     fn put(&mut self, field: &Field, text: String) {
         let name = field.name();
-        if LIST_FIELDS.contains(&name) {
-            if let Ok(v @ (Value::Array(_) | Value::Object(_))) =
-                serde_json::from_str::<Value>(&text)
-            {
-                self.0.insert(name.into(), v);
-                return;
-            }
-        }
-        self.0.insert(name.into(), Value::String(text));
+        // A list field holds JSON text made by serde_json; the check keeps
+        // a line whole should anything else ever be passed there.
+        let is_json = LIST_FIELDS.contains(&name)
+            && text.starts_with(['[', '{'])
+            && serde_json::from_str::<serde::de::IgnoredAny>(&text).is_ok();
+        let json = if is_json { text } else { quoted(&text) };
+        self.0.insert(name, json);
     }
+
+    /// The whole line, in the key order of serde_json's map.
+    fn line(&self, level: &str, target: &str, timestamp: &str) -> String {
+        let mut out = String::with_capacity(256 + self.0.values().map(String::len).sum::<usize>());
+        out.push_str("{\"fields\":{");
+        for (i, (k, v)) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&quoted(k));
+            out.push(':');
+            out.push_str(v);
+        }
+        out.push_str("},\"level\":");
+        out.push_str(&quoted(level));
+        out.push_str(",\"target\":");
+        out.push_str(&quoted(target));
+        out.push_str(",\"timestamp\":");
+        out.push_str(&quoted(timestamp));
+        out.push('}');
+        out
+    }
+}
+
+fn quoted(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
 }
 
 impl Visit for Fields {
@@ -139,16 +173,16 @@ impl Visit for Fields {
         self.put(field, value.to_string());
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.0.insert(field.name().into(), value.into());
+        self.0.insert(field.name(), value.to_string());
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.0.insert(field.name().into(), value.into());
+        self.0.insert(field.name(), value.to_string());
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.0.insert(field.name().into(), value.into());
+        self.0.insert(field.name(), value.to_string());
     }
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.0.insert(field.name().into(), value.into());
+        self.0.insert(field.name(), Value::from(value).to_string());
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         self.put(field, format!("{value:?}"));
@@ -163,5 +197,61 @@ mod tests {
     fn list_renders_as_json_text() {
         let v = vec!["a\"b".to_string(), "c".to_string()];
         assert_eq!(List(&v).to_string(), r#"["a\"b","c"]"#);
+    }
+
+    /// The line written field by field is the one serde_json's map gave.
+    #[test]
+    fn a_line_is_the_json_of_its_fields() {
+        use tracing_subscriber::layer::SubscriberExt;
+        let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+        let sink = buf.clone();
+        let sub = tracing_subscriber::registry().with(
+            tracing_subscriber::fmt::layer()
+                .event_format(JsonLines)
+                .with_writer(move || Sink(sink.clone())),
+        );
+        tracing::subscriber::with_default(sub, || {
+            let kinds = vec!["spf-fail".to_string()];
+            tracing::info!(
+                queue_id = "4AB\"C",
+                score = -3,
+                big = 7u64,
+                ok = true,
+                ratio = 0.5,
+                findings = %List(&kinds),
+                brands = %"[not json",
+                dmarc_report = %"",
+                "verdict"
+            );
+        });
+        let text = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
+        let v: Value = serde_json::from_str(text.trim_end()).unwrap();
+        let f = &v["fields"];
+        assert_eq!(f["queue_id"], "4AB\"C");
+        assert_eq!(f["score"], -3);
+        assert_eq!(f["big"], 7);
+        assert_eq!(f["ok"], true);
+        assert_eq!(f["ratio"], 0.5);
+        assert_eq!(f["findings"], serde_json::json!(["spf-fail"]));
+        assert_eq!(f["brands"], "[not json");
+        assert_eq!(f["dmarc_report"], "");
+        assert_eq!(f["message"], "verdict");
+        assert_eq!(v["level"], "INFO");
+        assert!(v["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')));
+        // serde_json's map order: the lines look as they did.
+        assert!(text.starts_with("{\"fields\":{\"big\":7,"), "{text}");
+    }
+
+    #[derive(Clone)]
+    struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Sink {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
     }
 }
