@@ -2,6 +2,7 @@
 //! packets, accept errors that pause instead of ending the daemon, and every
 //! connection wrapped in its [`Guarded`] stream.
 
+use crate::daemon::coalesce::Coalesce;
 use crate::daemon::guard::{Guarded, Guards};
 use crate::telemetry::metrics::Metrics;
 use indymilter::Listener;
@@ -175,7 +176,7 @@ impl<L: Listener> MilterListener<L> {
 }
 
 impl<L: Listener> Listener for MilterListener<L> {
-    type Io = Guarded<L::Io>;
+    type Io = Guarded<Coalesce<L::Io>>;
 
     fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Self::Io>> {
         if self.inner.is_some() && self.drain.as_mut().poll(cx).is_ready() {
@@ -193,7 +194,7 @@ impl<L: Listener> Listener for MilterListener<L> {
             match inner.poll_accept(cx) {
                 Poll::Ready(Ok(stream)) => {
                     self.backoff.succeeded();
-                    return Poll::Ready(Ok(self.guards.wrap(stream)));
+                    return Poll::Ready(Ok(self.guards.wrap(Coalesce::new(stream))));
                 }
                 Poll::Ready(Err(e)) => {
                     self.backoff.failed("milter", &e, self.guards.metrics());

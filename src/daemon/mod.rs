@@ -1,6 +1,7 @@
 //! The daemon: the listeners and their guards, the milter callbacks, one
 //! session per MTA connection, the state swapped on reload, `/metrics`.
 
+pub(crate) mod coalesce;
 pub(crate) mod guard;
 pub(crate) mod httpd;
 mod judge;
