@@ -7,9 +7,8 @@
 use crate::commands::report::{Csv, Sighting};
 use crate::commands::report_group::network;
 use crate::policy::data::Brand;
-use crate::vocab::domain::is_within;
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Failing sources printed per domain in the table, most messages first
 /// (CSV and JSON have them all).
@@ -20,14 +19,6 @@ pub const TOP_SOURCES: usize = 10;
 pub const MAX_SOURCES: usize = 10_000;
 /// Client addresses remembered per failing network.
 const MAX_HOSTS: usize = 256;
-
-/// A domain the policy protects, and whose it is.
-#[derive(Debug, Clone)]
-struct Protected {
-    domain: String,
-    /// `smbc`, or `smbc (authorised)` for a third party's domain.
-    label: String,
-}
 
 /// One network that sent as the domain and failed DMARC.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -75,7 +66,9 @@ pub struct DomainRow {
 /// The view, filled line by line.
 #[derive(Debug, Default)]
 pub struct DmarcView {
-    protected: Vec<Protected>,
+    /// Each protected domain and whose it is: `smbc`, or `smbc
+    /// (authorised)` for a third party's domain.
+    protected: HashMap<String, BTreeSet<String>>,
     since: Option<String>,
     domains: BTreeMap<String, DomainRow>,
 }
@@ -108,19 +101,15 @@ impl DmarcView {
                 return Err(format!("--brand {b:?}: the policy has no such brand"));
             }
         }
-        let mut protected = Vec::new();
+        let mut protected: HashMap<String, BTreeSet<String>> = HashMap::new();
         for b in brands.iter().filter(|b| only.is_none_or(|o| o == b.id)) {
             for d in &b.domains {
-                protected.push(Protected {
-                    domain: d.to_ascii_lowercase(),
-                    label: b.id.clone(),
-                });
+                let owners = protected.entry(d.to_ascii_lowercase()).or_default();
+                owners.insert(b.id.clone());
             }
             for d in &b.authorized {
-                protected.push(Protected {
-                    domain: d.to_ascii_lowercase(),
-                    label: format!("{} (authorised)", b.id),
-                });
+                let owners = protected.entry(d.to_ascii_lowercase()).or_default();
+                owners.insert(format!("{} (authorised)", b.id));
             }
         }
         Ok(DmarcView {
@@ -139,20 +128,24 @@ impl DmarcView {
             Some(r) if !r.header_from.is_empty() => r.header_from.to_ascii_lowercase(),
             _ => s.from_domain.to_ascii_lowercase(),
         };
-        let owners: Vec<&Protected> = self
-            .protected
-            .iter()
-            .filter(|p| is_within(&from, &p.domain))
-            .collect();
-        let Some(first) = owners.first() else {
-            return;
+        // The From domain, then each parent: the nearest protected one.
+        // A lookup per label, not a scan of every brand, per line.
+        let mut at = from.as_str();
+        let (listed, owners) = loop {
+            if let Some(owners) = self.protected.get(at) {
+                break (at.to_string(), owners);
+            }
+            match at.split_once('.') {
+                Some((_, parent)) if !parent.is_empty() => at = parent,
+                _ => return,
+            }
         };
         let key = s
             .dmarc_row
             .as_ref()
             .map(|r| r.policy_domain.to_ascii_lowercase())
             .filter(|d| !d.is_empty())
-            .unwrap_or_else(|| first.domain.clone());
+            .unwrap_or(listed);
         let d = self
             .domains
             .entry(key.clone())
@@ -160,7 +153,7 @@ impl DmarcView {
                 domain: key,
                 ..Default::default()
             });
-        d.brands.extend(owners.iter().map(|p| p.label.clone()));
+        d.brands.extend(owners.iter().cloned());
         d.messages += 1;
         let verdict = result(s);
         match verdict {
