@@ -456,6 +456,149 @@ fn report_counts_lines_it_cannot_read_and_never_passes_them_for_clean_mail() {
     );
 }
 
+/// Issue #23 item 5: `report --dmarc` shows, per protected brand's
+/// domain, how its mail fared under DMARC and who sends as it and fails.
+#[test]
+fn report_dmarc_shows_who_sends_as_a_brand_and_fails() {
+    let row = |ip: &str,
+               envelope: &str,
+               spf: &str,
+               dkim: &str,
+               aligned: (bool, bool),
+               disposition: &str| {
+        format!(
+            r#"{{"source_ip":"{ip}","header_from":"smbc.co.jp","envelope_from":"{envelope}","policy_domain":"smbc.co.jp","policy":"reject","disposition":"{disposition}","dkim_aligned":{},"spf_aligned":{},"spf":{{"domain":"{envelope}","scope":"mfrom","result":"{spf}"}},"dkim":[{dkim}]}}"#,
+            aligned.0, aligned.1
+        )
+    };
+    let signed = r#"{"domain":"smbc.co.jp","selector":"s1","result":"pass"}"#;
+    let line = |ts: &str, ip: &str, dmarc: &str, action: &str, row: String| {
+        format!(
+            r#"{{"timestamp":"{ts}","level":"INFO","fields":{{"message":"verdict","client_ip":"{ip}","from_domain":"smbc.co.jp","action":"{action}","policy_action":"{action}","dmarc":"{dmarc}","brands":[],"dmarc_report":{row}}},"target":"kinko_milter::daemon::session"}}"#
+        )
+    };
+    let input = [
+        // The bank's own mail.
+        line(
+            "2026-12-07T09:00:00Z",
+            "192.0.2.10",
+            "pass",
+            "accept",
+            row(
+                "192.0.2.10",
+                "smbc.co.jp",
+                "pass",
+                signed,
+                (true, true),
+                "none",
+            ),
+        ),
+        // A spoof from an outside network, rejected on the bank's p=reject.
+        line(
+            "2026-12-07T10:00:00Z",
+            "203.0.113.66",
+            "fail",
+            "reject",
+            row(
+                "203.0.113.66",
+                "evil.example",
+                "pass",
+                "",
+                (false, false),
+                "reject",
+            ),
+        ),
+        // The bank's mail through a forwarder: SPF fails, DKIM passes.
+        line(
+            "2026-12-07T11:00:00Z",
+            "198.51.100.5",
+            "pass",
+            "accept",
+            row(
+                "198.51.100.5",
+                "smbc.co.jp",
+                "fail",
+                signed,
+                (true, false),
+                "none",
+            ),
+        ),
+        // A spoof of the day before --since.
+        line(
+            "2026-12-01T10:00:00Z",
+            "203.0.113.1",
+            "fail",
+            "reject",
+            row(
+                "203.0.113.1",
+                "evil.example",
+                "pass",
+                "",
+                (false, false),
+                "reject",
+            ),
+        ),
+    ]
+    .join("\n");
+    let policy = root().join("policy/jp-financial.toml");
+    let policy = policy.to_str().unwrap();
+    let args = [
+        "--dmarc",
+        "--policy",
+        policy,
+        "--brand",
+        "smbc",
+        "--since",
+        "2026-12-02",
+    ];
+    let o = report_stdin(&args, &input);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(out.contains("\nsmbc.co.jp  (smbc)\n"), "{out}");
+    assert!(
+        out.contains("3 message(s): 2 pass, 1 fail, 0 none"),
+        "{out}"
+    );
+    assert!(
+        out.contains("policy evaluated: reject=3   disposition applied: none=2 reject=1"),
+        "{out}"
+    );
+    // The outside network is listed, the forwarder (DKIM pass) is not.
+    assert!(
+        out.contains("203.0.113.0/24  1 message(s) from 1 host(s): 203.0.113.66")
+            && out
+                .contains("spf: evil.example pass=1   dkim: (unsigned)=1   disposition: reject=1")
+            && !out.contains("198.51.100"),
+        "{out}"
+    );
+    let mut csv_args = args.to_vec();
+    csv_args.extend(["--format", "csv"]);
+    let o = report_stdin(&csv_args, &input);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        out.lines().nth(1),
+        Some("smbc.co.jp,smbc,3,2,1,0,reject=3,none=2 reject=1,,203.0.113.0/24,1,203.0.113.66,evil.example pass=1,(unsigned)=1,reject=1"),
+        "{out}"
+    );
+    // Another brand's domains saw none of this mail; an unknown brand is an error.
+    let o = report_stdin(
+        &["--dmarc", "--policy", policy, "--brand", "mufg-bank"],
+        &input,
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stdout)
+            .starts_with("no mail from the protected brands' domains"),
+        "{}",
+        text(&o)
+    );
+    let o = report_stdin(&["--dmarc", "--policy", policy, "--brand", "nope"], &input);
+    assert!(
+        o.status.code() == Some(2) && text(&o).contains("no such brand"),
+        "{}",
+        text(&o)
+    );
+}
+
 #[test]
 fn shipped_configuration_logs_what_report_reads() {
     let cfg = std::fs::read_to_string(root().join("deploy/kinko-milter.toml")).unwrap();

@@ -61,7 +61,7 @@ enum Command {
     Quarantine(crate::commands::quarantine_cli::QuarantineArgs),
     /// Add a message (.eml) the policy got wrong to the team's labelled folder, for `eval`.
     Label(crate::commands::labels::LabelArgs),
-    /// Impersonation report from the daemon's JSON verdict lines.
+    /// Impersonation report from the daemon's verdict lines; `--dmarc`: the DMARC of the brands' domains.
     Report(crate::commands::report_cli::ReportArgs),
     /// DMARC aggregate reports (RFC 9990) from the verdict lines of every MX host.
     DmarcReport(crate::commands::dmarc_report_cli::DmarcReportArgs),

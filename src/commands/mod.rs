@@ -15,4 +15,5 @@ pub mod quarantine_more;
 pub mod quarantine_show;
 pub mod report;
 pub mod report_cli;
+pub mod report_dmarc;
 pub mod report_group;

@@ -6,6 +6,8 @@
 //! This file reads one line into a [`Sighting`]; `report_group` groups
 //! them (brands, campaigns, the export); `report_cli` prints.
 
+use crate::vocab::report_row::DmarcRow;
+use serde::Deserialize;
 use serde_json::Value;
 
 /// One indicator as the verdict line carries it (see
@@ -43,6 +45,11 @@ pub struct Sighting {
     pub queue_id: String,
     /// How many recipients the message had; older lines do not say (1).
     pub rcpts: usize,
+    /// DMARC's result as the line says it (`pass`, `fail`, `none`, …);
+    /// empty on lines written before it.
+    pub dmarc: String,
+    /// The DMARC report row, when DMARC gave a verdict (`report --dmarc`).
+    pub dmarc_row: Option<DmarcRow>,
 }
 
 impl Sighting {
@@ -96,6 +103,42 @@ fn indicators(v: &Value) -> Option<Vec<Indicator>> {
             .filter(|i| !i.value.is_empty())
             .collect(),
     )
+}
+
+/// The `dmarc_report` object (or its JSON text, as a pipeline may keep
+/// it), every string one line of printable text: the domains in it are
+/// what the mail said.
+fn dmarc_row(v: &Value) -> Option<DmarcRow> {
+    let mut row = match v {
+        Value::Object(_) => DmarcRow::deserialize(v).ok()?,
+        Value::String(s) if !s.is_empty() => serde_json::from_str(s).ok()?,
+        _ => return None,
+    };
+    let clean = |s: &mut String| *s = crate::vocab::sanitize::one_line(s, 253);
+    for s in [
+        &mut row.source_ip,
+        &mut row.header_from,
+        &mut row.envelope_from,
+        &mut row.envelope_to,
+        &mut row.policy_domain,
+        &mut row.policy,
+        &mut row.disposition,
+        &mut row.spf.domain,
+        &mut row.spf.scope,
+        &mut row.spf.result,
+    ] {
+        clean(s);
+    }
+    if let Some(r) = &mut row.reason {
+        clean(&mut r.kind);
+        clean(&mut r.comment);
+    }
+    for d in &mut row.dkim {
+        clean(&mut d.domain);
+        clean(&mut d.selector);
+        clean(&mut d.result);
+    }
+    Some(row)
 }
 
 /// What one input line is to the report.
@@ -167,6 +210,8 @@ fn verdict(v: &Value) -> Line {
         from_domain: text(&fields["from_domain"], 253),
         queue_id: text(&fields["queue_id"], 40),
         rcpts: usize::try_from(rcpts).unwrap_or(usize::MAX),
+        dmarc: text(&fields["dmarc"], 20),
+        dmarc_row: dmarc_row(&fields["dmarc_report"]),
     }))
 }
 

@@ -1,7 +1,10 @@
 //! `kinko-milter report …`: reading the log lines and printing the report.
 
-use crate::commands::report::{classify, Csv, Line};
+use crate::analysis::policy::Policy;
+use crate::commands::report::{classify, Csv, Line, Sighting};
+use crate::commands::report_dmarc::DmarcView;
 use crate::commands::report_group::{Campaign, Dimension, Filter, Report, Row, DEFAULT_DIMENSIONS};
+use crate::settings::config::Config;
 use clap::{Args, ValueEnum};
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -13,7 +16,8 @@ pub struct ReportArgs {
     /// standard input.
     files: Vec<PathBuf>,
     /// Output format of the report. The table shows brands per day, then
-    /// campaigns; csv and json show brands, or campaigns with `--campaigns`.
+    /// campaigns; csv and json show brands, or campaigns with `--campaigns`,
+    /// or the DMARC view with `--dmarc`.
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
     /// Print campaigns (flagged mail alike in the `--group-by` dimensions,
@@ -40,8 +44,26 @@ pub struct ReportArgs {
     /// domain, feed hits) or `medium` (everything with evidence).
     #[arg(long, value_parser = ["high", "medium"], default_value = "medium")]
     confidence: String,
+    /// Print instead the DMARC results of mail whose header From is a
+    /// protected brand's own or authorised domain (the brands of the
+    /// policy: `--policy`, else the `--config`'s, else the built-in
+    /// example): per policy domain, messages, DMARC pass, fail and none,
+    /// the policy evaluated, the disposition applied and our overrides, and
+    /// the client networks whose mail failed with their SPF and DKIM
+    /// domains and results. `--brand` picks one brand's domains.
+    #[arg(long, conflicts_with_all = ["campaigns", "export_jpcert"])]
+    dmarc: bool,
+    /// kinko-milter configuration whose policy files name the protected
+    /// brands, for `--dmarc`.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// Policy files naming the protected brands, for `--dmarc` (default:
+    /// the configuration's, or the built-in example).
+    #[arg(long = "policy")]
+    policies: Vec<PathBuf>,
     /// Only mail naming this brand id (`(none)`: mail naming no brand), in
-    /// every view and the export.
+    /// every view and the export; with `--dmarc`, mail from this brand's
+    /// domains.
     #[arg(long)]
     brand: Option<String>,
     /// Only lines of this day (YYYY-MM-DD, UTC) or later, in every view and
@@ -81,7 +103,7 @@ struct Counts {
 }
 
 fn read(
-    report: &mut Report,
+    add: &mut dyn FnMut(&Sighting),
     counts: &mut Counts,
     input: impl BufRead,
     name: &str,
@@ -98,7 +120,7 @@ fn read(
         match classify(&String::from_utf8_lossy(&line)) {
             Line::Verdict(s) => {
                 counts.verdicts += 1;
-                report.add(&s);
+                add(&s);
             }
             Line::Other => {}
             Line::Unreadable => counts.unreadable += 1,
@@ -121,33 +143,24 @@ fn run(args: &ReportArgs) -> Result<String, String> {
     };
     let mut report = Report::new(filter, &args.group_by);
     let mut counts = Counts::default();
-    let stdin_only = args.files.is_empty() || args.files.iter().all(|f| f.as_os_str() == "-");
-    if stdin_only {
-        read(&mut report, &mut counts, std::io::stdin().lock(), "stdin")?;
-    } else {
-        for f in &args.files {
-            if f.as_os_str() == "-" {
-                read(&mut report, &mut counts, std::io::stdin().lock(), "stdin")?;
-                continue;
-            }
-            let file = std::fs::File::open(f).map_err(|e| format!("{}: {e}", f.display()))?;
-            read(
-                &mut report,
-                &mut counts,
-                std::io::BufReader::new(file),
-                &f.display().to_string(),
-            )?;
-        }
+    if args.dmarc {
+        let (name, brands) = protected_brands(args)?;
+        let mut view = DmarcView::new(&brands, args.brand.as_deref(), args.since.clone())?;
+        read_all(args, &mut |s| view.add(s), &mut counts)?;
+        say_counts(&counts)?;
+        let rows = view.rows();
+        return match args.format {
+            Format::Table => Ok(crate::commands::report_dmarc::table(
+                &rows,
+                &name,
+                counts.verdicts,
+            )),
+            Format::Csv => crate::commands::report_dmarc::csv(&rows),
+            Format::Json => json(&rows),
+        };
     }
-    // Always said, so a count of zero is seen to have been checked.
-    eprintln!(
-        "kinko-milter report: {} verdict line(s) read, {} input line(s) could not be read \
-         (neither JSON nor the daemon's text log lines)",
-        counts.verdicts, counts.unreadable
-    );
-    if counts.unreadable > 0 && counts.verdicts == 0 {
-        return Err("no verdict line could be read from the input".into());
-    }
+    read_all(args, &mut |s| report.add(s), &mut counts)?;
+    say_counts(&counts)?;
     if report.without_indicators > 0 {
         eprintln!(
             "kinko-milter report: {} flagged line(s) predate the indicators field and \
@@ -179,6 +192,74 @@ fn run(args: &ReportArgs) -> Result<String, String> {
             counts.verdicts,
         )),
     }
+}
+
+/// The files, or standard input, line by line into `add`.
+fn read_all(
+    args: &ReportArgs,
+    add: &mut dyn FnMut(&Sighting),
+    counts: &mut Counts,
+) -> Result<(), String> {
+    let stdin_only = args.files.is_empty() || args.files.iter().all(|f| f.as_os_str() == "-");
+    if stdin_only {
+        return read(add, counts, std::io::stdin().lock(), "stdin");
+    }
+    for f in &args.files {
+        if f.as_os_str() == "-" {
+            read(add, counts, std::io::stdin().lock(), "stdin")?;
+            continue;
+        }
+        let file = std::fs::File::open(f).map_err(|e| format!("{}: {e}", f.display()))?;
+        read(
+            add,
+            counts,
+            std::io::BufReader::new(file),
+            &f.display().to_string(),
+        )?;
+    }
+    Ok(())
+}
+
+/// The note on standard error, always said, so a count of zero is seen to
+/// have been checked; an input of nothing readable is an error.
+fn say_counts(counts: &Counts) -> Result<(), String> {
+    eprintln!(
+        "kinko-milter report: {} verdict line(s) read, {} input line(s) could not be read \
+         (neither JSON nor the daemon's text log lines)",
+        counts.verdicts, counts.unreadable
+    );
+    if counts.unreadable > 0 && counts.verdicts == 0 {
+        return Err("no verdict line could be read from the input".into());
+    }
+    Ok(())
+}
+
+/// The protected brands for `--dmarc`, and the policy's name and version
+/// for the table's heading.
+fn protected_brands(
+    args: &ReportArgs,
+) -> Result<(String, Vec<crate::policy::data::Brand>), String> {
+    let cfg = match &args.config {
+        Some(p) => Config::load(p).map_err(|e| e.to_string())?,
+        None => Config::default(),
+    };
+    let from_config = args.policies.is_empty();
+    let paths = if from_config {
+        cfg.policy.clone()
+    } else {
+        args.policies.clone()
+    };
+    let policy = Policy::load_files(&paths).map_err(|e| match &args.config {
+        Some(f) if from_config => e.referred_by(&f.display().to_string(), "policy"),
+        _ => e.to_string(),
+    })?;
+    let name = format!(
+        "policy {} {}, {}",
+        policy.name,
+        policy.version,
+        policy.brands_counted()
+    );
+    Ok((name, policy.brands))
 }
 
 fn json<T: serde::Serialize>(v: &T) -> Result<String, String> {
