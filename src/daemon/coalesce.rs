@@ -26,7 +26,10 @@ const MAX_HELD: usize = 256 * 1024;
 /// always follows them. `+` `-` `2` add/delete recipients, `b` replace body,
 /// `e` change sender, `h` `i` `m` add/insert/change header, `q` quarantine.
 fn is_edit(code: u8) -> bool {
-    matches!(code, b'+' | b'-' | b'2' | b'b' | b'e' | b'h' | b'i' | b'm' | b'q')
+    matches!(
+        code,
+        b'+' | b'-' | b'2' | b'b' | b'e' | b'h' | b'i' | b'm' | b'q'
+    )
 }
 
 pub struct Coalesce<S> {
@@ -78,7 +81,8 @@ impl<S> Coalesce<S> {
             buf = &buf[take..];
             self.written += take as u64;
             if self.head.len() == 5 {
-                let len = u32::from_be_bytes([self.head[0], self.head[1], self.head[2], self.head[3]]);
+                let len =
+                    u32::from_be_bytes([self.head[0], self.head[1], self.head[2], self.head[3]]);
                 self.last_code = Some(self.head[4]);
                 // The length counts the command byte, already consumed.
                 self.next_packet = self.written + u64::from(len.saturating_sub(1));

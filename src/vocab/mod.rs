@@ -3,8 +3,8 @@
 //! closed list of finding kinds, domain and text helpers, TOML errors.
 
 pub mod auth;
-pub mod automaton;
 pub mod authserv;
+pub mod automaton;
 pub(crate) mod domain;
 pub mod findings;
 pub mod header_text;
