@@ -163,7 +163,10 @@ fn lone_link_oddity(analysis: &Analysis) -> Option<crate::vocab::findings::Findi
     use crate::vocab::findings::FindingKind;
     let mut lone = None;
     for f in analysis.findings.iter().filter(|f| f.score > 0) {
-        if !f.kind.is_link_oddity() {
+        // Link text that shows a protected brand's own address while the
+        // link goes elsewhere speaks as the brand: a claim, not a sign.
+        let shows_brand = f.kind == FindingKind::LinkTextMismatch && f.brand.is_some();
+        if !f.kind.is_link_oddity() || shows_brand {
             return None;
         }
         if f.kind == FindingKind::LinkCredentialPath {
@@ -457,6 +460,18 @@ mod tests {
         assert_eq!(
             decide(&heavy, &auth, &policy, &settings).action,
             Action::Quarantine
+        );
+        // Text showing the brand's own address is a claim, not a sign.
+        let mut shown = Finding::new(FindingKind::LinkTextMismatch, "seen").with_brand("smbc");
+        shown.score = 30;
+        let claim = Analysis {
+            score: 30,
+            findings: vec![shown],
+            ..Default::default()
+        };
+        assert_eq!(
+            decide(&claim, &auth, &policy, &settings).action,
+            Action::Tag
         );
         let old = Policy::from_toml("t.toml", "[bands]\nlone_link_signal_tags = true\n").unwrap();
         assert_eq!(decide(&lone, &auth, &old, &settings).action, Action::Tag);
