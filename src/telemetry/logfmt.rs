@@ -7,7 +7,7 @@
 //! it back as an array. Text mode shows the same JSON text.
 
 use crate::settings::config::LogFormat;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::fmt;
 use std::sync::OnceLock;
 use tracing::field::{Field, Visit};
@@ -69,12 +69,12 @@ pub fn announce(level: &str, message: &str, fields: &[(&str, Value)]) {
     match format {
         LogFormat::Text => eprintln!("kinko-milter: {message}"),
         LogFormat::Json => {
-            let mut map = Map::new();
-            map.insert("message".into(), Value::String(message.into()));
+            let mut line = Fields::default();
+            line.0.insert("message", quoted(message));
             for (k, v) in fields {
-                map.insert((*k).into(), v.clone());
+                line.0.insert(k, v.to_string());
             }
-            eprintln!("{}", line(level, map, "kinko_milter"));
+            eprintln!("{}", line.line(level, "kinko_milter", &timestamp()));
         }
     }
 }
@@ -83,16 +83,6 @@ fn timestamp() -> String {
     let mut s = String::new();
     let _ = SystemTime.format_time(&mut Writer::new(&mut s));
     s
-}
-
-/// The same shape as tracing-subscriber's own JSON lines.
-fn line(level: &str, fields: Map<String, Value>, target: &str) -> Value {
-    let mut obj = Map::new();
-    obj.insert("timestamp".into(), Value::String(timestamp()));
-    obj.insert("level".into(), Value::String(level.into()));
-    obj.insert("fields".into(), Value::Object(fields));
-    obj.insert("target".into(), Value::String(target.into()));
-    Value::Object(obj)
 }
 
 /// tracing-subscriber's JSON layout, with list fields as arrays.
@@ -124,12 +114,12 @@ where
     }
 }
 
-/// One event's fields, each already as JSON text, by name (sorted, as
-/// serde_json's map writes them).
+/// One line's fields, each already as JSON text, by name (sorted, as
+/// serde_json's map writes them). Events and announcements alike.
 #[derive(Default)]
-struct Fields(std::collections::BTreeMap<&'static str, String>);
+struct Fields<'k>(std::collections::BTreeMap<&'k str, String>);
 
-impl Fields {
+impl Fields<'_> {
     fn put(&mut self, field: &Field, text: String) {
         let name = field.name();
         // A list field holds JSON text made by serde_json; the check keeps
@@ -141,7 +131,8 @@ impl Fields {
         self.0.insert(name, json);
     }
 
-    /// The whole line, in the key order of serde_json's map.
+    /// The whole line in tracing-subscriber's JSON shape, in the key order
+    /// of serde_json's map.
     fn line(&self, level: &str, target: &str, timestamp: &str) -> String {
         let mut out = String::with_capacity(256 + self.0.values().map(String::len).sum::<usize>());
         out.push_str("{\"fields\":{");
@@ -168,7 +159,7 @@ fn quoted(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
 }
 
-impl Visit for Fields {
+impl Visit for Fields<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         self.put(field, value.to_string());
     }
