@@ -180,35 +180,10 @@ struct Normalizer {
 }
 
 impl Normalizer {
-    /// [`Normalizer::push`] for ASCII bytes: the same decisions, taken on bytes
-    /// (in ASCII text every kept character is of class ASCII).
+    /// Text that is all ASCII, byte by byte: no NFKC, no memo.
     fn push_ascii(&mut self, bytes: &[u8], table: &[Box<str>]) {
         for &b in bytes {
-            let b = b.to_ascii_lowercase();
-            if !b.is_ascii_alphanumeric() {
-                // '-' between letters separates; '-' or '~' elsewhere is an
-                // elongation and is dropped without splitting.
-                if (b == b'-' && self.last.is_none()) || b == b'~' {
-                    continue;
-                }
-                self.pending = true;
-                continue;
-            }
-            let starts = self.pending || self.last.is_none();
-            self.pending = false;
-            self.last = Some(Class::Ascii);
-            let sk = table[b as usize].as_bytes();
-            if let [one] = sk {
-                self.text.push(*one as char);
-                self.boundary.push(starts);
-            } else {
-                let at = self.text.len();
-                self.text.push_str(&table[b as usize]);
-                self.boundary.resize(self.text.len(), false);
-                if let Some(first) = self.boundary.get_mut(at) {
-                    *first = starts;
-                }
-            }
+            self.fold_ascii(b, table);
         }
     }
 
@@ -257,17 +232,7 @@ impl Normalizer {
             static STEPS: RefCell<rustc_hash::FxHashMap<char, Box<[Step]>>> = RefCell::default();
         }
         if c.is_ascii() {
-            let b = (c as u8).to_ascii_lowercase();
-            let step = match b {
-                b'-' => Step::Hyphen,
-                b'~' => Step::Drop,
-                _ if !b.is_ascii_alphanumeric() => Step::Separator,
-                _ => {
-                    let sk = &ascii_skeletons()[b as usize];
-                    return self.keep(Class::Ascii, sk);
-                }
-            };
-            return self.apply(&step);
+            return self.fold_ascii(c as u8, ascii_skeletons());
         }
         STEPS.with(|m| {
             let mut m = m.borrow_mut();
@@ -278,6 +243,19 @@ impl Normalizer {
                 self.apply(step);
             }
         });
+    }
+
+    /// [`Normalizer::fold`] of an ASCII character: the same steps, decided
+    /// on the byte.
+    fn fold_ascii(&mut self, b: u8, table: &[Box<str>]) {
+        let b = b.to_ascii_lowercase();
+        let step = match b {
+            b'-' => Step::Hyphen,
+            b'~' => Step::Drop,
+            _ if !b.is_ascii_alphanumeric() => Step::Separator,
+            _ => return self.keep(Class::Ascii, &table[b as usize]),
+        };
+        self.apply(&step);
     }
 
     fn apply(&mut self, step: &Step) {
@@ -299,6 +277,12 @@ impl Normalizer {
         let starts = self.pending || self.last.is_some_and(|l| l != cl);
         self.pending = false;
         self.last = Some(cl);
+        // Most skeletons are one byte (ASCII text): no resize then.
+        if let [one] = skeleton.as_bytes() {
+            self.text.push(*one as char);
+            self.boundary.push(starts);
+            return;
+        }
         let at = self.text.len();
         self.text.push_str(skeleton);
         self.boundary.resize(self.text.len(), false);
