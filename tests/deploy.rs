@@ -215,18 +215,23 @@ fn config_check_names_file_line_and_field() {
     );
 }
 
-/// Every shipped policy and list file goes into the Debian package, so the
-/// installed policies find the lists they name.
-#[test]
-fn debian_package_ships_every_policy_file() {
+/// The source paths of `[package.metadata.deb] assets`.
+fn deb_assets() -> Vec<String> {
     let manifest: toml::Value =
         toml::from_str(&std::fs::read_to_string(root().join("Cargo.toml")).unwrap()).unwrap();
-    let assets: Vec<String> = manifest["package"]["metadata"]["deb"]["assets"]
+    manifest["package"]["metadata"]["deb"]["assets"]
         .as_array()
         .unwrap()
         .iter()
         .map(|a| a[0].as_str().unwrap().to_string())
-        .collect();
+        .collect()
+}
+
+/// Every shipped policy and list file goes into the Debian package, so the
+/// installed policies find the lists they name.
+#[test]
+fn debian_package_ships_every_policy_file() {
+    let assets = deb_assets();
     let mut shipped = 0;
     for entry in std::fs::read_dir(root().join("policy")).unwrap().flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -247,14 +252,7 @@ fn debian_package_ships_every_policy_file() {
 /// off: no maintainer script enables them.
 #[test]
 fn debian_package_ships_every_unit_and_leaves_timers_off() {
-    let manifest: toml::Value =
-        toml::from_str(&std::fs::read_to_string(root().join("Cargo.toml")).unwrap()).unwrap();
-    let assets: Vec<String> = manifest["package"]["metadata"]["deb"]["assets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a[0].as_str().unwrap().to_string())
-        .collect();
+    let assets = deb_assets();
     let mut units = 0;
     for entry in std::fs::read_dir(root().join("deploy")).unwrap().flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
