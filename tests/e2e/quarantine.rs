@@ -494,6 +494,15 @@ fn operator_steps(
         all.extend_from_slice(args);
         ops.sudo(user, &all)
     };
+    // `kinko-milter quarantine ARGS…` run directly (no sudo) by a user
+    // outside the operators' group.
+    let outsider = |args: &[&str]| -> Result<Output, String> {
+        Command::new("runuser")
+            .args(["-u", OUTSIDER, "--", BIN, "quarantine"])
+            .args(args)
+            .output()
+            .map_err(|e| format!("runuser: {e}"))
+    };
     let op = |args: &[&str]| -> Result<String, String> {
         ok(
             as_user(OPERATOR, args)?,
@@ -528,19 +537,9 @@ fn operator_steps(
         (&["stats"], ": fatal: "),
     ];
     for (args, why) in no_rights {
-        let out = Command::new("runuser")
-            .args([
-                "-u",
-                OUTSIDER,
-                "--",
-                BIN,
-                "quarantine",
-                "--postfix-config",
-                &dir,
-            ])
-            .args(*args)
-            .output()
-            .map_err(|e| format!("runuser: {e}"))?;
+        let mut all = vec!["--postfix-config", dir.as_str()];
+        all.extend_from_slice(args);
+        let out = outsider(&all)?;
         let (stdout, stderr) = text(&out);
         ensure!(
             out.status.code() == Some(1)
@@ -550,19 +549,7 @@ fn operator_steps(
             out.status
         );
     }
-    let out = Command::new("runuser")
-        .args([
-            "-u",
-            OUTSIDER,
-            "--",
-            BIN,
-            "quarantine",
-            "-c",
-            &cfg_text,
-            "list",
-        ])
-        .output()
-        .map_err(|e| format!("runuser: {e}"))?;
+    let out = outsider(&["-c", &cfg_text, "list"])?;
     let (stdout, stderr) = text(&out);
     ensure!(
         out.status.code() == Some(1) && stdout.is_empty() && stderr.contains("denied"),
