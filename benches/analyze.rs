@@ -5,9 +5,11 @@
 //! Throughput is reported as messages per second on one core (criterion
 //! runs the closure on one thread).
 //!
-//! `stages/*` splits the corpus pass by stage, each on top of parsing:
-//! parsing alone, link extraction (MIME walk, HTML, bare URLs, QR codes)
-//! and attachments, so a feature's cost shows where it lands.
+//! `stages/*` splits the daemon's per-message work on the corpus by stage,
+//! so a feature's cost shows where it lands: parsing alone, the analysis of
+//! the parsed message (everything `analyze` does but the parse), and the
+//! banner of every message as the daemon writes it into tagged mail (its
+//! parse of the result included). Link extraction alone is `--bench extract`.
 //!
 //! `qr_2mb_image/*` states what reading QR codes costs: one message with a
 //! 2 MB photo-like JPEG, with and without a code in it, and the same message
@@ -18,8 +20,9 @@
 mod qr_image;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use kinko_milter::analysis::analyze;
+use kinko_milter::actions::banner::{self, Lang};
 use kinko_milter::analysis::policy::Policy;
+use kinko_milter::analysis::{analyze, analyze_parsed, parse};
 use kinko_milter::settings::limits::Limits;
 use kinko_milter::vocab::auth::{AuthSummary, Res};
 use kinko_milter::vocab::message::Envelope;
@@ -77,6 +80,47 @@ fn bench(c: &mut Criterion) {
                 score += analyze(m, None, &env, &auth, &policy, &limits).score as i64;
             }
             score
+        })
+    });
+    g.finish();
+
+    // The banner of each message, for the analysis that judged it, as the
+    // daemon writes it (here into every message, tagged or not).
+    let notices: Vec<_> = messages
+        .iter()
+        .map(|m| {
+            let a = analyze(m, None, &env, &auth, &policy, &limits);
+            banner::notice(&a, &policy, Lang::Ja)
+        })
+        .collect();
+    let mut g = c.benchmark_group("stages");
+    g.throughput(Throughput::Elements(messages.len() as u64));
+    g.sample_size(10);
+    g.bench_function("parse", |b| {
+        b.iter(|| messages.iter().map(|m| parse(m).parts.len()).sum::<usize>())
+    });
+    let parsed: Vec<_> = messages.iter().map(|m| parse(m)).collect();
+    g.bench_function("analysis_of_parsed", |b| {
+        b.iter(|| {
+            parsed
+                .iter()
+                .map(|m| analyze_parsed(m, None, &env, &auth, &policy, &limits).score as i64)
+                .sum::<i64>()
+        })
+    });
+    g.bench_function("banner", |b| {
+        b.iter(|| {
+            messages
+                .iter()
+                .zip(&parsed)
+                .zip(&notices)
+                .filter(|((raw, msg), n)| {
+                    matches!(
+                        banner::insert_parsed(raw, msg, n, limits.max_message_bytes),
+                        banner::Outcome::Added(_)
+                    )
+                })
+                .count()
         })
     });
     g.finish();
