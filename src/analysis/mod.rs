@@ -72,7 +72,24 @@ pub fn parse(raw: &[u8]) -> Parsed<'_> {
     // assertions; release builds go on parsing). Should anything in it
     // panic, the input is treated the same way instead of taking the
     // message down.
-    let parser = parser();
+    parse_with(parser(), raw)
+}
+
+/// [`parse`] reading only the MIME fields (the others are skipped): the
+/// part tree, each part's type, disposition and decoded content, for a
+/// caller that checks structure (the banner's check of its own rewrite)
+/// and would otherwise take every address and date apart a second time.
+pub fn parse_structure(raw: &[u8]) -> Parsed<'_> {
+    static PARSER: std::sync::OnceLock<MessageParser> = std::sync::OnceLock::new();
+    let parser = PARSER.get_or_init(|| {
+        MessageParser::new()
+            .with_mime_headers()
+            .default_header_ignore()
+    });
+    parse_with(parser, raw)
+}
+
+fn parse_with<'x>(parser: &MessageParser, raw: &'x [u8]) -> Parsed<'x> {
     let parsed = std::panic::catch_unwind(|| parser.parse(raw))
         .ok()
         .flatten();

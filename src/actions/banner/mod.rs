@@ -18,7 +18,7 @@ mod wording;
 pub use notice::notice;
 pub use wording::{Lang, Notice};
 
-use crate::analysis::parse;
+use crate::analysis::{parse, parse_structure};
 use mail_parser::{MimeHeaders, PartType};
 use part::{Change, Cte, Kind};
 
@@ -228,7 +228,7 @@ fn same_tree(
     new: &[u8],
     banners: &[(u32, String)],
 ) -> Result<(), String> {
-    let new_msg = parse(new);
+    let new_msg = parse_structure(new);
     if new_msg.raw_message().as_ptr() != new.as_ptr() {
         return Err("it does not parse".into());
     }
@@ -248,7 +248,7 @@ fn same_tree(
         let same_type = match banner {
             // Its charset may have changed with the banner, and a part
             // without a Content-Type (text/plain) may have gained one.
-            Some(_) => kind_of(ta) == kind_of(tb),
+            Some(_) => same_kind(ta, tb),
             None => ta == tb,
         };
         if !same_type || a.content_disposition() != b.content_disposition() {
@@ -274,27 +274,59 @@ fn same_tree(
     Ok(())
 }
 
-fn kind_of(ct: Option<&mail_parser::ContentType>) -> (String, String) {
-    ct.map_or(("text".into(), "plain".into()), |c| {
-        (
-            c.ctype().to_ascii_lowercase(),
-            c.subtype().unwrap_or("plain").to_ascii_lowercase(),
-        )
-    })
+/// Whether two Content-Type fields name the same type and subtype (a
+/// missing field is text/plain), case aside.
+fn same_kind(a: Option<&mail_parser::ContentType>, b: Option<&mail_parser::ContentType>) -> bool {
+    fn kind<'a>(ct: Option<&'a mail_parser::ContentType>) -> (&'a str, &'a str) {
+        ct.map_or(("text", "plain"), |c| {
+            (c.ctype(), c.subtype().unwrap_or("plain"))
+        })
+    }
+    let ((ta, sa), (tb, sb)) = (kind(a), kind(b));
+    ta.eq_ignore_ascii_case(tb) && sa.eq_ignore_ascii_case(sb)
 }
 
 /// Whether `new` is `old` with `banner` put in once (line ends aside: the
-/// transfer encoding may write them differently).
+/// transfer encoding may write them differently). This runs on every
+/// tagged message, and old, new and banner almost always share their line
+/// ends: they are compared as they are, and copied with LF line ends only
+/// when that fails.
 fn gained(old: &str, new: &str, banner: &str) -> bool {
-    let (old, new, banner) = (lf(old), lf(new), lf(banner));
-    new.len() == old.len() + banner.len()
-        && new.match_indices(&banner).any(|(at, _)| {
-            old.get(..at) == Some(&new[..at]) && old.get(at..) == Some(&new[at + banner.len()..])
-        })
+    if inserted(old.as_bytes(), new.as_bytes(), banner.as_bytes()) {
+        return true;
+    }
+    let lf = |s: &str| s.contains("\r\n").then(|| s.replace("\r\n", "\n"));
+    let (o, n, b) = (lf(old), lf(new), lf(banner));
+    if o.is_none() && n.is_none() && b.is_none() {
+        return false;
+    }
+    inserted(
+        o.as_deref().unwrap_or(old).as_bytes(),
+        n.as_deref().unwrap_or(new).as_bytes(),
+        b.as_deref().unwrap_or(banner).as_bytes(),
+    )
 }
 
-fn lf(s: &str) -> String {
-    s.replace("\r\n", "\n")
+/// Whether `new` is `old[..at] + banner + old[at..]` for some `at`, with no
+/// CRLF made or split at a seam (so that it holds with LF line ends too).
+fn inserted(old: &[u8], new: &[u8], banner: &[u8]) -> bool {
+    if new.len() != old.len() + banner.len() {
+        return false;
+    }
+    // `at` is within the prefix the two share and within the suffix.
+    let prefix = common_prefix(old.iter(), new.iter());
+    let suffix = common_prefix(old.iter().rev(), new.iter().rev());
+    let joins = |a: &[u8], b: &[u8]| a.ends_with(b"\r") && b.starts_with(b"\n");
+    (old.len().saturating_sub(suffix)..=prefix.min(old.len())).any(|at| {
+        &new[at..at + banner.len()] == banner
+            && !joins(&old[..at], banner)
+            && !joins(banner, &old[at..])
+            && !joins(&old[..at], &old[at..])
+    })
+}
+
+fn common_prefix<'a>(a: impl Iterator<Item = &'a u8>, b: impl Iterator<Item = &'a u8>) -> usize {
+    a.zip(b).take_while(|(x, y)| x == y).count()
 }
 
 #[cfg(test)]

@@ -520,3 +520,64 @@ fn a_quoted_parameter_is_kept_and_the_charset_set() {
         )]
     );
 }
+
+#[test]
+fn gained_reads_crlf_as_lf_and_finds_the_banner_anywhere() {
+    // What `gained` decides, said the slow way: copies with LF line ends
+    // and every place the banner could have gone.
+    fn copied(old: &str, new: &str, banner: &str) -> bool {
+        let (old, new, banner) = (lf(old), lf(new), lf(banner));
+        new.len() == old.len() + banner.len()
+            && new.match_indices(&banner).any(|(at, _)| {
+                old.get(..at) == Some(&new[..at])
+                    && old.get(at..) == Some(&new[at + banner.len()..])
+            })
+    }
+    let olds = [
+        "",
+        "a",
+        "aaa",
+        "x\r\ny\r\n",
+        "x\ny\n",
+        "\r",
+        "\n",
+        "ab\r",
+        "本日\r\n中に",
+    ];
+    let banners = [
+        "",
+        "a",
+        "aa",
+        "B\r\n",
+        "B\n",
+        "\r\n",
+        "\n",
+        "\r",
+        "注意\r\n",
+    ];
+    for old in olds {
+        for banner in banners {
+            let mut news: Vec<String> = (0..=old.len())
+                .filter(|&at| old.is_char_boundary(at))
+                .map(|at| format!("{}{banner}{}", &old[..at], &old[at..]))
+                .collect();
+            news.extend([
+                old.to_string(),
+                format!("{old}{banner}{banner}"),
+                format!("{banner}x{old}"),
+                old.replace('\n', "\r\n"),
+                format!("{banner}{}", old.replace("\r\n", "\n")),
+            ]);
+            for new in &news {
+                assert_eq!(
+                    gained(old, new, banner),
+                    copied(old, new, banner),
+                    "old {old:?} new {new:?} banner {banner:?}"
+                );
+            }
+        }
+    }
+    assert!(gained("x\r\ny\r\n", "B\nx\ny\r\n", "B\r\n"));
+    assert!(gained("本日\r\n中に", "本日\n注意\r\n中に", "注意\n"));
+    assert!(!gained("x\ny\n", "x\nB\n", "B\n"));
+}
