@@ -581,3 +581,58 @@ fn gained_reads_crlf_as_lf_and_finds_the_banner_anywhere() {
     assert!(gained("本日\r\n中に", "本日\n注意\r\n中に", "注意\n"));
     assert!(!gained("x\ny\n", "x\nB\n", "B\n"));
 }
+
+#[test]
+fn the_check_of_a_rewrite_sees_every_change_outside_the_banner() {
+    // The rewrite is parsed again with only its MIME fields: that must
+    // still see a part that changed type, content or number.
+    let msg = |text: &str, ct: &str, data: &str, extra: &str| {
+        format!(
+            "From: a@b.example\r\nSubject: s\r\nMIME-Version: 1.0\r\n\
+             Content-Type: multipart/mixed; boundary=b\r\n\r\n\
+             --b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n\
+             --b\r\nContent-Type: {ct}\r\nContent-Transfer-Encoding: base64\r\n\
+             Content-Disposition: attachment; filename=a.pdf\r\n\r\n{data}\r\n{extra}--b--\r\n"
+        )
+        .into_bytes()
+    };
+    let old_raw = msg("hello", "application/pdf", "JVBERi0xLjQK", "");
+    let old = parse(&old_raw);
+    let banners = [(1, "BANNER\r\n".to_string())];
+    let check = |new: Vec<u8>| same_tree(&old, &new, &banners);
+    assert_eq!(
+        check(msg(
+            "BANNER\r\nhello",
+            "application/pdf",
+            "JVBERi0xLjQK",
+            ""
+        )),
+        Ok(())
+    );
+    let changed = [
+        (
+            msg("BANNER\r\nhello", "application/zip", "JVBERi0xLjQK", ""),
+            "part 2 changed its type",
+        ),
+        (
+            msg("BANNER\r\nhello", "application/pdf", "JVBERi0xLjUK", ""),
+            "part 2 reads differently",
+        ),
+        (
+            msg("BANNER\r\nhellp", "application/pdf", "JVBERi0xLjQK", ""),
+            "part 1 reads differently",
+        ),
+        (
+            msg(
+                "BANNER\r\nhello",
+                "application/pdf",
+                "JVBERi0xLjQK",
+                "--b\r\nContent-Type: text/plain\r\n\r\nmore\r\n",
+            ),
+            "4 MIME parts instead of 3",
+        ),
+    ];
+    for (new, why) in changed {
+        assert_eq!(check(new), Err(why.to_string()));
+    }
+}
